@@ -1,0 +1,366 @@
+/*
+ * siam.h -- the public API of libsiam.
+ *
+ * libsiam is a Siamese convolutional network in plain C: layers, losses,
+ * the Adam optimiser, a model file format, image decoding and the
+ * preprocessing that turns any picture into the network's input.
+ *
+ * Conventions (they hold for every function below unless it says otherwise):
+ *   - Functions that can fail return 0 on success and a negative SIAM_E*
+ *     code on failure, and fill *err (which may be NULL) with a message a
+ *     program can show as it is, naming the input at fault.
+ *   - Library code never prints and never exits.
+ *   - xxx_free(NULL) is a no-op.  Whoever receives an object from a
+ *     function named *_create, *_load or *_decode owns it and frees it.
+ *   - Tensors are float32, row-major, batch first: (B,C,H,W).
+ */
+#ifndef SIAM_H
+#define SIAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SIAM_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+
+enum {
+	SIAM_OK = 0,
+	SIAM_EINVAL = -1,   /* bad argument, bad spec, bad option        */
+	SIAM_ENOMEM = -2,   /* allocation failed                         */
+	SIAM_EIO = -3,      /* cannot open, read or write a file         */
+	SIAM_EFORMAT = -4,  /* data is not what it claims: corrupt file   */
+	SIAM_ETOOBIG = -5,  /* input exceeds a configured limit          */
+	SIAM_ENET = -6,     /* network fetch failed                      */
+	SIAM_EDB = -7,      /* database error                            */
+	SIAM_EINTR = -8     /* interrupted by the user                   */
+};
+
+#define SIAM_ERR_MAX 512
+typedef struct siam_error {
+	int code;
+	char msg[SIAM_ERR_MAX];
+} siam_error;
+
+/* Fills err (if not NULL) with a printf-style message and returns code,
+ * so that a failing function can say `return siam_errorf(err, ...)`. */
+int siam_errorf(siam_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* Deterministic random numbers (xoshiro256**, seeded by splitmix64)   */
+
+typedef struct siam_rng {
+	uint64_t s[4];
+} siam_rng;
+
+void siam_rng_seed(siam_rng *rng, uint64_t seed);
+uint64_t siam_rng_u64(siam_rng *rng);
+/* Uniform integer in [0, n); n > 0.  Unbiased. */
+uint32_t siam_rng_below(siam_rng *rng, uint32_t n);
+/* Uniform float in [0, 1). */
+float siam_rng_uniform(siam_rng *rng);
+/* Standard normal (Box-Muller). */
+float siam_rng_normal(siam_rng *rng);
+
+/* ------------------------------------------------------------------ */
+/* BLAS: every GEMM in siam goes through here so that tests can swap   */
+/* in the naive reference and benchmarks can count FLOPs.              */
+
+/* C = alpha * op(A) op(B) + beta * C, row-major, op = transpose if tX. */
+void siam_sgemm(int ta, int tb, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc);
+/* The naive triple loop with the same contract: the reference. */
+void siam_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb,
+                    float beta, float *c, int ldc);
+/* Number of BLAS threads (0 = leave as is). */
+void siam_set_threads(int n);
+
+/* ------------------------------------------------------------------ */
+/* Layers (src/nn/).  llm.c style: forward assigns its output, backward */
+/* accumulates (+=) into dinp and dparams; the caller zeroes them.     */
+/* Shapes are given in the comment of each function.                   */
+
+/* conv2d, stride 1, square kernel K, zero padding pad (0 = valid,
+ * K/2 = same).  inp (B,C,H,W), w (OC,C,K,K), b (OC), out (B,OC,OH,OW)
+ * with OH = H + 2*pad - K + 1.  col is scratch of C*K*K*OH*OW floats
+ * (one sample's im2col). */
+void siam_conv2d_forward(float *out, float *col, const float *inp,
+                         const float *w, const float *b, int B, int C, int H,
+                         int W, int OC, int K, int pad);
+/* dcol is scratch of the same size as col.  dinp may be NULL (first
+ * layer: no input gradient needed). */
+void siam_conv2d_backward(float *dinp, float *dw, float *db, float *col,
+                          float *dcol, const float *dout, const float *inp,
+                          const float *w, int B, int C, int H, int W, int OC,
+                          int K, int pad);
+/* Naive references (direct loops, no BLAS) for the tests. */
+void siam_conv2d_forward_ref(float *out, const float *inp, const float *w,
+                             const float *b, int B, int C, int H, int W,
+                             int OC, int K, int pad);
+void siam_conv2d_backward_ref(float *dinp, float *dw, float *db,
+                              const float *dout, const float *inp,
+                              const float *w, int B, int C, int H, int W,
+                              int OC, int K, int pad);
+
+/* max-pool P x P, stride P (floor).  inp (B,C,H,W), out (B,C,H/P,W/P),
+ * argmax (B,C,H/P,W/P) remembers the winning input index for backward. */
+void siam_maxpool_forward(float *out, int *argmax, const float *inp, int B,
+                          int C, int H, int W, int P);
+void siam_maxpool_backward(float *dinp, const float *dout, const int *argmax,
+                           int B, int C, int H, int W, int P);
+
+/* ReLU over n floats.  Backward uses the forward output as its mask. */
+void siam_relu_forward(float *out, const float *inp, size_t n);
+void siam_relu_backward(float *dinp, const float *dout, const float *out,
+                        size_t n);
+
+/* dense: inp (B,IN), w (OUT,IN), b (OUT), out (B,OUT). */
+void siam_dense_forward(float *out, const float *inp, const float *w,
+                        const float *b, int B, int IN, int OUT);
+void siam_dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                         const float *inp, const float *w, int B, int IN,
+                         int OUT);
+void siam_dense_forward_ref(float *out, const float *inp, const float *w,
+                            const float *b, int B, int IN, int OUT);
+
+/* L2 normalisation of each row: inp (B,D), out (B,D), out = inp/|inp|.
+ * norm (B) keeps |inp| for backward.  |inp| is floored at 1e-12. */
+void siam_l2norm_forward(float *out, float *norm, const float *inp, int B,
+                         int D);
+void siam_l2norm_backward(float *dinp, const float *dout, const float *out,
+                          const float *norm, int B, int D);
+
+/* ------------------------------------------------------------------ */
+/* Losses.  Each returns the mean loss over the batch and writes (not  */
+/* accumulates) the gradients w.r.t. its embedding inputs, already     */
+/* divided by the batch size.  Gradient pointers may be NULL.          */
+
+/* Contrastive loss (Hadsell, Chopra, LeCun 2006): a, b (N,D); y (N) is 1
+ * for a same pair, 0 for a different pair; d = |a-b|;
+ * L = y d^2 + (1-y) max(0, margin - d)^2.  Safe at d = 0. */
+float siam_contrastive_loss(float *da, float *db, const float *a,
+                            const float *b, const float *y, int N, int D,
+                            float margin);
+/* Triplet loss: L = max(0, |a-p|^2 - |a-n|^2 + margin). */
+float siam_triplet_loss(float *da, float *dp, float *dn, const float *a,
+                        const float *p, const float *n, int N, int D,
+                        float margin);
+
+/* Euclidean distance between two D-vectors. */
+float siam_l2_distance(const float *a, const float *b, int D);
+
+/* ------------------------------------------------------------------ */
+/* Adam with bias correction and decoupled weight decay (AdamW).       */
+
+typedef struct siam_adam {
+	float lr, beta1, beta2, eps, weight_decay;
+	long t; /* steps taken so far; siam_adam_step increments it */
+} siam_adam;
+
+void siam_adam_defaults(siam_adam *opt, float lr);
+void siam_adam_step(siam_adam *opt, float *params, const float *grads,
+                    float *m, float *v, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Networks built from an architecture spec string.                    */
+/*                                                                     */
+/*   "in=1x28x28 conv5x32 relu pool2 conv5x64 relu pool2 fc256 relu fc64" */
+/*                                                                     */
+/* Tokens: in=CxHxW (first, once), convKxC (valid padding),            */
+/* convKxC:same, relu, poolP, flatten (no-op: fc flattens), fcN, l2    */
+/* (L2-normalise; last only).                                          */
+
+#define SIAM_DEFAULT_ARCH \
+	"in=1x28x28 conv5x32 relu pool2 conv5x64 relu pool2 fc256 relu fc64"
+
+typedef enum siam_layer_kind {
+	SIAM_LAYER_CONV,
+	SIAM_LAYER_RELU,
+	SIAM_LAYER_POOL,
+	SIAM_LAYER_FC,
+	SIAM_LAYER_L2NORM
+} siam_layer_kind;
+
+typedef struct siam_layer {
+	siam_layer_kind kind;
+	int in_c, in_h, in_w;    /* per-sample input shape  */
+	int out_c, out_h, out_w; /* per-sample output shape */
+	int k, pad;              /* conv kernel, padding; pool size in k */
+	size_t w_off, b_off;     /* offsets of weights and bias in params */
+	size_t w_len, b_len;
+} siam_layer;
+
+typedef struct siam_net siam_net; /* opaque; see src/nn/net.c */
+
+/* Parses spec and builds the network with zeroed parameters.
+ * On a bad spec the message names the offending token. */
+int siam_net_create(siam_net **out, const char *spec, siam_error *err);
+void siam_net_free(siam_net *net);
+
+/* He-normal initialisation of weights, zero biases, from seed. */
+void siam_net_init(siam_net *net, uint64_t seed);
+
+const char *siam_net_spec(const siam_net *net); /* canonical spec text */
+int siam_net_num_layers(const siam_net *net);
+const siam_layer *siam_net_layer(const siam_net *net, int i);
+int siam_net_input_c(const siam_net *net);
+int siam_net_input_h(const siam_net *net);
+int siam_net_input_w(const siam_net *net);
+size_t siam_net_input_size(const siam_net *net); /* C*H*W */
+int siam_net_embed_dim(const siam_net *net);
+size_t siam_net_num_params(const siam_net *net);
+float *siam_net_params(siam_net *net); /* one contiguous block */
+float *siam_net_grads(siam_net *net);  /* same layout as params */
+/* Multiply-adds of one sample's forward pass, for GFLOP/s figures. */
+double siam_net_forward_flops(const siam_net *net);
+
+/* Forward pass of B samples, inp (B, input_size).  Returns a pointer to
+ * the (B, embed_dim) embeddings, owned by the net and valid until the
+ * next forward.  Grows activation buffers as needed; NULL on ENOMEM. */
+const float *siam_net_forward(siam_net *net, const float *inp, int B,
+                              siam_error *err);
+/* Backward pass for the batch of the last forward: dout (B, embed_dim).
+ * Accumulates into siam_net_grads(). */
+void siam_net_backward(siam_net *net, const float *dout);
+void siam_net_zero_grad(siam_net *net);
+
+/* Embeds B inputs into out (B, embed_dim): a forward that copies out. */
+int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
+                   siam_error *err);
+
+/* A trainer: the net plus Adam state, one contiguous block of moments. */
+typedef struct siam_trainer siam_trainer;
+
+int siam_trainer_create(siam_trainer **out, siam_net *net, float lr,
+                        float weight_decay, siam_error *err);
+void siam_trainer_free(siam_trainer *t);
+siam_adam *siam_trainer_adam(siam_trainer *t);
+
+/* One Siamese step on N pairs: a and b (N, input_size), y (N) 1 = same.
+ * Both sides run through the same parameters in one batch of 2N, both
+ * sides' gradients accumulate into the one gradient buffer, then Adam
+ * updates.  Returns the mean loss, or a negative value on error. */
+float siam_trainer_pair_step(siam_trainer *t, const float *a, const float *b,
+                             const float *y, int N, float margin,
+                             siam_error *err);
+/* One triplet step on N triplets (anchor, positive, negative). */
+float siam_trainer_triplet_step(siam_trainer *t, const float *a,
+                                const float *p, const float *n, int N,
+                                float margin, siam_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Images and preprocessing                                            */
+
+typedef struct siam_image {
+	int w, h, c;       /* c = 1 (gray) or 3 (RGB); alpha is composited */
+	unsigned char *px; /* h rows of w*c bytes; owned */
+} siam_image;
+
+typedef struct siam_image_limits {
+	long long max_pixels; /* refuse larger images before decoding */
+	size_t max_bytes;     /* refuse larger encoded inputs */
+} siam_image_limits;
+
+#define SIAM_DEFAULT_MAX_PIXELS (64LL * 1000 * 1000)
+#define SIAM_DEFAULT_MAX_BYTES ((size_t)256 << 20)
+
+void siam_image_limits_default(siam_image_limits *lim);
+
+/* Decodes PNG, JPEG, BMP, GIF (first frame), TGA, PNM, PSD, HDR... from
+ * memory.  name is used in messages only.  lim may be NULL (defaults).
+ * Errors: SIAM_EFORMAT (not an image, truncated), SIAM_ETOOBIG. */
+int siam_image_decode(siam_image *out, const void *data, size_t len,
+                      const char *name, const siam_image_limits *lim,
+                      siam_error *err);
+/* Reads a whole file (or "-" for standard input) and decodes it.
+ * Refuses FIFOs, devices and directories with SIAM_EIO. */
+int siam_image_load(siam_image *out, const char *path,
+                    const siam_image_limits *lim, siam_error *err);
+void siam_image_release(siam_image *img); /* frees px, zeroes *img */
+
+/* How a model turns an image into its input tensor.  Part of the model
+ * file: a model always preprocesses the way it was trained. */
+typedef struct siam_preproc {
+	int c, h, w;     /* network input shape */
+	int digit;       /* 1: MNIST convention (see siam_preprocess) */
+	float mean, std; /* input = (pixel/255 - mean) / std */
+} siam_preproc;
+
+void siam_preproc_default(siam_preproc *pre, int c, int h, int w);
+
+/* Writes pre->c*h*w floats to out.
+ *   digit = 0: convert channels, resize with area averaging, normalise.
+ *   digit = 1: the MNIST convention: grayscale; invert if the ink is
+ *     dark on light; crop to the ink's bounding box; scale to fit 20x20
+ *     keeping the aspect ratio (area averaging); paste into 28x28 (or
+ *     h x w scaled alike) centred by centre of mass; normalise.
+ * Errors: SIAM_EINVAL on an empty image. */
+int siam_preprocess(float *out, const siam_image *img,
+                    const siam_preproc *pre, siam_error *err);
+
+/* Area-averaging resize of 8-bit images with c channels (any scale). */
+void siam_resize_area(float *dst, int dw, int dh, const float *src, int sw,
+                      int sh, int c);
+
+/* ------------------------------------------------------------------ */
+/* IDX files (MNIST, Fashion-MNIST), plain or .gz                      */
+
+typedef struct siam_idx {
+	int n, rows, cols;     /* rows = cols = 0 for a label file */
+	unsigned char *data;   /* n*rows*cols pixels or n labels; owned */
+} siam_idx;
+
+/* Reads an IDX file (ubyte images, magic 0x00000803, or labels, 0x801);
+ * a path ending in .gz is inflated.  The header is checked against the
+ * data size. */
+int siam_idx_load(siam_idx *out, const char *path, siam_error *err);
+void siam_idx_release(siam_idx *idx);
+
+/* ------------------------------------------------------------------ */
+/* Models: a network plus everything needed to use it                  */
+
+typedef struct siam_model {
+	siam_net *net;     /* owned */
+	siam_preproc pre;
+	float threshold;   /* distance below which a pair is "same" */
+	float margin;      /* the margin it was trained with */
+	char *meta;        /* training metadata as JSON text; owned, may be NULL */
+} siam_model;
+
+/* Creates a model around a fresh net built from spec. */
+int siam_model_create(siam_model **out, const char *spec, siam_error *err);
+void siam_model_free(siam_model *m);
+
+/* File format (little-endian):
+ *   "SIAMMODL" magic, u32 version, u32 header length, header text
+ *   (key=value lines: spec, embed, c/h/w, digit, mean, std, threshold,
+ *   margin), u32 meta length, meta JSON, u64 param count, float32 params,
+ *   u32 CRC-32 of everything before it. */
+int siam_model_save(const siam_model *m, const char *path, siam_error *err);
+int siam_model_load(siam_model **out, const char *path, siam_error *err);
+/* The same, to and from memory (the database stores the model blob).
+ * *buf is malloc'ed; the caller frees it. */
+int siam_model_save_mem(const siam_model *m, void **buf, size_t *len,
+                        siam_error *err);
+int siam_model_load_mem(siam_model **out, const void *buf, size_t len,
+                        const char *name, siam_error *err);
+
+/* Preprocess and embed one image: out has embed_dim floats. */
+int siam_model_embed_image(siam_model *m, const siam_image *img, float *out,
+                           siam_error *err);
+
+/* CRC-32 (IEEE), as zlib computes it. */
+uint32_t siam_crc32(uint32_t crc, const void *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIAM_H */

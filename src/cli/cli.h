@@ -1,0 +1,67 @@
+/*
+ * cli.h -- the siam command table and helpers shared by the commands.
+ *
+ * Each command lives in its own file src/cli/cmd_NAME.c and exports one
+ * struct cmd_entry; main.c lists them in a NULL-terminated table.
+ */
+#ifndef SIAM_CLI_H
+#define SIAM_CLI_H
+
+#include "siam.h"
+
+#include <stdio.h>
+
+/* Exit statuses, stable across releases (documented in siam(1)). */
+enum {
+	SIAM_EXIT_OK = 0,      /* success; for verify: "same"          */
+	SIAM_EXIT_NO = 1,      /* a negative answer: verify "different" */
+	SIAM_EXIT_ERROR = 2,   /* error: bad usage, bad input, failure  */
+	SIAM_EXIT_PARTIAL = 3  /* finished, but some inputs had errors  */
+};
+
+struct cmd_entry {
+	const char *name;
+	const char *summary; /* one line for 'siam --help' */
+	const char *usage;   /* full --help text */
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_version_entry;
+extern const struct cmd_entry cmd_selftest_entry;
+
+/* Prints "siam NAME: message" to stderr. */
+void cli_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Prints the usage of cmd to stdout (for --help) and returns EXIT_OK. */
+int cli_help(const struct cmd_entry *cmd);
+/* Prints a short usage hint to stderr and returns EXIT_ERROR. */
+int cli_usage_error(const struct cmd_entry *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Strict number parsing for options: the whole string must parse and
+ * lie in [lo, hi]; otherwise prints an error naming opt and returns -1. */
+int cli_parse_int(const struct cmd_entry *cmd, const char *opt,
+                  const char *s, long lo, long hi, long *out);
+int cli_parse_float(const struct cmd_entry *cmd, const char *opt,
+                    const char *s, double lo, double hi, double *out);
+
+/* Writes s as a JSON string literal (with quotes and escapes). */
+void cli_json_string(FILE *f, const char *s);
+
+/* A progress bar on stderr when it is a terminal, silent otherwise.
+ * cli_progress_update redraws at most ~10 times a second. */
+typedef struct cli_progress {
+	const char *label;
+	long total;
+	double start, last;
+	int enabled;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *label, long total,
+                        int quiet);
+/* extra: a short text shown after the bar (loss, rate), may be NULL. */
+void cli_progress_update(cli_progress *p, long done, const char *extra);
+void cli_progress_end(cli_progress *p);
+/* Monotonic seconds. */
+double cli_now(void);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * internal.h -- helpers shared by libsiam's modules; not installed.
+ */
+#ifndef SIAM_INTERNAL_H
+#define SIAM_INTERNAL_H
+
+#include "config.h"
+#include "siam.h"
+
+#include <stdlib.h>
+
+/* Marks a function as not exported from libsiam.so even though it is
+ * visible across libsiam's own files. */
+#define SIAM_HIDDEN __attribute__((visibility("hidden")))
+
+/* malloc/calloc of n elements of size sz, failing (NULL) on overflow. */
+static inline void *siam_xcalloc(size_t n, size_t sz)
+{
+	return calloc(n ? n : 1, sz ? sz : 1);
+}
+static inline void *siam_xmalloc_n(size_t n, size_t sz)
+{
+	if (sz && n > (size_t)-1 / sz)
+		return NULL;
+	return malloc((n * sz) != 0 ? n * sz : 1);
+}
+
+#define SIAM_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SIAM_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif
