@@ -90,15 +90,21 @@ void siam_set_threads(int n);
 
 /* conv2d, stride 1, square kernel K, zero padding pad (0 = valid,
  * K/2 = same).  inp (B,C,H,W), w (OC,C,K,K), b (OC), out (B,OC,OH,OW)
- * with OH = H + 2*pad - K + 1.  col is scratch of C*K*K*OH*OW floats
- * (one sample's im2col). */
-void siam_conv2d_forward(float *out, float *col, const float *inp,
+ * with OH = H + 2*pad - K + 1.  The whole batch is one im2col and one
+ * GEMM, so scratch holds siam_conv2d_scratch_size() floats: the batch's
+ * im2col (C*K*K, B*OH*OW) followed by a (OC, B*OH*OW) GEMM result.
+ * Forward leaves the im2col in scratch for backward, so pass backward
+ * the same scratch, untouched; backward overwrites it. */
+size_t siam_conv2d_scratch_size(int B, int C, int H, int W, int OC, int K,
+                                int pad);
+void siam_conv2d_forward(float *out, float *scratch, const float *inp,
                          const float *w, const float *b, int B, int C, int H,
                          int W, int OC, int K, int pad);
-/* dcol is scratch of the same size as col.  dinp may be NULL (first
- * layer: no input gradient needed). */
-void siam_conv2d_backward(float *dinp, float *dw, float *db, float *col,
-                          float *dcol, const float *dout, const float *inp,
+/* dinp may be NULL (first layer: no input gradient needed).  inp is the
+ * forward's input (kept in the signature for symmetry with the other
+ * layers; the im2col in scratch is what backward reads). */
+void siam_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                          const float *dout, const float *inp,
                           const float *w, int B, int C, int H, int W, int OC,
                           int K, int pad);
 /* Naive references (direct loops, no BLAS) for the tests. */
@@ -219,7 +225,8 @@ int siam_net_embed_dim(const siam_net *net);
 size_t siam_net_num_params(const siam_net *net);
 float *siam_net_params(siam_net *net); /* one contiguous block */
 float *siam_net_grads(siam_net *net);  /* same layout as params */
-/* Multiply-adds of one sample's forward pass, for GFLOP/s figures. */
+/* Floating-point operations (2 per multiply-add, conv and fc only) of
+ * one sample's forward pass, for GFLOP/s figures. */
 double siam_net_forward_flops(const siam_net *net);
 
 /* Forward pass of B samples, inp (B, input_size).  Returns a pointer to
@@ -325,6 +332,30 @@ int siam_idx_load(siam_idx *out, const char *path, siam_error *err);
 void siam_idx_release(siam_idx *idx);
 
 /* ------------------------------------------------------------------ */
+/* Fetching images by URL (libcurl): http and https only, also after   */
+/* redirects; TLS verification on.                                     */
+
+typedef struct siam_fetch_opts {
+	long connect_timeout_ms; /* default 10000 */
+	long timeout_ms;         /* whole transfer; default 60000 */
+	size_t max_bytes;        /* abort beyond this; default 64 MiB */
+	long max_redirects;      /* default 5 */
+} siam_fetch_opts;
+
+void siam_fetch_opts_default(siam_fetch_opts *o);
+/* 1 if s looks like a URL (has a scheme "xxx://"), else 0. */
+int siam_is_url(const char *s);
+/* Fetches url into *data (malloc'ed, caller frees), *len bytes.
+ * Errors (SIAM_ENET, SIAM_ETOOBIG, SIAM_EINVAL for a refused scheme)
+ * name the URL and the reason: HTTP status, timeout, too large... */
+int siam_fetch(const char *url, const siam_fetch_opts *o, void **data,
+               size_t *len, siam_error *err);
+/* Loads an image from a path, "-" (standard input) or an http(s) URL. */
+int siam_image_load_any(siam_image *out, const char *what,
+                        const siam_image_limits *lim,
+                        const siam_fetch_opts *fo, siam_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Models: a network plus everything needed to use it                  */
 
 typedef struct siam_model {
@@ -359,6 +390,239 @@ int siam_model_embed_image(siam_model *m, const siam_image *img, float *out,
 
 /* CRC-32 (IEEE), as zlib computes it. */
 uint32_t siam_crc32(uint32_t crc, const void *data, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Training and evaluation (src/train/)                                */
+
+/* A data set: n items, each loadable as the network's input tensor.
+ * Every source sits behind this one struct, so the trainer never asks
+ * where items come from:
+ *   mnist:DIR    IDX files (MNIST, Fashion-MNIST), plain or .gz:
+ *                train-images-idx3-ubyte + train-labels-idx1-ubyte, or
+ *                t10k-* for the test split
+ *   folder:DIR   one sub-folder per class, any image stb_image decodes
+ *   augment:DIR  every image under DIR (recursive), unlabelled
+ * An unlabelled set (labels == NULL) counts each item as its own class;
+ * the trainer makes its positive pairs from two random augmentations of
+ * one item. */
+typedef struct siam_data siam_data;
+struct siam_data {
+	char *source;       /* the spec it was opened from */
+	int n;              /* number of items */
+	int num_classes;    /* labels lie in [0, num_classes); 0: unlabelled */
+	int *labels;        /* n labels, or NULL when unlabelled */
+	char **class_names; /* num_classes names: "0".."9", folder names */
+	int c, h, w;        /* shape of one loaded item */
+	float fill;         /* input value of a blank pixel (augment pads) */
+	int nbad;           /* unreadable files skipped (folder, augment) */
+	char **bad;         /* nbad messages, each naming its file */
+	/* Writes item i (0 <= i < n) as c*h*w floats of network input.
+	 * Safe to call from several threads at once. */
+	int (*load)(const siam_data *d, int i, float *out, siam_error *err);
+	/* Frees ctx; called by siam_data_free. */
+	void (*release)(siam_data *d);
+	void *ctx;
+};
+
+typedef enum siam_split { SIAM_SPLIT_TRAIN, SIAM_SPLIT_TEST } siam_split;
+
+/* Adjusts pre (already holding the network's input shape) to what the
+ * source spec calls for: MNIST gets mean 0.1307, std 0.3081 and the
+ * digit convention; Fashion-MNIST (a path naming "fashion") its own
+ * mean and std without it.  Other sources leave pre as it is. */
+void siam_data_suggest_preproc(siam_preproc *pre, const char *spec);
+
+/* Opens "KIND:PATH" (see above) for the split; items come out as pre
+ * describes.  Unreadable images in folder and augment sources are
+ * listed in bad[], not fatal; a source with no usable item is
+ * SIAM_EINVAL.  mnist ignores pre->digit: IDX digits are already in
+ * the MNIST convention and are only normalised (and resized if the
+ * network's input is not 28x28). */
+int siam_data_open(siam_data **out, const char *spec, siam_split split,
+                   const siam_preproc *pre, siam_error *err);
+/* n items held in memory: x (n, c*h*w) and labels (n, or NULL for
+ * unlabelled) are copied.  For tests and for programs with their own
+ * loaders. */
+int siam_data_from_memory(siam_data **out, const float *x,
+                          const int *labels, int n, int num_classes, int c,
+                          int h, int w, siam_error *err);
+void siam_data_free(siam_data *d);
+
+/* Parses a class list against d's classes into mask (num_classes
+ * bytes, 1 = selected): comma-separated numbers, ranges "0-4" or class
+ * names.  NULL or "" selects every class.  SIAM_EINVAL names the bad
+ * item. */
+int siam_data_parse_classes(const siam_data *d, const char *list,
+                            unsigned char *mask, siam_error *err);
+
+/* Random small affine distortions, applied to one network input. */
+typedef struct siam_augment {
+	float shift;     /* max translation, fraction of width/height */
+	float rotate;    /* max rotation, degrees */
+	float scale;     /* max relative scale change */
+	float bright;    /* max brightness change, in input units (0 = off) */
+	float contrast;  /* max relative contrast change (0 = off) */
+} siam_augment;
+
+/* shift 0.1, rotate 12, scale 0.1, no photometric change. */
+void siam_augment_default(siam_augment *a);
+/* out = a random distortion of inp, both (c,h,w); bilinear sampling,
+ * pixels from outside the image are fill.  out and inp must differ. */
+void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
+                        float fill, const siam_augment *a, siam_rng *rng);
+
+/* Pair and triplet sampling from a pool of items (indices into a data
+ * set) with their labels.  Unlabelled items (labels NULL) are each
+ * their own class: a "same" pair is an item with itself. */
+typedef struct siam_sampler siam_sampler;
+
+/* labels may be NULL; pool lists the n usable items.  Fails with
+ * SIAM_EINVAL if the pool has fewer than two classes. */
+int siam_sampler_create(siam_sampler **out, const int *labels,
+                        const int *pool, int n, siam_error *err);
+void siam_sampler_free(siam_sampler *s);
+/* One pair.  same = 1: an anchor uniform over the pool and a partner of
+ * its class (another item when the class has one); same = 0: an anchor
+ * uniform over the pool and a partner from another class chosen
+ * uniformly over the other classes, its item uniform in that class. */
+void siam_sampler_pair(siam_sampler *s, siam_rng *rng, int same, int *a,
+                       int *b);
+/* One triplet: anchor, positive of its class, negative of another. */
+void siam_sampler_triplet(siam_sampler *s, siam_rng *rng, int *a, int *p,
+                          int *n);
+
+/* The evaluation protocol's pairs: every pool item in turn with one
+ * partner of its class and one of another class (drawn as above), from
+ * a generator seeded by seed: 2n pairs, half of them "same".  Items of
+ * a class with a single member get no same pair.  *a, *b and *same are
+ * malloc'ed; the caller frees them. */
+int siam_eval_pairs(int **a, int **b, unsigned char **same, size_t *npairs,
+                    const int *labels, const int *pool, int n,
+                    uint64_t seed, siam_error *err);
+
+/* Verification figures for n distances with their truth (same[i] = 1:
+ * the pair belongs together).  A pair is called "same" when its
+ * distance is below the threshold. */
+typedef struct siam_verif {
+	size_t pairs, positives;
+	float threshold;       /* the threshold accuracy was measured at */
+	double accuracy;       /* at threshold */
+	double auc;            /* ROC AUC, exact: Mann-Whitney, ties 1/2 */
+	double eer;            /* equal error rate */
+	float eer_threshold;
+	double tar_at_far;     /* true accept rate at FAR <= 1e-3 */
+	float best_threshold;  /* the threshold that maximises accuracy */
+	double best_accuracy;
+} siam_verif;
+
+int siam_verif_compute(siam_verif *out, const float *dist,
+                       const unsigned char *same, size_t n, float threshold,
+                       siam_error *err);
+/* The single figures, for callers that need one (each sorts a copy;
+ * they return a negative value when they cannot allocate). */
+double siam_accuracy_at(const float *dist, const unsigned char *same,
+                        size_t n, float threshold);
+double siam_roc_auc(const float *dist, const unsigned char *same, size_t n);
+/* EER: the error where FAR (different pairs accepted) and FRR (same
+ * pairs rejected) meet; at the threshold where |FAR - FRR| is least it
+ * is (FAR + FRR) / 2.  thr (may be NULL) receives that threshold. */
+double siam_eer(const float *dist, const unsigned char *same, size_t n,
+                float *thr);
+/* The largest fraction of same pairs accepted by a threshold that
+ * accepts at most far of the different pairs. */
+double siam_tar_at_far(const float *dist, const unsigned char *same,
+                       size_t n, double far);
+/* The threshold (midway between two neighbouring distances) that
+ * maximises accuracy; *acc (may be NULL) receives that accuracy. */
+float siam_best_threshold(const float *dist, const unsigned char *same,
+                          size_t n, double *acc);
+
+/* 1-nearest-neighbour accuracy of nq queries (nq, D) against ng gallery
+ * vectors (ng, D) under Euclidean distance, distances by siam_sgemm in
+ * blocks.  self = 1 when the queries are the gallery: a query then
+ * never matches itself. */
+int siam_nn1_accuracy(double *acc, const float *q, const int *qlabels,
+                      int nq, const float *g, const int *glabels, int ng,
+                      int D, int self, siam_error *err);
+/* N-way one-shot accuracy: each of trials draws way distinct classes
+ * from classes[0..nclasses), one support item per class and one query
+ * from one of them (not its support); correct when the query's nearest
+ * support is of its class.  Seeded; SIAM_EINVAL if fewer than way
+ * classes have two items. */
+int siam_oneshot_accuracy(double *acc, const float *emb, const int *labels,
+                          int n, int D, const int *classes, int nclasses,
+                          int way, int trials, uint64_t seed,
+                          siam_error *err);
+
+/* Embeds items[0..n) of d (all of d if items is NULL) into out (n, D),
+ * in batches. */
+int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
+                    int n, float *out, siam_error *err);
+
+/* The training loop. */
+enum { SIAM_LOSS_CONTRASTIVE = 0, SIAM_LOSS_TRIPLET = 1 };
+enum { SIAM_TRAIN_STEP = 0, SIAM_TRAIN_EPOCH = 1, SIAM_TRAIN_VALIDATE = 2 };
+
+typedef struct siam_train_status {
+	int event;          /* SIAM_TRAIN_STEP after every step,
+	                     * SIAM_TRAIN_VALIDATE before validating,
+	                     * SIAM_TRAIN_EPOCH after each epoch */
+	int epoch, epochs;  /* 1-based */
+	long step, steps;   /* steps done in this epoch, steps per epoch */
+	long pairs;         /* pairs (or triplets) done in this epoch */
+	double loss;        /* mean loss over this epoch's steps so far */
+	double seconds;     /* training time in this epoch so far */
+	/* SIAM_TRAIN_EPOCH only (-1 when there is no validation): */
+	double val_accuracy; /* at the best threshold on validation pairs */
+	double val_auc;
+	float val_threshold;
+	int best_epoch;      /* the epoch kept so far */
+} siam_train_status;
+
+/* Returns non-zero to stop: the loop saves a checkpoint (if opts say
+ * where) and returns SIAM_EINTR. */
+typedef int (*siam_train_callback)(void *arg, const siam_train_status *st);
+
+typedef struct siam_train_opts {
+	int epochs;            /* default 10 */
+	int batch;             /* pairs (triplets) per step; default 64 */
+	long pairs;            /* per epoch; 0 = one per training image */
+	float lr;              /* Adam learning rate; default 1e-3 */
+	float margin;          /* default 1 */
+	float weight_decay;    /* decoupled, AdamW; default 0 */
+	int loss;              /* SIAM_LOSS_*; default contrastive */
+	uint64_t seed;         /* default 1 */
+	int threads;           /* BLAS threads; 0 = leave as is */
+	float val_split;       /* fraction of images held out; default 0.1 */
+	const char *classes;   /* train on these classes only; NULL = all */
+	int augment;           /* 1: distort inputs with aug */
+	siam_augment aug;
+	int lr_decay;          /* 1: cosine decay of lr to 0 over the run */
+	const char *checkpoint; /* where an interrupted run saves; NULL: none */
+	const char *resume;     /* a checkpoint to continue from; NULL: none */
+	const char *config;     /* text stored in checkpoints verbatim (the
+	                         * command line), see siam_checkpoint_config */
+	siam_train_callback progress; /* may be NULL */
+	void *progress_arg;
+} siam_train_opts;
+
+void siam_train_opts_default(siam_train_opts *o);
+
+/* Trains m->net on d as opts say: samples balanced pairs (or triplets)
+ * from the training classes every epoch, holds out val_split of the
+ * images for validation every epoch, keeps the epoch with the best
+ * validation accuracy (ties: AUC), then sets m->threshold to the
+ * distance that maximises validation accuracy, m->margin, and m->meta
+ * to JSON describing the run and its validation figures.  The caller
+ * saves the model.  The same seed and thread count give the same model,
+ * resumed or not.  On SIAM_EINTR the model holds the current (not the
+ * best) weights. */
+int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
+               siam_error *err);
+
+/* Reads the config text stored in a checkpoint; *config is malloc'ed. */
+int siam_checkpoint_config(const char *path, char **config,
+                           siam_error *err);
 
 #ifdef __cplusplus
 }
