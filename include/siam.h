@@ -624,6 +624,60 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 int siam_checkpoint_config(const char *path, char **config,
                            siam_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Indexing (src/index/): the folder walk, the hashes kept for every   */
+/* image, and the pipeline behind `siam index`.                        */
+
+/* SHA-256 (FIPS 180-4) of len bytes: the images' content hash.  The hex
+ * form (64 lowercase digits, NUL-terminated) is what `sha256sum`
+ * prints and what the database stores. */
+void siam_sha256(unsigned char out[32], const void *data, size_t len);
+void siam_sha256_hex(char out[65], const void *data, size_t len);
+
+/* 64-bit perceptual hash (DCT "pHash", as imagehash's phash()): gray,
+ * area-resize to 32x32, 2-D DCT-II, the 8x8 lowest frequencies, bit
+ * 8u+v (most significant first) set when coefficient (u,v) exceeds
+ * their median.  Near-identical pictures differ in a few bits.
+ * SIAM_EINVAL on an empty image, SIAM_ENOMEM. */
+int siam_phash(uint64_t *out, const siam_image *img, siam_error *err);
+/* Number of differing bits. */
+int siam_hamming64(uint64_t a, uint64_t b);
+
+/* 1 if the first n bytes of a file (n >= 64 advised, the whole file if
+ * shorter) start like an image stb_image can decode: PNG, JPEG, GIF,
+ * BMP, PSD, PIC, PNM, HDR or TGA.  Decided by content, never by name;
+ * a file that passes may still fail to decode (truncated, corrupt). */
+int siam_sniff_image(const void *head, size_t n);
+
+/* The walk: every root, recursively, depth first, names in byte order.
+ * Symbolic links are followed; a directory reached twice (a link loop)
+ * is skipped; FIFOs, devices and sockets are skipped without being
+ * opened.  Paths are the root as given joined with the names read, byte
+ * for byte. */
+enum {
+	SIAM_WALK_FILE = 0,    /* a regular file (size, mtime_ns are set) */
+	SIAM_WALK_SKIPPED = 1, /* not a file to index; msg says why */
+	SIAM_WALK_ERROR = 2    /* cannot be read or followed; msg says why */
+};
+typedef struct siam_walk_entry {
+	const char *path;  /* valid during the callback only */
+	int kind;          /* SIAM_WALK_* */
+	int64_t size;      /* bytes */
+	int64_t mtime_ns;  /* modification time, ns since 1970 UTC */
+	const char *msg;   /* SKIPPED and ERROR: the reason, without the path */
+	int depth;         /* 0 for a root, 1 for an entry of a root, ... */
+	const char *top;   /* depth >= 2: the name of the root's
+	                    * sub-folder the entry lies in (its class
+	                    * label in the folder:DIR layout), else NULL */
+} siam_walk_entry;
+/* Returns non-zero to stop the walk. */
+typedef int (*siam_walk_cb)(void *arg, const siam_walk_entry *e);
+/* Problems with single entries go to the callback, not to the return
+ * value: returns 0, SIAM_EINTR when the callback stopped it, or
+ * SIAM_ENOMEM. */
+int siam_walk(const char *const *roots, int nroots, siam_walk_cb cb,
+              void *arg, siam_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,235 @@
+/*
+ * hash.c -- the two hashes the index keeps for every image.
+ *
+ * Content hash: SHA-256 of the file's bytes (FIPS 180-4).  Why SHA-256
+ * and not a faster 64-bit hash: the index uses it to decide that a file
+ * whose mtime changed is still the same file (and so is not embedded
+ * again) and `siam dedup` uses it for exact duplicates, so a collision
+ * would silently drop an image; SHA-256 makes that impossible in
+ * practice, costs far less than decoding, and its hex form is what
+ * `sha256sum` prints, so a user can check it.
+ *
+ * Perceptual hash: the 64-bit DCT hash ("pHash" as in the imagehash
+ * library's phash()):
+ *   1. grayscale, luma Y = 0.299 R + 0.587 G + 0.114 B;
+ *   2. resize to 32x32 by area averaging;
+ *   3. 2-D DCT-II of the 32x32 block;
+ *   4. keep the 8x8 lowest frequencies (DC included), row-major;
+ *   5. bit i (i = 8u + v, the most significant bit first) is 1 when
+ *      coefficient (u, v) is greater than the median of those 64.
+ * Similar-looking images (rescaled, recompressed, slightly blurred) get
+ * hashes a few bits apart; siam_hamming64() counts the bits.  It is the
+ * classical baseline that `siam dedup` compares the network against.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* SHA-256                                                             */
+
+static const uint32_t sha_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_block(uint32_t h[8], const unsigned char *p)
+{
+	uint32_t w[64];
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^
+		              (w[i - 15] >> 3);
+		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^
+		              (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5],
+	         g = h[6], k = h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t S1 = ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25);
+		uint32_t ch = (e & f) ^ (~e & g);
+		uint32_t t1 = k + S1 + ch + sha_k[i] + w[i];
+		uint32_t S0 = ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22);
+		uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+		uint32_t t2 = S0 + maj;
+		k = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+	h[5] += f;
+	h[6] += g;
+	h[7] += k;
+}
+
+void siam_sha256(unsigned char out[32], const void *data, size_t len)
+{
+	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	const unsigned char *p = data;
+	size_t left = len;
+	while (left >= 64) {
+		sha256_block(h, p);
+		p += 64;
+		left -= 64;
+	}
+	/* The tail, the 0x80 marker and the bit length: one or two blocks. */
+	unsigned char tail[128];
+	memset(tail, 0, sizeof tail);
+	if (left)
+		memcpy(tail, p, left);
+	tail[left] = 0x80;
+	size_t nt = left + 1 + 8 <= 64 ? 64 : 128;
+	uint64_t bits = (uint64_t)len * 8;
+	for (int i = 0; i < 8; i++)
+		tail[nt - 1 - i] = (unsigned char)(bits >> (8 * i));
+	sha256_block(h, tail);
+	if (nt == 128)
+		sha256_block(h, tail + 64);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)h[i];
+	}
+}
+
+void siam_sha256_hex(char out[65], const void *data, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char d[32];
+	siam_sha256(d, data, len);
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[64] = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Perceptual hash                                                     */
+
+#define PH_N 32 /* the DCT block */
+#define PH_K 8  /* the kept low frequencies */
+
+/* Area-averaging resize of one float channel, src (sh, sw) to
+ * dst (PH_N, PH_N): every destination pixel is the mean of the source
+ * area it covers, partial pixels weighted by their overlap. */
+static void area_resize(float *dst, const float *src, int sw, int sh)
+{
+	double sx = (double)sw / PH_N, sy = (double)sh / PH_N;
+	for (int oy = 0; oy < PH_N; oy++) {
+		double y0 = oy * sy, y1 = y0 + sy;
+		for (int ox = 0; ox < PH_N; ox++) {
+			double x0 = ox * sx, x1 = x0 + sx, acc = 0;
+			for (int y = (int)y0; y < sh && y < y1; y++) {
+				double wy = SIAM_MIN(y + 1.0, y1) -
+				            SIAM_MAX((double)y, y0);
+				if (wy <= 0)
+					continue;
+				const float *row = src + (size_t)y * sw;
+				for (int x = (int)x0; x < sw && x < x1; x++) {
+					double wx = SIAM_MIN(x + 1.0, x1) -
+					            SIAM_MAX((double)x, x0);
+					if (wx > 0)
+						acc += wx * wy * row[x];
+				}
+			}
+			dst[oy * PH_N + ox] = (float)(acc / (sx * sy));
+		}
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+int siam_phash(uint64_t *out, const siam_image *img, siam_error *err)
+{
+	*out = 0;
+	if (!img || !img->px || img->w <= 0 || img->h <= 0 ||
+	    (img->c != 1 && img->c != 3))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "perceptual hash: empty or malformed image");
+	size_t npx = (size_t)img->w * img->h;
+	float *gray = siam_xmalloc_n(npx, sizeof *gray);
+	if (!gray)
+		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	const unsigned char *p = img->px;
+	if (img->c == 1) {
+		for (size_t i = 0; i < npx; i++)
+			gray[i] = p[i];
+	} else {
+		for (size_t i = 0; i < npx; i++)
+			gray[i] = 0.299f * p[3 * i] + 0.587f * p[3 * i + 1] +
+			          0.114f * p[3 * i + 2];
+	}
+	float small[PH_N * PH_N];
+	area_resize(small, gray, img->w, img->h);
+	free(gray);
+
+	/* DCT-II, unnormalised: X(u) = sum_n x(n) cos(pi (n + 1/2) u / N).
+	 * A constant factor per coefficient would not change a comparison
+	 * with the median, and only the 8 lowest frequencies are needed,
+	 * so rows and then columns cost 2 * 32 * 32 * 8 multiplies. */
+	double cosv[PH_K][PH_N];
+	for (int u = 0; u < PH_K; u++)
+		for (int n = 0; n < PH_N; n++)
+			cosv[u][n] = cos(M_PI * (n + 0.5) * u / PH_N);
+	double rows[PH_N][PH_K]; /* DCT along x of each row */
+	for (int y = 0; y < PH_N; y++)
+		for (int v = 0; v < PH_K; v++) {
+			double s = 0;
+			for (int x = 0; x < PH_N; x++)
+				s += small[y * PH_N + x] * cosv[v][x];
+			rows[y][v] = s;
+		}
+	double coef[PH_K * PH_K], sorted[PH_K * PH_K];
+	for (int u = 0; u < PH_K; u++)
+		for (int v = 0; v < PH_K; v++) {
+			double s = 0;
+			for (int y = 0; y < PH_N; y++)
+				s += rows[y][v] * cosv[u][y];
+			coef[u * PH_K + v] = s;
+		}
+	memcpy(sorted, coef, sizeof sorted);
+	qsort(sorted, PH_K * PH_K, sizeof *sorted, cmp_double);
+	double median = 0.5 * (sorted[31] + sorted[32]);
+	uint64_t h = 0;
+	for (int i = 0; i < PH_K * PH_K; i++)
+		if (coef[i] > median)
+			h |= 1ull << (63 - i);
+	*out = h;
+	return 0;
+}
+
+int siam_hamming64(uint64_t a, uint64_t b)
+{
+	return __builtin_popcountll(a ^ b);
+}
