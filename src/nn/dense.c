@@ -1,1 +1,43 @@
+/*
+ * dense.c -- the fully connected layer, one GEMM per pass.  Its input is
+ * read as (B, IN) whatever its (C,H,W) shape was: that is the flatten.
+ */
 #include "internal.h"
+
+void siam_dense_forward(float *out, const float *inp, const float *w,
+                        const float *b, int B, int IN, int OUT)
+{
+	// inp is (B,IN), w is (OUT,IN), b is (OUT), out is (B,OUT)
+	for (int i = 0; i < B; i++)
+		for (int o = 0; o < OUT; o++)
+			out[(size_t)i * OUT + o] = b[o];
+	// out += inp . w^T
+	siam_sgemm(0, 1, B, OUT, IN, 1.0f, inp, IN, w, IN, 1.0f, out, OUT);
+}
+
+void siam_dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                         const float *inp, const float *w, int B, int IN,
+                         int OUT)
+{
+	// dout is (B,OUT); dinp (B,IN) += dout . w; dw (OUT,IN) += dout^T . inp
+	if (dinp)
+		siam_sgemm(0, 0, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp,
+		           IN);
+	siam_sgemm(1, 0, OUT, IN, B, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
+	for (int i = 0; i < B; i++)
+		for (int o = 0; o < OUT; o++)
+			db[o] += dout[(size_t)i * OUT + o];
+}
+
+void siam_dense_forward_ref(float *out, const float *inp, const float *w,
+                            const float *b, int B, int IN, int OUT)
+{
+	for (int i = 0; i < B; i++)
+		for (int o = 0; o < OUT; o++) {
+			double s = b[o];
+			for (int k = 0; k < IN; k++)
+				s += (double)inp[(size_t)i * IN + k] *
+				     w[(size_t)o * IN + k];
+			out[(size_t)i * OUT + o] = (float)s;
+		}
+}
