@@ -1,0 +1,84 @@
+/*
+ * augment.c -- random small distortions of one network input.
+ *
+ * A digit written again is the same digit shifted, turned and scaled a
+ * little; showing the network such copies teaches it to ignore exactly
+ * those changes, which is also what lets it place classes it never saw.
+ * For unlabelled data (augment:DIR) two distortions of one image are the
+ * only positive pairs there are.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+void siam_augment_default(siam_augment *a)
+{
+	a->shift = 0.1f;
+	a->rotate = 12.0f;
+	a->scale = 0.1f;
+	a->bright = 0;
+	a->contrast = 0;
+}
+
+/* Uniform in [-1, 1). */
+static float sym(siam_rng *rng)
+{
+	return 2.0f * siam_rng_uniform(rng) - 1.0f;
+}
+
+void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
+                        float fill, const siam_augment *a, siam_rng *rng)
+{
+	/* Draw every parameter, used or not, so that the stream of random
+	 * numbers does not depend on which distortions are switched on. */
+	float tx = sym(rng) * a->shift * w, ty = sym(rng) * a->shift * h;
+	float th = sym(rng) * a->rotate * (float)(M_PI / 180.0);
+	float s = 1.0f + sym(rng) * a->scale;
+	float db = sym(rng) * a->bright, dc = 1.0f + sym(rng) * a->contrast;
+	if (s < 0.05f)
+		s = 0.05f;
+	/* Output pixel p maps back to input R(-th) (p - centre - t) / s +
+	 * centre, so the image turns by th, grows by s and moves by t. */
+	float cs = cosf(th) / s, sn = sinf(th) / s;
+	float cx = 0.5f * (w - 1), cy = 0.5f * (h - 1);
+	size_t plane = (size_t)h * w;
+	for (int y = 0; y < h; y++) {
+		for (int x = 0; x < w; x++) {
+			float px = x - cx - tx, py = y - cy - ty;
+			float sx = cs * px + sn * py + cx;
+			float sy = -sn * px + cs * py + cy;
+			int x0 = (int)floorf(sx), y0 = (int)floorf(sy);
+			float fx = sx - x0, fy = sy - y0;
+			for (int ch = 0; ch < c; ch++) {
+				const float *src = inp + ch * plane;
+				float v00 = fill, v01 = fill, v10 = fill,
+				      v11 = fill;
+				if (y0 >= 0 && y0 < h) {
+					if (x0 >= 0 && x0 < w)
+						v00 = src[y0 * w + x0];
+					if (x0 + 1 >= 0 && x0 + 1 < w)
+						v01 = src[y0 * w + x0 + 1];
+				}
+				if (y0 + 1 >= 0 && y0 + 1 < h) {
+					if (x0 >= 0 && x0 < w)
+						v10 = src[(y0 + 1) * w + x0];
+					if (x0 + 1 >= 0 && x0 + 1 < w)
+						v11 = src[(y0 + 1) * w + x0 + 1];
+				}
+				out[ch * plane + (size_t)y * w + x] =
+					(1 - fy) * ((1 - fx) * v00 + fx * v01) +
+					fy * ((1 - fx) * v10 + fx * v11);
+			}
+		}
+	}
+	if (a->bright != 0 || a->contrast != 0) {
+		size_t n = plane * c;
+		double mean = 0;
+		for (size_t i = 0; i < n; i++)
+			mean += out[i];
+		float m = (float)(mean / n);
+		for (size_t i = 0; i < n; i++)
+			out[i] = (out[i] - m) * dc + m + db;
+	}
+}
