@@ -678,6 +678,120 @@ typedef int (*siam_walk_cb)(void *arg, const siam_walk_entry *e);
 int siam_walk(const char *const *roots, int nroots, siam_walk_cb cb,
               void *arg, siam_error *err);
 
+/* ------------------------------------------------------------------ */
+/* Database (src/db.c) and the SQL interface (src/sqlite/sql.c)         */
+/*                                                                     */
+/* A siam database is a SQLite file: the model blob, one row per       */
+/* image and model with its embedding, and the files that failed.      */
+/* sql/schema.sql documents every column; siam-sql(7) the SQL.         */
+/* The functions below take the sqlite3 handle itself, so a caller     */
+/* mixes them with SQL of its own (include <sqlite3.h> for that):      */
+/*                                                                     */
+/*   sqlite3 *db;                                                      */
+/*   if (siam_db_open(&db, "siam.db", SIAM_DB_CREATE, &err) < 0) ...   */
+/*   "SELECT image_id, distance, path FROM siam_knn(?1, ?2)"           */
+/*   siam_db_close(db);                                                */
+/*                                                                     */
+/* Embeddings are float32 little-endian BLOBs without a header.        */
+
+struct sqlite3; /* from <sqlite3.h> */
+
+#define SIAM_DB_VERSION 2                 /* PRAGMA user_version */
+#define SIAM_DB_APPLICATION_ID 0x5349414d /* PRAGMA application_id: 'SIAM' */
+#define SIAM_DB_BUSY_MS 10000             /* busy timeout of siam_db_open */
+#define SIAM_KNN_MAX_K 10000              /* siam_knn refuses larger k */
+
+enum {
+	SIAM_DB_CREATE = 1,  /* create the file if it does not exist */
+	SIAM_DB_READONLY = 2 /* read-only: never creates nor migrates */
+};
+
+/* Opens the database at path (":memory:" works) and makes it ready:
+ * WAL journal, synchronous=NORMAL, foreign keys on, a busy timeout of
+ * SIAM_DB_BUSY_MS, the schema applied to a new empty database or an
+ * older one migrated step by step (in one transaction), and the SQL
+ * functions and siam_knn registered (siam_sql_register).  Refuses, without
+ * changing the file: a database newer than SIAM_DB_VERSION, an SQLite
+ * file that is not a siam database (SIAM_EFORMAT), and with
+ * SIAM_DB_READONLY one that would need creating or migrating.  On failure
+ * *out is NULL; on success the caller closes it with siam_db_close(). */
+int siam_db_open(struct sqlite3 **out, const char *path, int flags,
+                 siam_error *err);
+/* sqlite3_close_v2; NULL is a no-op. */
+void siam_db_close(struct sqlite3 *db);
+/* Runs SQL without results (sqlite3_exec) with the message in err. */
+int siam_db_exec(struct sqlite3 *db, const char *sql, siam_error *err);
+
+/* Registers siam_distance, siam_vector, siam_json, siam_match, siam_embed
+ * and the siam_knn virtual table on db: the code the loadable extension
+ * (siam.so, entry point sqlite3_siam_init) runs, built into libsiam so
+ * that programs linking it need not load the module.  siam_db_open calls
+ * it; call it yourself on a connection you opened with sqlite3_open. */
+int siam_sql_register(struct sqlite3 *db, siam_error *err);
+
+/* Stores m (its siam_model_save_mem blob, spec, embed_dim, threshold,
+ * sha256) in the models table under name (NULL: "").  If the identical
+ * blob is already stored, nothing is written and *id is that row's id.
+ * Does not change the current model. */
+int siam_db_put_model(struct sqlite3 *db, const siam_model *m,
+                      const char *name, int64_t *id, siam_error *err);
+/* Loads model id (0: the current model) into *out, which the caller
+ * frees with siam_model_free; *loaded_id (may be NULL) receives its id.
+ * SIAM_EINVAL if there is no such model. */
+int siam_db_load_model(struct sqlite3 *db, int64_t id, siam_model **out,
+                       int64_t *loaded_id, siam_error *err);
+/* The database's current model: meta.current_model if it names a model,
+ * else the newest model; *id = 0 if the database has none.  The SQL
+ * functions and siam_knn use the same rule. */
+int siam_db_current_model(struct sqlite3 *db, int64_t *id, siam_error *err);
+int siam_db_set_current_model(struct sqlite3 *db, int64_t id,
+                              siam_error *err);
+
+#define SIAM_DB_UNKNOWN INT64_MIN /* a size or time that is not known */
+
+/* One row of the images table, for siam_db_put_image. */
+typedef struct siam_db_image {
+	const char *path;         /* file path or URL, stored exactly */
+	int is_url;
+	const char *content_hash; /* siam_sha256_hex of the bytes, or NULL */
+	int64_t size;             /* bytes, or SIAM_DB_UNKNOWN */
+	int64_t mtime_ns;         /* ns since 1970 UTC, or SIAM_DB_UNKNOWN */
+	int width, height;        /* decoded size; 0 = unknown */
+	int64_t model_id;         /* the model that made embedding */
+	const float *embedding;   /* dim floats, or NULL (see below) */
+	int dim;                  /* must equal the model's embed_dim */
+	int has_phash;
+	uint64_t phash;           /* 64-bit perceptual hash if has_phash */
+	const char *label;        /* or NULL */
+} siam_db_image;
+
+/* Inserts or updates the row for (path, model_id), sets indexed_at, and
+ * removes the path's row in errors.  On update, embedding, phash, width
+ * and height given as NULL/unknown keep their stored values if the
+ * content hash is unchanged and become NULL otherwise; a NULL label keeps
+ * the stored label.  *id (may be NULL) receives the row id.  SIAM_EINVAL
+ * if dim differs from the model's embed_dim or the model does not exist. */
+int siam_db_put_image(struct sqlite3 *db, const siam_db_image *img,
+                      int64_t *id, siam_error *err);
+
+/* What is stored for (path, model_id), for incremental indexing. */
+typedef struct siam_db_image_info {
+	int64_t id;
+	int64_t size, mtime_ns;   /* SIAM_DB_UNKNOWN if NULL */
+	char content_hash[65];    /* "" if NULL */
+	int has_embedding;
+} siam_db_image_info;
+
+/* *found = 1 and *info filled if the row exists, else *found = 0. */
+int siam_db_find_image(struct sqlite3 *db, const char *path,
+                       int64_t model_id, siam_db_image_info *info,
+                       int *found, siam_error *err);
+int siam_db_delete_image(struct sqlite3 *db, int64_t id, siam_error *err);
+/* Records (or replaces) the failure of path: code is a SIAM_E* code. */
+int siam_db_put_error(struct sqlite3 *db, const char *path, int code,
+                      const char *message, siam_error *err);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,106 @@
+/*
+** siam_ext.c -- the siam SQLite extension: image similarity in SQL.
+**
+** Load it into any SQLite 3 host:
+**
+**     sqlite> .load ./siam                      -- the sqlite3 shell
+**     SELECT load_extension('./siam');          -- SQL, if allowed
+**     conn.enable_load_extension(True)          # Python's sqlite3
+**     conn.load_extension("./siam")
+**
+** (the entry point is sqlite3_siam_init).  The siam command registers the
+** same functions on its own connections, and so does siam_db_open() for a
+** program linking libsiam; 'siam sql "SELECT ..."' runs SQL with them.
+**
+** A vector is a BLOB of float32 values, little-endian, no header (the
+** format of the images.embedding column and of sqlite-vec), or, wherever a
+** BLOB is accepted, a JSON array of numbers as TEXT: '[0.5, -1, 2e-3]'.
+** Every function returns NULL if an argument is NULL, and raises an SQL
+** error naming itself and the problem for a malformed vector:
+**
+**     siam_distance: invalid float32 vector BLOB length: must be divisible
+**         by 4, found 7
+**     siam_distance: vectors differ in size: 64 and 32 dimensions
+**     siam_vector: invalid JSON at offset 5          (byte offset, from 0)
+**     siam_vector: number out of float32 range at offset 1
+**     siam_vector: empty vector
+**     siam_json: element 3 is NaN or infinite       (element index, from 0)
+**     siam_distance: expected a float32 vector BLOB or a JSON array,
+**         found an integer
+**
+** FUNCTIONS
+**
+**   siam_distance(a, b)  Euclidean distance between two vectors, REAL.
+**       SELECT siam_distance('[0,0]', '[3,4]');                  -- 5.0
+**
+**   siam_match(a, b [, threshold])  1 if siam_distance(a, b) < threshold,
+**       else 0.  Without a threshold: the calibrated threshold of the
+**       database's current model (table models; an error if there is none).
+**       SELECT siam_match(x.embedding, y.embedding) FROM images x, images y
+**        WHERE x.id = 1 AND y.id = 2;
+**
+**   siam_vector(v)  the float32 BLOB of a JSON array (a BLOB is checked
+**       and returned as it is).      SELECT hex(siam_vector('[1]'));
+**                                                         -- 0000803F
+**   siam_json(v)  the JSON text of a vector; each element in the fewest
+**       digits that read back to the same float32, so
+**       siam_vector(siam_json(v)) = v for every vector.
+**       SELECT siam_json(embedding) FROM images WHERE id = 1;
+**
+**   siam_embed(image)  the embedding of an image, with the database's
+**       current model: image is a file name (TEXT) or the encoded bytes of
+**       a PNG, JPEG, BMP, GIF... (BLOB).  The model is loaded once per
+**       connection and reloaded when the models table changes.
+**       SELECT siam_embed('cat.png');
+**       SELECT siam_embed(readfile('cat.png'));   -- the shell's readfile
+**   siam_embed reads files, so it is SQLITE_DIRECTONLY: usable in queries
+**   you type, never from a trigger or a view of a database someone sent
+**   you.  The others are innocuous; all but siam_match(a, b) and
+**   siam_embed are deterministic.
+**
+** THE siam_knn TABLE
+**
+**   Exact k-nearest-neighbour search over images.embedding, ordered by
+**   distance (ties: lower image_id first):
+**
+**     SELECT image_id, distance, path FROM siam_knn
+**      WHERE query = siam_embed('cat.png') AND k = 10;
+**     SELECT * FROM siam_knn(siam_embed('cat.png'), 10);   -- the same
+**     SELECT * FROM siam_knn(:vec, 5, 2);         -- model 2's embeddings
+**     SELECT image_id FROM siam_knn WHERE query = :vec LIMIT 3;
+**
+**   Columns: image_id (images.id), distance (REAL), path (images.path);
+**   hidden, given as constraints or as table-valued arguments in this
+**   order: query (the vector; required), k (1 to 10000; a LIMIT stands in
+**   when k is absent), model_id (whose embeddings; default the database's
+**   current model).  A query of the wrong size is an error.  Rows whose
+**   embedding is NULL are not searched.
+**
+**   Speed: on first use the connection reads the model's embeddings into
+**   one contiguous float matrix, kept in memory (N x dim x 4 bytes) and
+**   read again only after the images table changed (the schema's triggers
+**   replace meta.images_gen on every change).  A query is then one pass
+**   over the matrix with a top-k heap -- no SQL per row -- orders of
+**   magnitude faster than ORDER BY siam_distance(...) LIMIT k (see bench/).
+**
+** The code lives in sql.c, compiled into libsiam as well; its header
+** explains why it is compiled twice.
+*/
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
-int sqlite3_siam_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi);
-int sqlite3_siam_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) { (void)db; (void)pzErrMsg; SQLITE_EXTENSION_INIT2(pApi); return SQLITE_OK; }
+
+#define SIAM_SQL_EXTENSION 1
+#include "sql.c"
+
+#ifdef _WIN32
+__declspec(dllexport)
+#endif
+int sqlite3_siam_init(sqlite3 *db, char **pzErrMsg,
+                      const sqlite3_api_routines *pApi);
+
+int sqlite3_siam_init(sqlite3 *db, char **pzErrMsg,
+                      const sqlite3_api_routines *pApi)
+{
+	SQLITE_EXTENSION_INIT2(pApi);
+	return sql_register(db, pzErrMsg);
+}
