@@ -666,9 +666,6 @@ typedef struct siam_walk_entry {
 	int64_t mtime_ns;  /* modification time, ns since 1970 UTC */
 	const char *msg;   /* SKIPPED and ERROR: the reason, without the path */
 	int depth;         /* 0 for a root, 1 for an entry of a root, ... */
-	const char *top;   /* depth >= 2: the name of the root's
-	                    * sub-folder the entry lies in (its class
-	                    * label in the folder:DIR layout), else NULL */
 } siam_walk_entry;
 /* Returns non-zero to stop the walk. */
 typedef int (*siam_walk_cb)(void *arg, const siam_walk_entry *e);
@@ -677,6 +674,61 @@ typedef int (*siam_walk_cb)(void *arg, const siam_walk_entry *e);
  * SIAM_ENOMEM. */
 int siam_walk(const char *const *roots, int nroots, siam_walk_cb cb,
               void *arg, siam_error *err);
+
+/* The indexer: walks roots and fetches urls, embeds every image that
+ * is new or changed with model m (stored as model_id in db) and stores
+ * it (see sql/schema.sql).  A file with the stored size and mtime is
+ * "unchanged" and is not even opened; one whose bytes hash as stored is
+ * "touched" (its row updated, not decoded); an http(s) URL stored with
+ * this model is not fetched again.  What is an image is decided by
+ * content; other files are counted in not_images.  Unreadable or
+ * undecodable files and failed URLs are recorded in the errors table
+ * and counted; the run goes on.  The label of a file in a sub-folder of
+ * a root is the name of the folder holding it.  Rows are written in
+ * transactions of one batch, at least every commit_seconds. */
+struct sqlite3; /* from <sqlite3.h> */
+
+typedef struct siam_index_status {
+	long found;       /* files (and URLs) to consider so far */
+	long done;        /* of them, dealt with */
+	long indexed;     /* embedded and stored */
+	long unchanged;   /* skipped: same size and mtime (URL: stored) */
+	long touched;     /* same content, new mtime: row updated only */
+	long not_images;  /* files whose content is not an image */
+	long skipped;     /* FIFOs, devices, sockets, directories seen twice */
+	long errors;      /* recorded in the errors table */
+	long pruned;      /* rows deleted by prune */
+	int walking;      /* 1 while still walking (found still grows) */
+	double seconds;   /* since the start */
+} siam_index_status;
+/* Called from the calling thread, at most ~20 times a second and once
+ * at the end of each phase; returns non-zero to stop: the run commits
+ * what is done and returns SIAM_EINTR. */
+typedef int (*siam_index_callback)(void *arg, const siam_index_status *st);
+
+typedef struct siam_index_opts {
+	int threads;           /* decoding threads; default: CPUs online */
+	int batch;             /* images per embedding batch; default 128 */
+	double commit_seconds; /* commit at least this often; default 1 */
+	int prune;             /* 1: delete rows (any model) and errors of
+	                        * files under the roots that are gone */
+	siam_image_limits limits;
+	siam_fetch_opts fetch;
+	siam_index_callback progress; /* may be NULL */
+	void *progress_arg;
+} siam_index_opts;
+
+void siam_index_opts_default(siam_index_opts *o);
+/* st receives the counts (also on failure).  Returns 0 when the run
+ * completed, even with per-file errors (st->errors); SIAM_EINTR when the
+ * callback stopped it (committed work is kept); SIAM_EDB, SIAM_ENOMEM on
+ * a failure that ends the run (the open transaction is rolled back).
+ * opts may be NULL for the defaults. */
+int siam_index_run(struct sqlite3 *db, siam_model *m, int64_t model_id,
+                   const char *const *roots, int nroots,
+                   const char *const *urls, int nurls,
+                   const siam_index_opts *opts, siam_index_status *st,
+                   siam_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Database (src/db.c) and the SQL interface (src/sqlite/sql.c)         */

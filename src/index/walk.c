@@ -42,8 +42,7 @@ typedef struct walker {
 	dirid *seen; /* open-addressing set of visited directories */
 	size_t nseen, cap;
 	int stopped;
-	int depth;       /* of the entry being looked at */
-	const char *top; /* its root's sub-folder name (depth >= 2) */
+	int depth; /* of the entry being looked at */
 } walker;
 
 static size_t dirid_hash(dev_t dev, ino_t ino)
@@ -100,7 +99,6 @@ static int emit(walker *w, const char *path, int kind, const struct stat *st,
 	e.kind = kind;
 	e.msg = msg;
 	e.depth = w->depth;
-	e.top = w->top;
 	if (st) {
 		e.size = (int64_t)st->st_size;
 		e.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
@@ -129,7 +127,7 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk_path(walker *w, const char *path, int depth, const char *top,
+static int walk_path(walker *w, const char *path, int depth,
                      siam_error *err);
 
 static int walk_dir(walker *w, const char *path, siam_error *err)
@@ -139,15 +137,7 @@ static int walk_dir(walker *w, const char *path, siam_error *err)
 	size_t n = 0, cap = 0;
 	char *child = NULL;
 	int rc = 0;
-	/* Children sit one level deeper; a root's sub-folder (depth 1)
-	 * names the top of everything below it.  path is the caller's
-	 * buffer, untouched until this returns, so ctop may point into it. */
 	int cdepth = w->depth + 1;
-	const char *ctop = w->top;
-	if (w->depth == 1) {
-		const char *slash = strrchr(path, '/');
-		ctop = slash ? slash + 1 : path;
-	}
 
 	DIR *d = opendir(path);
 	if (!d) {
@@ -200,7 +190,7 @@ static int walk_dir(walker *w, const char *path, siam_error *err)
 		child = c;
 		snprintf(child, len, "%s%s%s", path, slash ? "" : "/",
 		         names[i]);
-		rc = walk_path(w, child, cdepth, ctop, err);
+		rc = walk_path(w, child, cdepth, err);
 	}
 	goto done;
 oom:
@@ -215,14 +205,13 @@ done:
 	return rc;
 }
 
-static int walk_path(walker *w, const char *path, int depth, const char *top,
+static int walk_path(walker *w, const char *path, int depth,
                      siam_error *err)
 {
 	char msg[SIAM_ERR_MAX];
 	struct stat lst, st;
 
 	w->depth = depth;
-	w->top = top;
 
 	if (lstat(path, &lst) != 0) {
 		snprintf(msg, sizeof msg, "cannot access: %s", strerror(errno));
@@ -282,7 +271,7 @@ int siam_walk(const char *const *roots, int nroots, siam_walk_cb cb,
 				rc = SIAM_EINTR;
 			continue;
 		}
-		rc = walk_path(&w, roots[i], 0, NULL, err);
+		rc = walk_path(&w, roots[i], 0, err);
 	}
 	if (rc == SIAM_EINTR)
 		siam_errorf(err, SIAM_EINTR, "walk stopped");
