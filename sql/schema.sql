@@ -80,6 +80,11 @@ CREATE TABLE errors (
 --                  to reload them; random, not a counter, so that a rolled
 --                  back change can never make an old value current again.
 --   models_gen     the same for models (siam_embed caches the loaded model).
+-- The triggers UPDATE these rows, never INSERT OR REPLACE: a trigger's
+-- conflict clause gives way to the outer statement's, so under an
+-- INSERT OR IGNORE into images the replace would be skipped, and under
+-- INSERT OR ABORT it would fail the user's insert.  If a row is missing,
+-- siam_knn reloads the embeddings on every query and siam_embed the model.
 CREATE TABLE meta (
   key    TEXT PRIMARY KEY,
   value
@@ -87,23 +92,23 @@ CREATE TABLE meta (
 INSERT INTO meta(key, value) VALUES ('images_gen', 0), ('models_gen', 0);
 
 CREATE TRIGGER images_gen_insert AFTER INSERT ON images BEGIN
-  INSERT OR REPLACE INTO meta(key, value) VALUES ('images_gen', random());
+  UPDATE meta SET value = random() WHERE key = 'images_gen';
 END;
 CREATE TRIGGER images_gen_delete AFTER DELETE ON images BEGIN
-  INSERT OR REPLACE INTO meta(key, value) VALUES ('images_gen', random());
+  UPDATE meta SET value = random() WHERE key = 'images_gen';
 END;
 CREATE TRIGGER images_gen_update AFTER UPDATE OF id, model_id, embedding ON images BEGIN
-  INSERT OR REPLACE INTO meta(key, value) VALUES ('images_gen', random());
+  UPDATE meta SET value = random() WHERE key = 'images_gen';
 END;
 CREATE TRIGGER models_gen_insert AFTER INSERT ON models BEGIN
-  INSERT OR REPLACE INTO meta(key, value) VALUES ('models_gen', random());
+  UPDATE meta SET value = random() WHERE key = 'models_gen';
 END;
 CREATE TRIGGER models_gen_delete AFTER DELETE ON models BEGIN
-  INSERT OR REPLACE INTO meta(key, value) VALUES ('models_gen', random());
+  UPDATE meta SET value = random() WHERE key = 'models_gen';
   DELETE FROM meta WHERE key = 'current_model' AND value = old.id;
 END;
 CREATE TRIGGER models_gen_update AFTER UPDATE ON models BEGIN
-  INSERT OR REPLACE INTO meta(key, value) VALUES ('models_gen', random());
+  UPDATE meta SET value = random() WHERE key = 'models_gen';
 END;
 
 PRAGMA user_version = 2;

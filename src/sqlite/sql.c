@@ -493,7 +493,11 @@ static int sql_model_info(sql_conn *c, sqlite3 *db, const char *fn,
 		c->model_id = sqlite3_column_int64(st, 0);
 		c->threshold = sqlite3_column_double(st, 1);
 		c->embed_dim = sqlite3_column_int(st, 2);
-		c->models_gen = sqlite3_column_int64(st, 3);
+		/* no models_gen row: a value never equal to the last one,
+		 * so that siam_embed reloads the model every time */
+		c->models_gen = sqlite3_column_type(st, 3) == SQLITE_NULL ?
+		                c->models_gen + 1 :
+		                sqlite3_column_int64(st, 3);
 	} else if (rc == SQLITE_DONE) {
 		c->model_id = 0;
 		c->threshold = 0;
