@@ -90,19 +90,18 @@ void siam_set_threads(int n);
 
 /* conv2d, stride 1, square kernel K, zero padding pad (0 = valid,
  * K/2 = same).  inp (B,C,H,W), w (OC,C,K,K), b (OC), out (B,OC,OH,OW)
- * with OH = H + 2*pad - K + 1.  The whole batch is one im2col and one
- * GEMM, so scratch holds siam_conv2d_scratch_size() floats: the batch's
- * im2col (C*K*K, B*OH*OW) followed by a (OC, B*OH*OW) GEMM result.
- * Forward leaves the im2col in scratch for backward, so pass backward
- * the same scratch, untouched; backward overwrites it. */
+ * with OH = H + 2*pad - K + 1.  The batch runs in chunks of samples, one
+ * im2col and one GEMM per chunk; scratch is the workspace for that,
+ * siam_conv2d_scratch_size() floats (about 1 MB of im2col plus the
+ * chunk's output, whatever B).  Nothing is kept in scratch between calls:
+ * backward recomputes the im2col from inp. */
 size_t siam_conv2d_scratch_size(int B, int C, int H, int W, int OC, int K,
                                 int pad);
 void siam_conv2d_forward(float *out, float *scratch, const float *inp,
                          const float *w, const float *b, int B, int C, int H,
                          int W, int OC, int K, int pad);
 /* dinp may be NULL (first layer: no input gradient needed).  inp is the
- * forward's input (kept in the signature for symmetry with the other
- * layers; the im2col in scratch is what backward reads). */
+ * forward's input. */
 void siam_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                           const float *dout, const float *inp,
                           const float *w, int B, int C, int H, int W, int OC,

@@ -6,6 +6,7 @@
  */
 #include "tap.h"
 #include "siam.h"
+#include "nn/nn.h" /* the fused conv+relu+pool kernels net.c uses */
 
 #include <string.h>
 
@@ -148,6 +149,74 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int pad)
 	free(c.inp), free(c.w), free(c.b), free(c.R), free(c.out), free(ref);
 	free(c.scratch), free(dinp), free(dw), free(db), free(dinp2), free(dw2);
 	free(db2);
+}
+
+/* A layer whose im2col of one sample is larger than conv.c's chunk, so
+ * that forward and backward run sample by sample (the default net's
+ * layers take 5 and 18 samples per chunk); and the fused kernel the
+ * same way. */
+static void test_conv_chunks(void)
+{
+	int B = 3, C = 16, H = 22, W = 21, OC = 3, K = 5, pad = 2;
+	int OH = H, OW = W;
+	size_t ni = (size_t)B * C * H * W, nw = (size_t)OC * C * K * K;
+	size_t no = (size_t)B * OC * OH * OW;
+	size_t ns = siam_conv2d_scratch_size(B, C, H, W, OC, K, pad);
+	tap_ok(ns < (size_t)(C * K * K + OC) * B * OH * OW,
+	       "a %dx%dx%d input with K=%d is run in chunks (scratch %zu floats)",
+	       C, H, W, K, ns);
+	float *x = randv(ni, 1.0f), *w = randv(nw, 0.5f), *b = randv(OC, 0.5f);
+	float *scr = randv(ns, 1.0f), *o1 = randv(no, 1.0f), *o2 = randv(no, 1.0f);
+	float *d = randv(no, 1.0f);
+	siam_conv2d_forward(o1, scr, x, w, b, B, C, H, W, OC, K, pad);
+	siam_conv2d_forward_ref(o2, x, w, b, B, C, H, W, OC, K, pad);
+	double e = maxdiff(o1, o2, no);
+	tap_ok(e < 1e-4, "chunked conv2d forward vs reference (max err %.2g)", e);
+	float *dx1 = calloc(ni, sizeof(float)), *dx2 = calloc(ni, sizeof(float));
+	float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
+	float *db1 = calloc(OC, sizeof(float)), *db2 = calloc(OC, sizeof(float));
+	siam_conv2d_backward(dx1, dw1, db1, scr, d, x, w, B, C, H, W, OC, K, pad);
+	siam_conv2d_backward_ref(dx2, dw2, db2, d, x, w, B, C, H, W, OC, K, pad);
+	double e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
+	       e3 = maxdiff(db1, db2, OC);
+	tap_ok(e1 < 1e-4 && e2 < 1e-3 && e3 < 1e-3, "chunked conv2d backward vs "
+	       "reference (dinp %.2g, dw %.2g, db %.2g)", e1, e2, e3);
+	/* fused with relu and pool, against the layers one by one */
+	size_t np = (size_t)B * OC * (OH / 2) * (OW / 2);
+	float *r = malloc(sizeof(float) * no), *p1 = malloc(sizeof(float) * np);
+	float *p2 = malloc(sizeof(float) * np);
+	int *a1 = malloc(sizeof(int) * np), *a2 = malloc(sizeof(int) * np);
+	siam_relu_forward(r, o1, no);
+	siam_maxpool_forward(p2, a2, r, B, OC, OH, OW, 2);
+	nn_conv2d_forward(p1, a1, scr, x, w, b, B, C, H, W, OC, K, pad, 1, 2);
+	e = maxdiff(p1, p2, np);
+	/* where the window is all negative the rectified values tie at 0
+	 * and the argmax may differ; no gradient flows there */
+	int same = 1;
+	for (size_t i = 0; i < np; i++)
+		same &= p1[i] <= 0.0f || a1[i] == a2[i];
+	tap_ok(e < 1e-5 && same, "chunked fused conv+relu+pool forward vs "
+	       "layer by layer (max err %.2g)", e);
+	/* and its backward: pool, relu, conv backward one by one */
+	float *dp = randv(np, 1.0f), *dr = calloc(no, sizeof(float));
+	float *dc = calloc(no, sizeof(float));
+	memset(dx1, 0, sizeof(float) * ni), memset(dx2, 0, sizeof(float) * ni);
+	memset(dw1, 0, sizeof(float) * nw), memset(dw2, 0, sizeof(float) * nw);
+	memset(db1, 0, sizeof(float) * OC), memset(db2, 0, sizeof(float) * OC);
+	siam_maxpool_backward(dr, dp, a2, B, OC, OH, OW, 2);
+	siam_relu_backward(dc, dr, r, no);
+	siam_conv2d_backward(dx2, dw2, db2, scr, dc, x, w, B, C, H, W, OC, K, pad);
+	nn_conv2d_backward(dx1, dw1, db1, scr, dp, x, p1, a1, w, B, C, H, W, OC,
+	                   K, pad, 1, 2);
+	e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
+	e3 = maxdiff(db1, db2, OC);
+	tap_ok(e1 < 1e-5 && e2 < 1e-4 && e3 < 1e-4, "chunked fused conv+relu+"
+	       "pool backward vs layer by layer (dinp %.2g, dw %.2g, db %.2g)",
+	       e1, e2, e3);
+	free(x), free(w), free(b), free(scr), free(o1), free(o2), free(d);
+	free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
+	free(r), free(p1), free(p2), free(a1), free(a2), free(dp), free(dr);
+	free(dc);
 }
 
 /* ---------------------------------------------------------------- pool */
@@ -369,6 +438,66 @@ static void test_l2norm(void)
 	free(c.inp), free(c.out), free(c.norm), free(c.R), free(dinp);
 }
 
+
+/* --------------------------------------------------- fused conv kernels */
+
+/* nn_conv2d_forward/backward with relu (and pool) against the plain
+ * layers run one after the other. */
+static void test_fused(int relu, int P, int pad)
+{
+	int B = 2, C = 3, H = 9, W = 8, OC = 4, K = 3;
+	int OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
+	int PH = P ? OH / P : OH, PW = P ? OW / P : OW;
+	size_t ni = (size_t)B * C * H * W, nw = (size_t)OC * C * K * K;
+	size_t nc = (size_t)B * OC * OH * OW, no = (size_t)B * OC * PH * PW;
+	size_t ns = siam_conv2d_scratch_size(B, C, H, W, OC, K, pad);
+	float *x = randv(ni, 1.0f), *w = randv(nw, 0.5f), *b = randv(OC, 0.5f);
+	float *s1 = randv(ns, 1.0f), *s2 = randv(ns, 1.0f);
+	float *c = randv(nc, 1.0f), *r = randv(nc, 1.0f), *o2 = randv(no, 1.0f);
+	float *o1 = randv(no, 1.0f), *dout = randv(no, 1.0f);
+	int *am1 = calloc(no, sizeof(int)), *am2 = calloc(no, sizeof(int));
+	/* reference: conv, then relu, then pool, as separate layers */
+	siam_conv2d_forward(c, s2, x, w, b, B, C, H, W, OC, K, pad);
+	const float *last = c;
+	if (relu) {
+		siam_relu_forward(r, c, nc);
+		last = r;
+	}
+	if (P)
+		siam_maxpool_forward(o2, am2, last, B, OC, OH, OW, P);
+	else
+		memcpy(o2, last, sizeof(float) * no);
+	nn_conv2d_forward(o1, am1, s1, x, w, b, B, C, H, W, OC, K, pad, relu, P);
+	double e = maxdiff(o1, o2, no);
+	tap_ok(e < 1e-6, "fused conv%s%s pad %d forward vs layer by layer "
+	       "(max err %.2g)", relu ? "+relu" : "", P ? "+pool" : "", pad, e);
+
+	float *dx1 = randv(ni, 1.0f), *dx2 = malloc(sizeof(float) * ni);
+	float *dw1 = randv(nw, 1.0f), *dw2 = malloc(sizeof(float) * nw);
+	float *db1 = randv(OC, 1.0f), *db2 = malloc(sizeof(float) * OC);
+	memcpy(dx2, dx1, sizeof(float) * ni);
+	memcpy(dw2, dw1, sizeof(float) * nw);
+	memcpy(db2, db1, sizeof(float) * OC);
+	float *dc = calloc(nc, sizeof(float)), *dr = calloc(nc, sizeof(float));
+	if (P)
+		siam_maxpool_backward(relu ? dr : dc, dout, am2, B, OC, OH, OW, P);
+	else
+		memcpy(relu ? dr : dc, dout, sizeof(float) * no);
+	if (relu)
+		siam_relu_backward(dc, dr, r, nc);
+	siam_conv2d_backward(dx2, dw2, db2, s2, dc, x, w, B, C, H, W, OC, K, pad);
+	nn_conv2d_backward(dx1, dw1, db1, s1, dout, x, o1, am1, w, B, C, H, W,
+	                   OC, K, pad, relu, P);
+	double e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
+	       e3 = maxdiff(db1, db2, OC);
+	tap_ok(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5, "fused conv%s%s pad %d "
+	       "backward vs layer by layer (dinp %.2g, dw %.2g, db %.2g)",
+	       relu ? "+relu" : "", P ? "+pool" : "", pad, e1, e2, e3);
+	free(x), free(w), free(b), free(s1), free(s2), free(c), free(r);
+	free(o1), free(o2), free(dout), free(am1), free(am2), free(dx1);
+	free(dx2), free(dw1), free(dw2), free(db1), free(db2), free(dc), free(dr);
+}
+
 int main(void)
 {
 	siam_rng_seed(&rng, 2024);
@@ -377,10 +506,28 @@ int main(void)
 	test_conv(1, 2, 6, 6, 3, 5, 2);  /* same, K=5 */
 	test_conv(3, 1, 5, 5, 2, 1, 0);  /* 1x1 */
 	test_conv(2, 2, 9, 8, 3, 5, 0);  /* valid, K=5 */
+	test_conv_chunks();
 	test_pool();
 	test_relu();
 	test_dense(4, 7, 5);
 	test_dense(1, 20, 3);
 	test_l2norm();
+	test_fused(1, 2, 0);
+	test_fused(1, 2, 1);
+	test_fused(1, 3, 0);
+	test_fused(1, 0, 0);
+	test_fused(0, 2, 1);
+	/* a relu longer than one 16-float chunk, with a tail */
+	size_t n = 37;
+	float *x = randv(n, 1.0f), *y = malloc(sizeof(float) * n);
+	float *d = randv(n, 1.0f), *dx = calloc(n, sizeof(float));
+	siam_relu_forward(y, x, n);
+	siam_relu_backward(dx, d, y, n);
+	int ok = 1;
+	for (size_t i = 0; i < n; i++)
+		ok &= y[i] == (x[i] > 0 ? x[i] : 0.0f) &&
+		      dx[i] == (x[i] > 0 ? d[i] : 0.0f);
+	tap_ok(ok, "relu over 37 floats (two chunks and a tail)");
+	free(x), free(y), free(d), free(dx);
 	return tap_done();
 }

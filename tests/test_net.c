@@ -92,14 +92,15 @@ static void test_default(void)
 	tap_ok(memcmp(p, siam_net_params(net2), n * sizeof(float)) != 0,
 	       "another seed gives other parameters");
 
-	/* a forward of the default: batch rows are independent */
-	float *x = randv(5 * 784, 1.0f);
-	float e5[5 * 64], e1[64];
-	rc = siam_net_embed(net, x, 5, e5, &err);
-	rc |= siam_net_embed(net, x + 3 * 784, 1, e1, &err);
+	/* a forward of the default: batch rows are independent (12 samples
+	 * run the second conv in several chunks) */
+	float *x = randv(12 * 784, 1.0f);
+	float e5[12 * 64], e1[64];
+	rc = siam_net_embed(net, x, 12, e5, &err);
+	rc |= siam_net_embed(net, x + 11 * 784, 1, e1, &err);
 	double d = 0.0, mag = 0.0;
 	for (int j = 0; j < 64; j++) {
-		d = fmax(d, fabs(e5[3 * 64 + j] - e1[j]));
+		d = fmax(d, fabs(e5[11 * 64 + j] - e1[j]));
 		mag = fmax(mag, fabs(e1[j]));
 	}
 	tap_ok(rc == 0 && d < 1e-5 * (1 + mag) && mag > 0,
@@ -226,48 +227,64 @@ static void test_siamese_grad(int triplet, const char *spec)
 	                   : pair_loss(net, x, y, N, margin, dout);
 	siam_net_zero_grad(net);
 	siam_net_backward(net, dout);
-	/* Every parameter of the small nets is checked.  ReLU and max-pool
-	 * are piecewise linear: a step that crosses a kink makes the
-	 * central difference meaningless there, and shows up as one-sided
-	 * differences that disagree.  Such parameters are counted and
-	 * skipped (a wrong backward makes no kinks, so it is still caught
-	 * on the others), and must stay few. */
+	/* Every parameter of the small nets is checked.  ReLU, max-pool and
+	 * the losses' hinges are piecewise smooth: a step that crosses a
+	 * kink spoils a central difference, and at a random point some
+	 * parameters always have a kink within a step.  So each parameter
+	 * gets differences at four step sizes and passes if one agrees
+	 * with the backward within 1% plus the float noise of that step:
+	 * preferably a central difference, else a one-sided one (the side
+	 * without the kink).  A wrong backward agrees with none (errors of
+	 * a few percent are left to test_layers, which compares each layer
+	 * with its reference to 1e-4). */
 	size_t stride = np > 400 ? np / 397 : 1;
 	double worst = 0.0;
-	int checked = 0, nonzero = 0, kinks = 0;
-	const float h = 1e-3f;
+	int checked = 0, nonzero = 0, onesided = 0;
+	static const float hs[4] = { 2e-3f, 1e-3f, 5e-4f, 2.5e-4f };
 	for (size_t i = 0; i < np; i += stride) {
 		float keep = p[i];
-		p[i] = keep + h;
-		double lp = triplet ? triplet_loss(net, x, N, margin, NULL)
-		                    : pair_loss(net, x, y, N, margin, NULL);
-		p[i] = keep - h;
-		double lm = triplet ? triplet_loss(net, x, N, margin, NULL)
-		                    : pair_loss(net, x, y, N, margin, NULL);
-		p[i] = keep;
-		double fwd = (lp - L) / h, bwd = (L - lm) / h;
-		if (fabs(fwd - bwd) > 0.05 * (fabs(fwd) + fabs(bwd)) + 1e-3) {
-			kinks++;
-			continue;
+		double best = INFINITY, bnum = 0.0, best1 = INFINITY;
+		for (int k = 0; k < 4; k++) {
+			float h = hs[k];
+			p[i] = keep + h;
+			double lp = triplet ? triplet_loss(net, x, N, margin, NULL)
+			                    : pair_loss(net, x, y, N, margin, NULL);
+			p[i] = keep - h;
+			double lm = triplet ? triplet_loss(net, x, N, margin, NULL)
+			                    : pair_loss(net, x, y, N, margin, NULL);
+			p[i] = keep;
+			/* four float ulps of the loss, over the step */
+			double noise = 4.0 * 1.2e-7 * fmax(1.0, L) / h;
+			double num = (lp - lm) / (2.0 * h);
+			double e = fabs(num - g[i]) /
+			           (1e-2 * (fabs(num) + fabs(g[i])) + noise);
+			if (e < best)
+				best = e, bnum = num;
+			double side[2] = { (lp - L) / h, (L - lm) / h };
+			for (int q = 0; q < 2; q++) {
+				e = fabs(side[q] - g[i]) /
+				    (1e-2 * (fabs(side[q]) + fabs(g[i])) + 2 * noise);
+				best1 = e < best1 ? e : best1;
+			}
 		}
-		double num = (lp - lm) / (2.0 * h);
-		/* 1% plus the float noise floor: one ulp of a loss near 2
-		 * over 2h is 1.2e-4 */
-		double e = fabs(num - g[i]) /
-		           (1e-2 * (fabs(num) + fabs(g[i])) + 4e-4);
-		if (e > worst && getenv("SIAM_TEST_VERBOSE"))
+		if (best >= 1.0 && best1 < 1.0) {
+			onesided++;
+			best = best1;
+		}
+		if (best > worst && getenv("SIAM_TEST_VERBOSE"))
 			tap_diag("param %zu: backward %g, finite difference %g", i,
-			         g[i], num);
-		worst = fmax(worst, e);
+			         g[i], bnum);
+		worst = fmax(worst, best);
 		checked++;
 		nonzero += fabs(g[i]) > 1e-4;
 	}
 	tap_ok(L > 0 && worst < 1.0 && nonzero > checked / 2 &&
-	       kinks < checked / 10,
+	       onesided <= checked / 20,
 	       "%s step through '%s': dL/dparam vs finite differences on %d "
-	       "parameters (worst error %.2g of tolerance, %d non-zero, %d skipped at "
-	       "kinks, loss %.3g)", triplet ? "triplet" : "pair", spec, checked,
-	       worst, nonzero, kinks, L);
+	       "parameters (worst error %.2g of tolerance, %d by a one-sided "
+	       "difference, %d non-zero, loss %.3g)",
+	       triplet ? "triplet" : "pair", spec, checked, worst, onesided,
+	       nonzero, L);
 
 	/* The trainer does the same step: its gradient is this one, and
 	 * Adam's first step moves each parameter by lr against its sign. */

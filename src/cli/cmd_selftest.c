@@ -10,6 +10,7 @@
 #include "cli.h"
 
 #include <math.h>
+#define SIAM_MAX(a, b) ((a) > (b) ? (a) : (b))
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,9 +83,8 @@ static void check_sgemm(void)
 	free(a), free(b), free(c1), free(c2);
 }
 
-static void check_conv(int pad)
+static void check_conv(int B, int C, int H, int W, int OC, int K, int pad)
 {
-	int B = 3, C = 4, H = 9, W = 8, OC = 5, K = 3;
 	int OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
 	size_t ni = (size_t)B * C * H * W, nw = (size_t)OC * C * K * K,
 	       no = (size_t)B * OC * OH * OW;
@@ -95,13 +95,17 @@ static void check_conv(int pad)
 	float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
 	float *db1 = calloc(OC, sizeof(float)), *db2 = calloc(OC, sizeof(float));
 	char what[96];
+	/* float rounding grows with the number of terms in each sum */
+	double terms = SIAM_MAX((double)C * K * K, (double)B * OH * OW);
+	terms = SIAM_MAX(terms, (double)OC * K * K);
+	double tol = 1e-5 + 2e-6 * terms;
 
 	siam_conv2d_forward(o1, scr, x, w, b, B, C, H, W, OC, K, pad);
 	siam_conv2d_forward_ref(o2, x, w, b, B, C, H, W, OC, K, pad);
 	double e = maxdiff(o1, o2, no);
-	snprintf(what, sizeof what, "conv2d %s forward vs reference",
-	         pad ? "same" : "valid");
-	report(e < 1e-4, what, "max err", e);
+	snprintf(what, sizeof what, "conv2d %dx%dx%dx%d %s, %dx%d forward vs "
+	         "reference", B, C, H, W, pad ? "same" : "valid", K, OC);
+	report(e < tol, what, "max err", e);
 
 	siam_conv2d_backward(dx1, dw1, db1, scr, dout, x, w, B, C, H, W, OC,
 	                     K, pad);
@@ -109,9 +113,9 @@ static void check_conv(int pad)
 	                         pad);
 	e = fmax(maxdiff(dx1, dx2, ni),
 	         fmax(maxdiff(dw1, dw2, nw), maxdiff(db1, db2, OC)));
-	snprintf(what, sizeof what, "conv2d %s backward vs reference",
-	         pad ? "same" : "valid");
-	report(e < 1e-4, what, "max err", e);
+	snprintf(what, sizeof what, "conv2d %dx%dx%dx%d %s, %dx%d backward vs "
+	         "reference", B, C, H, W, pad ? "same" : "valid", K, OC);
+	report(e < tol, what, "max err", e);
 	free(x), free(w), free(b), free(o1), free(o2), free(dout), free(scr);
 	free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
 }
@@ -287,8 +291,12 @@ static void check_default_net(void)
 	siam_net_zero_grad(net);
 	siam_net_backward(net, dout);
 	double worst = 0.0;
-	int checked = 0, kinks = 0;
-	const float h = 1e-3f;
+	int checked = 0;
+	/* ReLU and max-pool kinks spoil some central differences: each
+	 * parameter gets four step sizes, central and one-sided, and passes
+	 * if one agrees within 2% plus the float noise of the step (a
+	 * wrong backward agrees with none) */
+	static const float hs[4] = { 2e-3f, 1e-3f, 5e-4f, 2.5e-4f };
 	for (int li = 0; li < siam_net_num_layers(net); li++) {
 		const siam_layer *l = siam_net_layer(net, li);
 		if (!l->w_len)
@@ -298,34 +306,35 @@ static void check_default_net(void)
 			size_t i = s < 4 ? l->w_off + siam_rng_below(&rng, (uint32_t)l->w_len)
 			                 : l->b_off + siam_rng_below(&rng, (uint32_t)l->b_len);
 			float keep = p[i];
-			p[i] = keep + h;
-			double lp = pair_loss(net, x, y, N, NULL);
-			p[i] = keep - h;
-			double lm = pair_loss(net, x, y, N, NULL);
-			p[i] = keep;
-			double fwd = (lp - L) / h, bwd = (L - lm) / h;
-			/* a step across a ReLU or max-pool kink is not a
-			 * derivative: skip it (a wrong backward makes none) */
-			if (fabs(fwd - bwd) > 0.05 * (fabs(fwd) + fabs(bwd)) + 1e-3) {
-				kinks++;
-				continue;
+			double best = INFINITY, bnum = 0.0;
+			for (int k = 0; k < 4; k++) {
+				float h = hs[k];
+				p[i] = keep + h;
+				double lp = pair_loss(net, x, y, N, NULL);
+				p[i] = keep - h;
+				double lm = pair_loss(net, x, y, N, NULL);
+				p[i] = keep;
+				double noise = 8.0 * 1.2e-7 * fmax(1.0, L) / h;
+				double d[3] = { (lp - lm) / (2 * h), (lp - L) / h,
+				                (L - lm) / h };
+				for (int q = 0; q < 3; q++) {
+					double e = fabs(d[q] - g[i]) /
+					           (2e-2 * (fabs(d[q]) + fabs(g[i])) + noise);
+					if (e < best || e != e)
+						best = e, bnum = d[q];
+				}
 			}
-			double num = (lp - lm) / (2 * h);
-			/* 2%: conv1's weights touch thousands of ReLUs, and
-			 * some kinks are crossed on both sides unseen */
-			double e = fabs(num - g[i]) /
-			           (2e-2 * (fabs(num) + fabs(g[i])) + 1e-3);
 			if (getenv("SIAM_SELFTEST_VERBOSE"))
 				printf("    layer %d param %zu: backward %g, "
-				       "difference %g\n", li, i, g[i], num);
-			worst = e > worst || e != e ? e : worst;
+				       "difference %g\n", li, i, g[i], bnum);
+			worst = best > worst || best != best ? best : worst;
 			checked++;
 		}
 	}
 	char what[128];
 	snprintf(what, sizeof what, "default architecture Siamese gradient vs "
 	         "finite differences (%d parameters)", checked);
-	report(worst < 1.0 && checked >= 12 && isfinite(L), what,
+	report(worst < 1.0 && checked == 24 && isfinite(L), what,
 	       "error/tolerance", worst);
 
 	/* one trainer step on the same batch lowers its loss */
@@ -352,8 +361,10 @@ static int run(int argc, char **argv)
 	siam_rng_seed(&rng, 20240601);
 	failures = 0;
 	check_sgemm();
-	check_conv(0);
-	check_conv(1);
+	check_conv(3, 4, 9, 8, 5, 3, 0);
+	check_conv(3, 4, 9, 8, 5, 3, 1);
+	/* the default net's second conv, 8 samples: im2col in chunks */
+	check_conv(8, 32, 12, 12, 64, 5, 0);
 	check_pool_relu();
 	check_dense();
 	check_l2norm_and_loss();

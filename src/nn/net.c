@@ -9,6 +9,11 @@
  * optimiser is one flat loop.  Activations, their gradients and the
  * layers' caches (pool argmax, conv im2col, l2 norms) are sized for the
  * largest batch seen so far and grow when a larger one comes.
+ *
+ * "convKxC relu poolP" runs as one fused kernel (see nn.h): the ReLU and
+ * the pool happen in the pass that adds the conv's bias, so the largest
+ * maps of the net are never written out.  The layers still appear one
+ * by one in siam_net_layer(); only their execution is fused.
  */
 #include "nn.h"
 
@@ -46,6 +51,11 @@ struct siam_net {
 	int *argmax;          /* pool caches, one block */
 	float **act, **dact, **scr; /* per-layer views into the blocks */
 	int **am;
+	/* Fusion: a conv followed by relu (and pool) runs as one kernel
+	 * (nn_conv2d_forward); fold[i] is how many layers conv i absorbs,
+	 * and -1 marks an absorbed layer.  A group's output lives in the
+	 * buffers of its last layer; absorbed layers get none. */
+	int *fold;
 };
 
 static size_t layer_out_size(const siam_layer *l)
@@ -58,15 +68,16 @@ static size_t layer_in_size(const siam_layer *l)
 	return (size_t)l->in_c * l->in_h * l->in_w;
 }
 
-/* Per-sample floats of the layer's scratch (the conv scratch is linear
- * in the batch, so this times B is the whole). */
-static size_t layer_scratch_size(const siam_layer *l)
+/* Floats of the layer's scratch for a batch of B.  The conv scratch is
+ * workspace, free again after each call, so the conv layers share one;
+ * the l2 norms are kept from forward to backward. */
+static size_t layer_scratch_size(const siam_layer *l, int B)
 {
 	if (l->kind == SIAM_LAYER_CONV)
-		return siam_conv2d_scratch_size(1, l->in_c, l->in_h, l->in_w,
+		return siam_conv2d_scratch_size(B, l->in_c, l->in_h, l->in_w,
 		                                l->out_c, l->k, l->pad);
 	if (l->kind == SIAM_LAYER_L2NORM)
-		return 1;
+		return (size_t)B;
 	return 0;
 }
 
@@ -285,7 +296,7 @@ int siam_net_create(siam_net **out, const char *spec, siam_error *err)
 			goto fail;
 		}
 		if (layer_out_size(&l) > MAX_SAMPLE ||
-		    layer_scratch_size(&l) > MAX_SAMPLE * 64) {
+		    layer_scratch_size(&l, 1) > MAX_SAMPLE * 64) {
 			rc = siam_errorf(err, SIAM_EINVAL, "layer '%s' is too large "
 			                 "in architecture", tok);
 			goto fail;
@@ -322,9 +333,22 @@ int siam_net_create(siam_net **out, const char *spec, siam_error *err)
 	net->dact = calloc((size_t)net->nlayers, sizeof *net->dact);
 	net->scr = calloc((size_t)net->nlayers, sizeof *net->scr);
 	net->am = calloc((size_t)net->nlayers, sizeof *net->am);
+	net->fold = calloc((size_t)net->nlayers, sizeof *net->fold);
 	if (!net->params || !net->grads || !net->act || !net->dact ||
-	    !net->scr || !net->am)
+	    !net->scr || !net->am || !net->fold)
 		goto nomem;
+	for (int i = 0; i < net->nlayers; i++) {
+		const siam_layer *l = &net->layers[i];
+		if (l->kind != SIAM_LAYER_CONV || i + 1 >= net->nlayers ||
+		    l[1].kind != SIAM_LAYER_RELU)
+			continue;
+		net->fold[i] = 1;
+		net->fold[i + 1] = -1;
+		if (i + 2 < net->nlayers && l[2].kind == SIAM_LAYER_POOL) {
+			net->fold[i] = 2;
+			net->fold[i + 2] = -1;
+		}
+	}
 	net->spec = canon;
 	free(copy);
 	*out = net;
@@ -360,6 +384,7 @@ void siam_net_free(siam_net *net)
 	free(net->dact);
 	free(net->scr);
 	free(net->am);
+	free(net->fold);
 	free(net->params);
 	free(net->grads);
 	free(net->layers);
@@ -369,15 +394,28 @@ void siam_net_free(siam_net *net)
 
 /* Makes room for B samples.  Buffers are reallocated only when B grows
  * past the capacity, so a training loop allocates once. */
+/* Does layer i end its group (and so own an output buffer)? */
+static int group_end(const siam_net *net, int i)
+{
+	return i + 1 >= net->nlayers || net->fold[i + 1] != -1;
+}
+
+/* Makes room for B samples.  Buffers are reallocated only when B grows
+ * past the capacity, so a training loop allocates once. */
 static int reserve(siam_net *net, int B, siam_error *err)
 {
 	if (B <= net->cap)
 		return SIAM_OK;
-	size_t nact = 0, nscr = 0, nam = 0;
+	size_t nact = 0, nconv = 0, nnorm = 0, nam = 0;
 	for (int i = 0; i < net->nlayers; i++) {
 		const siam_layer *l = &net->layers[i];
-		nact += layer_out_size(l);
-		nscr += layer_scratch_size(l);
+		size_t ns = layer_scratch_size(l, B);
+		if (group_end(net, i))
+			nact += layer_out_size(l);
+		if (l->kind == SIAM_LAYER_CONV)
+			nconv = ns > nconv ? ns : nconv;
+		else
+			nnorm += ns;
 		if (l->kind == SIAM_LAYER_POOL)
 			nam += layer_out_size(l);
 	}
@@ -385,7 +423,7 @@ static int reserve(siam_net *net, int B, siam_error *err)
 	net->input = siam_xmalloc_n((size_t)B * net->in_size, sizeof(float));
 	net->acts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
 	net->dacts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
-	net->scratch = siam_xmalloc_n((size_t)B * nscr, sizeof(float));
+	net->scratch = siam_xmalloc_n(nconv + nnorm, sizeof(float));
 	net->argmax = siam_xmalloc_n((size_t)B * nam, sizeof(int));
 	if (!net->input || !net->acts || !net->dacts || !net->scratch ||
 	    !net->argmax) {
@@ -393,15 +431,21 @@ static int reserve(siam_net *net, int B, siam_error *err)
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory for a batch "
 		                   "of %d samples", B);
 	}
-	size_t oa = 0, os = 0, om = 0;
+	size_t oa = 0, os = nconv, om = 0;
 	for (int i = 0; i < net->nlayers; i++) {
 		const siam_layer *l = &net->layers[i];
-		net->act[i] = net->acts + oa;
-		net->dact[i] = net->dacts + oa;
-		net->scr[i] = net->scratch + os;
+		int own = group_end(net, i);
+		net->act[i] = own ? net->acts + oa : NULL;
+		net->dact[i] = own ? net->dacts + oa : NULL;
 		net->am[i] = net->argmax + om;
-		oa += (size_t)B * layer_out_size(l);
-		os += (size_t)B * layer_scratch_size(l);
+		if (own)
+			oa += (size_t)B * layer_out_size(l);
+		if (l->kind == SIAM_LAYER_CONV) {
+			net->scr[i] = net->scratch;
+		} else {
+			net->scr[i] = net->scratch + os;
+			os += layer_scratch_size(l, B);
+		}
 		if (l->kind == SIAM_LAYER_POOL)
 			om += (size_t)B * layer_out_size(l);
 	}
@@ -427,12 +471,17 @@ const float *nn_net_forward_input(siam_net *net, int B)
 	float *p = net->params;
 	for (int i = 0; i < net->nlayers; i++) {
 		const siam_layer *l = &net->layers[i];
-		float *y = net->act[i];
+		if (net->fold[i] < 0)
+			continue;
+		int e = i + (net->fold[i] > 0 ? net->fold[i] : 0); /* group end */
+		float *y = net->act[e];
 		switch (l->kind) {
 		case SIAM_LAYER_CONV:
-			siam_conv2d_forward(y, net->scr[i], x, p + l->w_off,
-			                    p + l->b_off, B, l->in_c, l->in_h,
-			                    l->in_w, l->out_c, l->k, l->pad);
+			nn_conv2d_forward(y, net->am[e], net->scr[i], x,
+			                  p + l->w_off, p + l->b_off, B, l->in_c,
+			                  l->in_h, l->in_w, l->out_c, l->k, l->pad,
+			                  net->fold[i] >= 1,
+			                  net->fold[i] == 2 ? l[2].k : 0);
 			break;
 		case SIAM_LAYER_RELU:
 			siam_relu_forward(y, x, (size_t)B * layer_out_size(l));
@@ -474,23 +523,30 @@ void siam_net_backward(siam_net *net, const float *dout)
 	if (B <= 0)
 		return;
 	/* Layers accumulate into their input gradient, and each activation
-	 * has one consumer: zero them all, then run back to front. */
+	 * has one consumer: zero them all (the last is the caller's dout),
+	 * then run back to front. */
 	size_t nact = 0;
 	for (int i = 0; i < last; i++)
-		nact += layer_out_size(&net->layers[i]);
+		if (group_end(net, i))
+			nact += layer_out_size(&net->layers[i]);
 	memset(net->dacts, 0, (size_t)B * nact * sizeof(float));
 	float *p = net->params, *g = net->grads;
 	for (int i = last; i >= 0; i--) {
 		const siam_layer *l = &net->layers[i];
-		const float *d = i == last ? dout : net->dact[i];
+		if (net->fold[i] < 0)
+			continue;
+		int e = i + (net->fold[i] > 0 ? net->fold[i] : 0); /* group end */
+		const float *d = e == last ? dout : net->dact[e];
 		const float *x = i == 0 ? net->input : net->act[i - 1];
 		float *dx = i == 0 ? NULL : net->dact[i - 1];
 		switch (l->kind) {
 		case SIAM_LAYER_CONV:
-			siam_conv2d_backward(dx, g + l->w_off, g + l->b_off,
-			                     net->scr[i], d, x, p + l->w_off, B,
-			                     l->in_c, l->in_h, l->in_w, l->out_c,
-			                     l->k, l->pad);
+			nn_conv2d_backward(dx, g + l->w_off, g + l->b_off,
+			                   net->scr[i], d, x, net->act[e], net->am[e],
+			                   p + l->w_off, B, l->in_c, l->in_h,
+			                   l->in_w, l->out_c, l->k, l->pad,
+			                   net->fold[i] >= 1,
+			                   net->fold[i] == 2 ? l[2].k : 0);
 			break;
 		case SIAM_LAYER_RELU:
 			if (dx)

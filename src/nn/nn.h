@@ -14,4 +14,61 @@
 SIAM_HIDDEN float *nn_net_input(siam_net *net, int B, siam_error *err);
 SIAM_HIDDEN const float *nn_net_forward_input(siam_net *net, int B);
 
+/* conv2d with the ReLU (relu = 1) and the P x P max-pool (P > 0) that
+ * follow it fused into the pass that adds the bias: out is then the
+ * pooled, rectified map (B,OC,OH/P,OW/P) and argmax the pool's cache
+ * (indices into the OH x OW plane, as siam_maxpool_forward's).  relu =
+ * P = 0 is siam_conv2d_forward.  Backward takes the fused output as the
+ * ReLU mask and dout of its shape.  net.c fuses "convKxC relu [poolP]",
+ * which saves three passes over the largest activation of the net. */
+SIAM_HIDDEN void nn_conv2d_forward(float *out, int *argmax, float *scratch,
+                                   const float *inp, const float *w,
+                                   const float *b, int B, int C, int H,
+                                   int W, int OC, int K, int pad, int relu,
+                                   int P);
+SIAM_HIDDEN void nn_conv2d_backward(float *dinp, float *dw, float *db,
+                                    float *scratch, const float *dout,
+                                    const float *inp, const float *out,
+                                    const int *argmax, const float *w, int B,
+                                    int C, int H, int W, int OC, int K,
+                                    int pad, int relu, int P);
+
+/* One row of a 2x2 max-pool: o[pw], am[pw] for pw < PW from input rows
+ * r0 and r1 (row r0 starts at index base of its plane, r1 = r0 + OW),
+ * plus bias, rectified if relu.  Written as a tournament of selects over
+ * chunks of 4, which GCC vectorises at -O2; ties go to the first of
+ * a, b, c, d in reading order, as in the generic loop. */
+static inline void nn_pool2_row(float *restrict o, int *restrict am,
+                                const float *restrict r0,
+                                const float *restrict r1, int PW, int OW,
+                                int base, float bias, int relu)
+{
+	int pw = 0;
+	for (; pw + 4 <= PW; pw += 4)
+		for (int j = 0; j < 4; j++) {
+			int i0 = 2 * (pw + j);
+			float a = r0[i0], b = r0[i0 + 1], c = r1[i0], d = r1[i0 + 1];
+			int k1 = b > a ? i0 + 1 : i0;
+			float m1 = b > a ? b : a;
+			int k2 = d > c ? OW + i0 + 1 : OW + i0;
+			float m2 = d > c ? d : c;
+			int k = m2 > m1 ? k2 : k1;
+			float m = (m2 > m1 ? m2 : m1) + bias;
+			o[pw + j] = !relu || m > 0.0f ? m : 0.0f;
+			am[pw + j] = base + k;
+		}
+	for (; pw < PW; pw++) {
+		int i0 = 2 * pw;
+		float a = r0[i0], b = r0[i0 + 1], c = r1[i0], d = r1[i0 + 1];
+		int k1 = b > a ? i0 + 1 : i0;
+		float m1 = b > a ? b : a;
+		int k2 = d > c ? OW + i0 + 1 : OW + i0;
+		float m2 = d > c ? d : c;
+		int k = m2 > m1 ? k2 : k1;
+		float m = (m2 > m1 ? m2 : m1) + bias;
+		o[pw] = !relu || m > 0.0f ? m : 0.0f;
+		am[pw] = base + k;
+	}
+}
+
 #endif

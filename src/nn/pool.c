@@ -2,7 +2,7 @@
  * pool.c -- max-pooling P x P with stride P; odd edges are dropped
  * (floor), as in the usual frameworks.
  */
-#include "internal.h"
+#include "nn.h"
 
 void siam_maxpool_forward(float *out, int *argmax, const float *inp, int B,
                           int C, int H, int W, int P)
@@ -15,6 +15,14 @@ void siam_maxpool_forward(float *out, int *argmax, const float *inp, int B,
 		const float *x = inp + plane * H * W;
 		float *o = out + plane * OH * OW;
 		int *am = argmax + plane * OH * OW;
+		if (P == 2) {
+			for (int oh = 0; oh < OH; oh++)
+				nn_pool2_row(o + oh * OW, am + oh * OW,
+				             x + (size_t)2 * oh * W,
+				             x + (size_t)(2 * oh + 1) * W, OW, W,
+				             2 * oh * W, 0.0f, 0);
+			continue;
+		}
 		for (int oh = 0; oh < OH; oh++)
 			for (int ow = 0; ow < OW; ow++) {
 				int best = oh * P * W + ow * P;
