@@ -506,6 +506,7 @@ int main(void)
 	test_conv(1, 2, 6, 6, 3, 5, 2);  /* same, K=5 */
 	test_conv(3, 1, 5, 5, 2, 1, 0);  /* 1x1 */
 	test_conv(2, 2, 9, 8, 3, 5, 0);  /* valid, K=5 */
+	test_conv(2, 2, 10, 12, 3, 5, 0); /* valid, 8 wide: im2col's fast path */
 	test_conv_chunks();
 	test_pool();
 	test_relu();
