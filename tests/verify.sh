@@ -1,3 +1,146 @@
 #!/bin/sh
-echo "1..1"
-echo "ok 1 - placeholder"
+# verify.sh -- siam train, eval and verify from the command line: a small
+# model trained here on the mini MNIST fixture verifies digits drawn the
+# way a person supplies them (large, dark on light, off-centre, PNG and
+# JPEG); exit codes 0/1/2; JSON; errors that name the input; the same
+# seed makes the same file; an interrupted run resumes to that file.
+siam="$SIAM_BUILDDIR/siam"
+fx="$SIAM_SRCDIR/tests/fixtures"
+dg="$fx/digits"
+tmp=$(mktemp -d /tmp/siam-verify.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+unset SIAM_MODEL
+n=0 failed=0
+ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
+
+arch="in=1x28x28 conv5x8 relu pool2 conv5x16 relu pool2 fc64 relu fc32"
+train() { # train OUTPUT [extra options]
+	out=$1
+	shift
+	"$siam" train --data "mnist:$fx/mnist-mini" --arch "$arch" \
+		--epochs 4 --pairs 1024 --batch 32 --val-split 0.2 --seed 3 \
+		--threads 1 --quiet -o "$out" "$@"
+}
+
+train "$tmp/m.siam"; ok $? "siam train on the mini fixture"
+[ -s "$tmp/m.siam" ]; ok $? "model file written"
+m="$tmp/m.siam"
+
+# Not quiet, not a terminal: one line per epoch on stdout.
+"$siam" train --data "mnist:$fx/mnist-mini" --arch "$arch" --epochs 2 \
+	--pairs 256 --batch 32 --threads 1 -o "$tmp/p.siam" \
+	>"$tmp/log" 2>"$tmp/err"
+ok $? "siam train with progress"
+[ "$(grep -c '^epoch [12]/2  loss [0-9.]*  val acc [0-9.]*%  auc ' "$tmp/log")" = 2 ]
+ok $? "one line per epoch: $(head -1 "$tmp/log")"
+grep -q "^saved $tmp/p.siam  threshold " "$tmp/log"; ok $? "final line"
+cr=$(printf '\r')
+grep -q "$cr" "$tmp/err"; [ $? != 0 ]; ok $? "no progress bar when not a terminal"
+
+# Determinism: the same command line, the same bytes.
+train "$tmp/m2.siam"
+cmp -s "$m" "$tmp/m2.siam"; ok $? "same seed and threads: identical model files"
+train "$tmp/m3.siam" --seed 4
+cmp -s "$m" "$tmp/m3.siam"; [ $? != 0 ]; ok $? "another seed: another model"
+
+# Interrupted (the test hook acts as Ctrl-C after 50 steps) and resumed.
+SIAM_TEST_STOP_AFTER=50 train "$tmp/r.siam" 2>"$tmp/err"
+[ $? = 130 ]; ok $? "interrupted run exits 130"
+[ -f "$tmp/r.siam.ckpt" ] && [ ! -e "$tmp/r.siam" ]
+ok $? "checkpoint written, no model yet"
+grep -q "resume with: siam train --resume $tmp/r.siam.ckpt" "$tmp/err"
+ok $? "says how to resume"
+"$siam" train --resume "$tmp/r.siam.ckpt" --epochs 9 2>/dev/null
+[ $? = 2 ]; ok $? "--resume refuses run options"
+"$siam" train --resume "$tmp/r.siam.ckpt" --quiet
+ok $? "resume"
+cmp -s "$m" "$tmp/r.siam"; ok $? "resumed model = uninterrupted model"
+[ ! -e "$tmp/r.siam.ckpt" ]; ok $? "spent checkpoint removed"
+
+# verify: the same digit as MNIST stores it and as a person draws it.
+out=$("$siam" verify --model "$m" "$dg/mnist7.png" "$dg/seven_a.png")
+ok $? "MNIST 7 vs the same 7 drawn large, dark on light: exit 0"
+case "$out" in "same: distance "*" < threshold "*) r=0 ;; *) r=1 ;; esac
+ok $r "text output: $out"
+"$siam" verify -m "$m" "$dg/seven_a.png" "$dg/seven_a.png" >/dev/null
+ok $? "an image against itself: same"
+d=$("$siam" verify -m "$m" --json "$dg/seven_a.png" "$dg/seven_a.png" |
+	sed 's/.*"distance":\([^,]*\),.*/\1/')
+[ "$d" = 0 ]; ok $? "an image against itself: distance 0 ($d)"
+"$siam" verify -m "$m" "$dg/one_a.png" "$dg/zero_a.png" >/dev/null
+[ $? = 1 ]; ok $? "a 1 and a 0: different, exit 1"
+out=$("$siam" verify -m "$m" --json "$dg/one_a.png" "$dg/zero_a.png")
+case "$out" in
+'{"a":"'*'one_a.png","b":"'*'zero_a.png","model":"'*'","distance":'*',"threshold":'*',"same":false,"verdict":"different"}')
+	r=0 ;;
+*) r=1 ;;
+esac
+ok $r "JSON: $out"
+"$siam" verify -m "$m" -q "$dg/one_a.png" "$dg/one_b.jpg" </dev/null >"$tmp/q"
+r=$?
+[ $r -le 1 ] && [ ! -s "$tmp/q" ]; ok $? "--quiet prints nothing (exit $r)"
+# distances order: same digit closer than different digits
+dist() { "$siam" verify -m "$m" --json "$1" "$2" |
+	sed 's/.*"distance":\([^,]*\),.*/\1/'; }
+d77=$(dist "$dg/mnist7.png" "$dg/seven_a.png")
+d70=$(dist "$dg/seven_a.png" "$dg/zero_a.png")
+awk "BEGIN { exit !($d77 < $d70) }"; ok $? "d(7, 7 drawn) $d77 < d(7, 0) $d70"
+"$siam" verify -m "$m" --threshold 0 "$dg/seven_a.png" "$dg/seven_a.png" \
+	>/dev/null
+[ $? = 1 ]; ok $? "--threshold 0: nothing is the same"
+"$siam" verify -m "$m" --threshold 1e9 "$dg/one_a.png" "$dg/zero_a.png" \
+	>/dev/null
+ok $? "--threshold 1e9: everything is the same"
+"$siam" verify -m "$m" - "$dg/seven_a.png" <"$dg/mnist7.png" >/dev/null
+ok $? "standard input as A"
+SIAM_MODEL="$m" "$siam" verify "$dg/mnist7.png" "$dg/seven_a.png" >/dev/null
+ok $? "SIAM_MODEL names the default model"
+
+# errors: exit 2, and the message names the input at fault
+"$siam" verify -m "$m" "$dg/seven_a.png" "$tmp/nope.png" 2>"$tmp/err"
+[ $? = 2 ]; ok $? "missing file: exit 2"
+grep -q "nope.png" "$tmp/err"; ok $? "message names it: $(cat "$tmp/err")"
+"$siam" verify -m "$m" "$dg/make_digits.c" "$dg/seven_a.png" 2>"$tmp/err"
+[ $? = 2 ]; ok $? "not an image: exit 2"
+grep -q "make_digits.c" "$tmp/err"; ok $? "message names it: $(cat "$tmp/err")"
+"$siam" verify -m "$m" - - </dev/null 2>/dev/null
+[ $? = 2 ]; ok $? "both from standard input: exit 2"
+"$siam" verify -m "$m" "$dg/seven_a.png" 2>/dev/null
+[ $? = 2 ]; ok $? "one image: exit 2"
+"$siam" verify -m "$tmp/none.siam" "$dg/seven_a.png" "$dg/one_a.png" \
+	2>"$tmp/err"
+[ $? = 2 ]; ok $? "missing model: exit 2"
+grep -q "none.siam" "$tmp/err"; ok $? "message names the model"
+head -c 300 "$m" >"$tmp/cut.siam"
+"$siam" verify -m "$tmp/cut.siam" "$dg/seven_a.png" "$dg/one_a.png" \
+	2>/dev/null
+[ $? = 2 ]; ok $? "truncated model: exit 2"
+"$siam" verify -m "$m" --threshold abc a b 2>/dev/null
+[ $? = 2 ]; ok $? "bad --threshold: exit 2"
+
+# eval on the fixture's test split
+"$siam" eval -m "$m" --data "mnist:$fx/mnist-mini" --json -q -j 1 \
+	>"$tmp/ev" 2>"$tmp/err"
+ok $? "siam eval --json"
+grep -q '"images":200,"seed":1,"verification":{"pairs":400,' "$tmp/ev"
+ok $? "200 test images, 400 pairs"
+acc=$(sed 's/.*"verification":{[^}]*"accuracy":\([^,]*\),.*/\1/' "$tmp/ev")
+awk "BEGIN { exit !($acc > 0.8) }"; ok $? "verification accuracy $acc > 0.8"
+grep -q '"nn1":{"accuracy":[0-9.e-]*,"queries":200,"gallery":600,' "$tmp/ev"
+ok $? "1-NN against the 600 training images"
+grep -q '"oneshot":{"way":5,"trials":2000,"accuracy":' "$tmp/ev"
+ok $? "5-way one-shot"
+"$siam" eval -m "$m" --data "mnist:$fx/mnist-mini" --classes 5-9 -q \
+	--trials 300 -j 1 >"$tmp/ev2"
+ok $? "siam eval --classes 5-9"
+grep -q "classes 5-9" "$tmp/ev2" && grep -q "^one-shot       5-way" "$tmp/ev2"
+ok $? "text output names the classes and the one-shot"
+"$siam" eval -m "$m" --data "mnist:$fx/mnist-mini" --classes 5-9 \
+	--way 6 -q 2>/dev/null >/dev/null
+[ $? = 2 ]; ok $? "6-way over 5 classes: exit 2"
+"$siam" eval -m "$m" --data "mnist:$tmp/none" -q 2>"$tmp/err"
+[ $? = 2 ]; ok $? "missing data: exit 2"
+grep -q "$tmp/none" "$tmp/err"; ok $? "message names the data"
+
+echo "1..$n"
+[ $failed = 0 ]

@@ -28,6 +28,21 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_selftest_entry;
+extern const struct cmd_entry cmd_train_entry;
+extern const struct cmd_entry cmd_eval_entry;
+extern const struct cmd_entry cmd_verify_entry;
+
+/* The model a command uses when --model is not given: $SIAM_MODEL, else
+ * the installed default SIAM_MODELDIR/mnist.siam, else models/mnist.siam
+ * of the source tree siam was built from (for an uninstalled siam).
+ * Writes the chosen path (given, if not NULL, wins) into buf and returns
+ * 0; -1 after printing an error that lists the places tried. */
+int cli_model_path(const char *cmd, const char *given, char *buf,
+                   size_t len);
+/* cli_model_path, then siam_model_load; prints the error and returns -1
+ * on failure.  *path (may be NULL) receives the path used. */
+int cli_load_model(const char *cmd, const char *given, siam_model **out,
+                   char *path, size_t len);
 
 /* Prints "siam NAME: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)

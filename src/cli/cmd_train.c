@@ -1,3 +1,504 @@
-/* placeholder */
+/*
+ * cmd_train.c -- siam train: learn a model from labelled or unlabelled
+ * images.
+ *
+ * The work is siam_train() in the library; this file turns options into
+ * siam_train_opts, shows progress, and handles Ctrl-C: the first one
+ * asks the loop to stop at the next step, which writes a checkpoint that
+ * `siam train --resume FILE` continues from (a second Ctrl-C kills).
+ * The checkpoint keeps this run's command line, so a resume needs no
+ * other option and cannot silently change the run.
+ */
 #include "config.h"
 #include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int run(int argc, char **argv);
+
+const struct cmd_entry cmd_train_entry = {
+	"train", "train a model on labelled or unlabelled images",
+	"usage: siam train --data KIND:PATH [options] [-o FILE]\n"
+	"       siam train --resume CHECKPOINT [-o FILE] [--quiet]\n"
+	"\n"
+	"Trains a Siamese network on balanced pairs, validates every epoch on\n"
+	"held-out images, keeps the best epoch, calibrates the match threshold\n"
+	"and saves the model.\n"
+	"\n"
+	"Data:\n"
+	"  -d, --data SPEC       mnist:DIR   IDX files (MNIST, Fashion-MNIST,\n"
+	"                                    plain or .gz)\n"
+	"                        folder:DIR  one sub-folder of images per class\n"
+	"                        augment:DIR unlabelled images; positive pairs\n"
+	"                                    are two distortions of one image\n"
+	"  -c, --classes LIST    train on these classes only: 0-4, 0,2,4, names\n"
+	"      --val-split F     fraction of images held out for validation\n"
+	"                        (default 0.1; 0 = none)\n"
+	"      --digit yes|no    preprocess inputs by the MNIST digit convention\n"
+	"                        (default: yes for mnist: except Fashion-MNIST)\n"
+	"Network and loss:\n"
+	"  -a, --arch SPEC       architecture (default: \"" SIAM_DEFAULT_ARCH "\")\n"
+	"  -l, --loss NAME       contrastive (default) or triplet\n"
+	"      --margin M        loss margin (default 1)\n"
+	"Optimisation:\n"
+	"  -e, --epochs N        epochs (default 10)\n"
+	"  -b, --batch N         pairs per step (default 64)\n"
+	"  -p, --pairs N         pairs per epoch (default: one per training image)\n"
+	"      --lr X            Adam learning rate (default 0.001)\n"
+	"      --lr-decay        cosine decay of the learning rate to 0\n"
+	"      --weight-decay X  decoupled weight decay (default 0)\n"
+	"      --augment[=LIST]  random shifts, rotations and scalings of the\n"
+	"                        inputs; LIST sets them: shift=0.1,rotate=12,\n"
+	"                        scale=0.1,bright=0,contrast=0\n"
+	"  -s, --seed N          random seed (default 1)\n"
+	"  -j, --threads N       BLAS threads (default: the BLAS default)\n"
+	"Output:\n"
+	"  -o, --output FILE     the model file (default model.siam)\n"
+	"      --checkpoint FILE where Ctrl-C saves (default FILE.ckpt)\n"
+	"      --resume FILE     continue an interrupted run\n"
+	"  -q, --quiet           no progress, no per-epoch lines\n"
+	"  -h, --help            this help\n"
+	"\n"
+	"The same seed and thread count give the same model file.\n", run
+};
+
+/* Everything the command line says. */
+typedef struct train_cfg {
+	siam_train_opts o;
+	const char *data, *arch, *output, *checkpoint, *resume;
+	int digit;    /* -1: as the data suggests */
+	int quiet;
+	int other;    /* options other than -o/--checkpoint/--quiet/--resume */
+} train_cfg;
+
+static volatile sig_atomic_t stop_requested;
+/* Test hook: SIAM_TEST_STOP_AFTER=N acts as a Ctrl-C after N steps. */
+static long stop_after, steps_done;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends it at once */
+}
+
+static int parse_augment(const char *s, siam_augment *a)
+{
+	siam_augment_default(a);
+	if (!s)
+		return 0;
+	char *copy = strdup(s), *save = NULL;
+	if (!copy)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		if (!eq)
+			goto bad;
+		*eq = 0;
+		errno = 0;
+		double v = strtod(eq + 1, &end);
+		if (errno || end == eq + 1 || *end || v < 0 || v > 1000)
+			goto bad;
+		if (!strcmp(tok, "shift"))
+			a->shift = (float)v;
+		else if (!strcmp(tok, "rotate"))
+			a->rotate = (float)v;
+		else if (!strcmp(tok, "scale"))
+			a->scale = (float)v;
+		else if (!strcmp(tok, "bright"))
+			a->bright = (float)v;
+		else if (!strcmp(tok, "contrast"))
+			a->contrast = (float)v;
+		else
+			goto bad;
+	}
+	free(copy);
+	return 0;
+bad:
+	free(copy);
+	return -1;
+}
+
+enum {
+	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
+	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME
+};
+
+/* Parses argv into cfg (adding to what is there).  Returns 0, or an
+ * exit status after printing the problem. */
+static int parse(train_cfg *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "classes", required_argument, NULL, 'c' },
+		{ "val-split", required_argument, NULL, OPT_VALSPLIT },
+		{ "digit", required_argument, NULL, OPT_DIGIT },
+		{ "arch", required_argument, NULL, 'a' },
+		{ "loss", required_argument, NULL, 'l' },
+		{ "margin", required_argument, NULL, OPT_MARGIN },
+		{ "epochs", required_argument, NULL, 'e' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "pairs", required_argument, NULL, 'p' },
+		{ "lr", required_argument, NULL, OPT_LR },
+		{ "lr-decay", no_argument, NULL, OPT_LRDECAY },
+		{ "weight-decay", required_argument, NULL, OPT_WD },
+		{ "augment", optional_argument, NULL, OPT_AUGMENT },
+		{ "seed", required_argument, NULL, 's' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "checkpoint", required_argument, NULL, OPT_CKPT },
+		{ "resume", required_argument, NULL, OPT_RESUME },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct cmd_entry *E = &cmd_train_entry;
+	siam_train_opts *o = &cfg->o;
+	long l;
+	double f;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d:c:a:l:e:b:p:s:j:o:qh", opts,
+	                        NULL)) != -1) {
+		if (c != 'o' && c != OPT_CKPT && c != 'q' && c != OPT_RESUME &&
+		    c != 'h')
+			cfg->other = 1;
+		switch (c) {
+		case 'd': cfg->data = optarg; break;
+		case 'c': o->classes = optarg; break;
+		case OPT_VALSPLIT:
+			if (cli_parse_float(E, "--val-split", optarg, 0, 0.9, &f))
+				return SIAM_EXIT_ERROR;
+			o->val_split = (float)f;
+			break;
+		case OPT_DIGIT:
+			if (!strcmp(optarg, "yes"))
+				cfg->digit = 1;
+			else if (!strcmp(optarg, "no"))
+				cfg->digit = 0;
+			else
+				return cli_usage_error(E, "--digit: want yes or "
+				                       "no, not '%s'", optarg);
+			break;
+		case 'a': cfg->arch = optarg; break;
+		case 'l':
+			if (!strcmp(optarg, "contrastive"))
+				o->loss = SIAM_LOSS_CONTRASTIVE;
+			else if (!strcmp(optarg, "triplet"))
+				o->loss = SIAM_LOSS_TRIPLET;
+			else
+				return cli_usage_error(E, "--loss: want "
+				                       "contrastive or triplet, "
+				                       "not '%s'", optarg);
+			break;
+		case OPT_MARGIN:
+			if (cli_parse_float(E, "--margin", optarg, 1e-6, 1e6, &f))
+				return SIAM_EXIT_ERROR;
+			o->margin = (float)f;
+			break;
+		case 'e':
+			if (cli_parse_int(E, "--epochs", optarg, 1, 100000, &l))
+				return SIAM_EXIT_ERROR;
+			o->epochs = (int)l;
+			break;
+		case 'b':
+			if (cli_parse_int(E, "--batch", optarg, 1, 65536, &l))
+				return SIAM_EXIT_ERROR;
+			o->batch = (int)l;
+			break;
+		case 'p':
+			if (cli_parse_int(E, "--pairs", optarg, 1, 100000000, &l))
+				return SIAM_EXIT_ERROR;
+			o->pairs = l;
+			break;
+		case OPT_LR:
+			if (cli_parse_float(E, "--lr", optarg, 1e-9, 10, &f))
+				return SIAM_EXIT_ERROR;
+			o->lr = (float)f;
+			break;
+		case OPT_LRDECAY: o->lr_decay = 1; break;
+		case OPT_WD:
+			if (cli_parse_float(E, "--weight-decay", optarg, 0, 10,
+			                    &f))
+				return SIAM_EXIT_ERROR;
+			o->weight_decay = (float)f;
+			break;
+		case OPT_AUGMENT:
+			if (parse_augment(optarg, &o->aug))
+				return cli_usage_error(E, "--augment: '%s' is not "
+				                       "a list like shift=0.1,"
+				                       "rotate=12,scale=0.1",
+				                       optarg);
+			o->augment = 1;
+			break;
+		case 's':
+			if (cli_parse_int(E, "--seed", optarg, 0, 0x7fffffffL,
+			                  &l))
+				return SIAM_EXIT_ERROR;
+			o->seed = (uint64_t)l;
+			break;
+		case 'j':
+			if (cli_parse_int(E, "--threads", optarg, 0, 256, &l))
+				return SIAM_EXIT_ERROR;
+			o->threads = (int)l;
+			break;
+		case 'o': cfg->output = optarg; break;
+		case OPT_CKPT: cfg->checkpoint = optarg; break;
+		case OPT_RESUME: cfg->resume = optarg; break;
+		case 'q': cfg->quiet = 1; break;
+		case 'h': return -1;
+		case ':':
+			return cli_usage_error(E, "option '%s' needs a value",
+			                       argv[optind - 1]);
+		default:
+			return cli_usage_error(E, "unknown option '%s'",
+			                       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(E, "unexpected argument '%s'",
+		                       argv[optind]);
+	return 0;
+}
+
+/* The options of the run as text: one argument a line. */
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	for (int i = 1; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	char *s = malloc(len), *p = s;
+	if (!s)
+		return NULL;
+	for (int i = 1; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		memcpy(p, argv[i], n);
+		p[n] = '\n';
+		p += n + 1;
+	}
+	*p = 0;
+	return s;
+}
+
+/* Splits join_args' text back into an argv ("train" first) in place. */
+static char **split_args(char *s, int *argc)
+{
+	int n = 1;
+	for (char *p = s; *p; p++)
+		n += *p == '\n';
+	char **v = calloc((size_t)n + 2, sizeof *v);
+	if (!v)
+		return NULL;
+	int k = 0;
+	v[k++] = "train";
+	for (char *p = s; *p;) {
+		char *nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		v[k++] = p;
+		p = nl + 1;
+	}
+	v[k] = NULL;
+	*argc = k;
+	return v;
+}
+
+typedef struct progress_state {
+	cli_progress bar;
+	int quiet, tty, epoch;
+	char label[64];
+} progress_state;
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+	if (s < 0)
+		s = 0;
+	long t = (long)(s + 0.5);
+	if (t >= 3600)
+		snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+	else
+		snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static int on_progress(void *arg, const siam_train_status *st)
+{
+	progress_state *ps = arg;
+	if (st->event == SIAM_TRAIN_STEP && stop_after &&
+	    ++steps_done >= stop_after)
+		stop_requested = 1;
+	if (!ps->quiet) {
+		double rate = st->seconds > 0 ? st->pairs / st->seconds : 0;
+		if (st->event == SIAM_TRAIN_STEP) {
+			if (st->epoch != ps->epoch) {
+				ps->epoch = st->epoch;
+				snprintf(ps->label, sizeof ps->label,
+				         "epoch %d/%d", st->epoch, st->epochs);
+				cli_progress_start(&ps->bar, ps->label,
+				                   st->steps, 0);
+			}
+			/* ETA of the whole run, validation not included. */
+			double per_step = st->step ? st->seconds / st->step : 0;
+			double left = per_step *
+			              ((st->steps - st->step) +
+			               (double)(st->epochs - st->epoch) *
+			               st->steps);
+			char eta[32], extra[128];
+			fmt_time(eta, sizeof eta, left);
+			snprintf(extra, sizeof extra,
+			         "loss %.5f  %.0f pairs/s  run ETA %s",
+			         st->loss, rate, eta);
+			cli_progress_update(&ps->bar, st->step, extra);
+		} else if (st->event == SIAM_TRAIN_VALIDATE) {
+			cli_progress_update(&ps->bar, st->steps, "validating");
+		} else if (st->event == SIAM_TRAIN_EPOCH) {
+			cli_progress_end(&ps->bar);
+			ps->epoch = 0;
+			char t[32];
+			fmt_time(t, sizeof t, st->seconds);
+			printf("epoch %d/%d  loss %.5f", st->epoch, st->epochs,
+			       st->loss);
+			if (st->val_accuracy >= 0)
+				printf("  val acc %.2f%%  auc %.5f  thr %.4f",
+				       100 * st->val_accuracy, st->val_auc,
+				       (double)st->val_threshold);
+			printf("  %.0f pairs/s  %s%s\n", rate, t,
+			       st->best_epoch == st->epoch &&
+			       st->val_accuracy >= 0 ? "  *best" : "");
+			fflush(stdout);
+		}
+	}
+	return stop_requested != 0;
+}
+
+static int run(int argc, char **argv)
+{
+	const struct cmd_entry *E = &cmd_train_entry;
+	train_cfg cfg;
+	memset(&cfg, 0, sizeof cfg);
+	siam_train_opts_default(&cfg.o);
+	cfg.digit = -1;
+	char *stored = NULL, *config = NULL, **sargv = NULL;
+	siam_model *m = NULL;
+	siam_data *d = NULL;
+	siam_error err = { 0 };
+	int status = SIAM_EXIT_ERROR, rc;
+
+	/* A first pass only to find --resume and --help. */
+	train_cfg probe = cfg;
+	if ((rc = parse(&probe, argc, argv)))
+		return rc < 0 ? cli_help(E) : rc;
+	if (probe.resume) {
+		if (probe.other)
+			return cli_usage_error(E, "with --resume only -o, "
+			                       "--checkpoint and --quiet may be "
+			                       "given: the run's other options "
+			                       "come from the checkpoint");
+		if (siam_checkpoint_config(probe.resume, &stored, &err)) {
+			cli_error("train", "%s", err.msg);
+			return SIAM_EXIT_ERROR;
+		}
+		config = strdup(stored);
+		int sargc;
+		if (!config || !(sargv = split_args(stored, &sargc))) {
+			cli_error("train", "out of memory");
+			goto done;
+		}
+		if ((rc = parse(&cfg, sargc, sargv))) {
+			cli_error("train", "%s: the checkpoint's options do not "
+			          "parse", probe.resume);
+			goto done;
+		}
+		cfg.other = 0;
+	} else if (!(config = join_args(argc, argv))) {
+		cli_error("train", "out of memory");
+		goto done;
+	}
+	if ((rc = parse(&cfg, argc, argv)))
+		goto done;
+	if (!cfg.data) {
+		status = cli_usage_error(E, "--data is required");
+		goto done;
+	}
+	if (!cfg.output)
+		cfg.output = "model.siam";
+	char ckpt[4200];
+	if (cfg.checkpoint)
+		snprintf(ckpt, sizeof ckpt, "%s", cfg.checkpoint);
+	else
+		snprintf(ckpt, sizeof ckpt, "%s.ckpt", cfg.output);
+
+	if (siam_model_create(&m, cfg.arch ? cfg.arch : SIAM_DEFAULT_ARCH,
+	                      &err)) {
+		cli_error("train", "--arch: %s", err.msg);
+		goto done;
+	}
+	siam_preproc_default(&m->pre, siam_net_input_c(m->net),
+	                     siam_net_input_h(m->net),
+	                     siam_net_input_w(m->net));
+	siam_data_suggest_preproc(&m->pre, cfg.data);
+	if (cfg.digit >= 0)
+		m->pre.digit = cfg.digit;
+	if (!cfg.quiet) {
+		fprintf(stderr, "siam train: loading %s\n", cfg.data);
+		fflush(stderr);
+	}
+	if (siam_data_open(&d, cfg.data, SIAM_SPLIT_TRAIN, &m->pre, &err)) {
+		cli_error("train", "%s", err.msg);
+		goto done;
+	}
+	for (int i = 0; i < d->nbad && !cfg.quiet; i++)
+		cli_error("train", "skipped %s", d->bad[i]);
+
+	progress_state ps = { .quiet = cfg.quiet };
+	ps.tty = isatty(STDERR_FILENO);
+	cfg.o.progress = on_progress;
+	cfg.o.progress_arg = &ps;
+	cfg.o.checkpoint = ckpt;
+	cfg.o.resume = cfg.resume;
+	cfg.o.config = config;
+	stop_requested = 0;
+	const char *hook = getenv("SIAM_TEST_STOP_AFTER");
+	stop_after = hook ? atol(hook) : 0;
+	steps_done = 0;
+	void (*old)(int) = signal(SIGINT, on_sigint);
+	rc = siam_train(m, d, &cfg.o, &err);
+	signal(SIGINT, old);
+	cli_progress_end(&ps.bar);
+	if (rc == SIAM_EINTR) {
+		cli_error("train", "%s", err.msg);
+		if (strstr(err.msg, ckpt))
+			fprintf(stderr, "resume with: siam train --resume %s\n",
+			        ckpt);
+		status = 130; /* 128 + SIGINT, as the shell reports it */
+		goto done;
+	}
+	if (rc) {
+		cli_error("train", "%s", err.msg);
+		goto done;
+	}
+	if (siam_model_save(m, cfg.output, &err)) {
+		cli_error("train", "%s", err.msg);
+		goto done;
+	}
+	if (cfg.resume || access(ckpt, F_OK) == 0)
+		unlink(ckpt); /* the run is complete: the checkpoint is spent */
+	if (!cfg.quiet)
+		printf("saved %s  threshold %.4f\n", cfg.output,
+		       (double)m->threshold);
+	status = SIAM_EXIT_OK;
+done:
+	siam_data_free(d);
+	siam_model_free(m);
+	free(sargv);
+	free(stored);
+	free(config);
+	return status;
+}

@@ -1,3 +1,145 @@
-/* placeholder */
+/*
+ * cmd_verify.c -- siam verify A B: are these two images the same thing?
+ *
+ * Both images go through the model's own preprocessing (for digit
+ * models: the MNIST convention, so a photo of a digit on paper compares
+ * like an MNIST digit), then the network; the Euclidean distance of the
+ * two embeddings against the model's calibrated threshold is the
+ * verdict.  The exit status answers like cmp(1): 0 same, 1 different,
+ * 2 trouble.
+ */
 #include "config.h"
 #include "cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int run(int argc, char **argv);
+
+const struct cmd_entry cmd_verify_entry = {
+	"verify", "are two images the same? distance, threshold, verdict",
+	"usage: siam verify [--model FILE] [--threshold T] [--json] A B\n"
+	"\n"
+	"Embeds images A and B with the model and compares their distance\n"
+	"with the model's match threshold.  A or B may be '-' for standard\n"
+	"input.\n"
+	"\n"
+	"  -m, --model FILE   the model (default: $SIAM_MODEL, else the\n"
+	"                     installed default model)\n"
+	"  -t, --threshold T  call the pair the same below distance T\n"
+	"                     instead of the model's calibrated threshold\n"
+	"  -j, --json         print one JSON object\n"
+	"  -q, --quiet        print nothing; the exit status answers\n"
+	"  -h, --help         this help\n"
+	"\n"
+	"Exit status: 0 same, 1 different, 2 error.\n", run
+};
+
+/* Embeds one image; prints the error naming it and returns -1. */
+static int embed(siam_model *m, const char *path, float *out)
+{
+	siam_image img = { 0 };
+	siam_error err = { 0 };
+	const char *name = strcmp(path, "-") ? path : "standard input";
+	if (siam_image_load(&img, path, NULL, &err)) {
+		cli_error("verify", "%s", err.msg);
+		return -1;
+	}
+	int rc = siam_model_embed_image(m, &img, out, &err);
+	siam_image_release(&img);
+	if (rc) {
+		if (!strncmp(err.msg, path, strlen(path)))
+			cli_error("verify", "%s", err.msg);
+		else
+			cli_error("verify", "%s: %s", name, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "threshold", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *model_arg = NULL;
+	int json = 0, quiet = 0, have_thr = 0, c;
+	double thr = 0;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "m:t:jqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': model_arg = optarg; break;
+		case 't':
+			if (cli_parse_float(&cmd_verify_entry, "--threshold",
+			                    optarg, 0, 1e30, &thr))
+				return SIAM_EXIT_ERROR;
+			have_thr = 1;
+			break;
+		case 'j': json = 1; break;
+		case 'q': quiet = 1; break;
+		case 'h': return cli_help(&cmd_verify_entry);
+		default:
+			return cli_usage_error(&cmd_verify_entry,
+			                       "unknown or incomplete option '%s'",
+			                       argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error(&cmd_verify_entry,
+		                       "want two images, got %d", argc - optind);
+	const char *a = argv[optind], *b = argv[optind + 1];
+	if (!strcmp(a, "-") && !strcmp(b, "-"))
+		return cli_usage_error(&cmd_verify_entry,
+		                       "only one image can come from standard "
+		                       "input");
+	char path[4096];
+	siam_model *m = NULL;
+	if (cli_load_model("verify", model_arg, &m, path, sizeof path))
+		return SIAM_EXIT_ERROR;
+	int D = siam_net_embed_dim(m->net), status = SIAM_EXIT_ERROR;
+	float *ea = malloc((size_t)D * sizeof(float));
+	float *eb = malloc((size_t)D * sizeof(float));
+	if (!ea || !eb) {
+		cli_error("verify", "out of memory");
+		goto done;
+	}
+	if (embed(m, a, ea) || embed(m, b, eb))
+		goto done;
+	float t = have_thr ? (float)thr : m->threshold;
+	float d = siam_l2_distance(ea, eb, D);
+	int same = d < t;
+	status = same ? SIAM_EXIT_OK : SIAM_EXIT_NO;
+	if (quiet)
+		goto done;
+	if (json) {
+		printf("{\"a\":");
+		cli_json_string(stdout, a);
+		printf(",\"b\":");
+		cli_json_string(stdout, b);
+		printf(",\"model\":");
+		cli_json_string(stdout, path);
+		printf(",\"distance\":%.6g,\"threshold\":%.6g,\"same\":%s,"
+		       "\"verdict\":\"%s\"}\n", (double)d, (double)t,
+		       same ? "true" : "false", same ? "same" : "different");
+	} else {
+		printf("%s: distance %.4f %s threshold %.4f\n",
+		       same ? "same" : "different", (double)d,
+		       same ? "<" : ">=", (double)t);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("verify", "cannot write the result");
+		status = SIAM_EXIT_ERROR;
+	}
+done:
+	free(ea);
+	free(eb);
+	siam_model_free(m);
+	return status;
+}

@@ -8,6 +8,9 @@
 #include <string.h>
 
 static const struct cmd_entry *const commands[] = {
+	&cmd_train_entry,
+	&cmd_eval_entry,
+	&cmd_verify_entry,
 	&cmd_selftest_entry,
 	&cmd_version_entry,
 	NULL

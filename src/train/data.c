@@ -401,7 +401,8 @@ static int list_dir(strlist *out, const char *dir, siam_error *err)
 		}
 	}
 	closedir(dp);
-	qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+	if (out->n > 1)
+		qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
 	return 0;
 }
 

@@ -27,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef INIT_SCALE
+#define INIT_SCALE 0.5
+#endif
+
 /* Seed tags: one per random stream of a run. */
 enum { TAG_SPLIT = 1, TAG_PAIRS, TAG_AUG, TAG_VAL, TAG_VALAUG, TAG_INIT };
 
@@ -94,6 +98,7 @@ typedef struct run {
 	const siam_train_opts *o;
 	const siam_data *d;
 	siam_net *net;
+	siam_net *vnet;    /* a copy of net for validation, see siam_train */
 	size_t np, in;     /* parameters, floats per input */
 	int D;
 	siam_adam adam;
@@ -124,6 +129,7 @@ typedef struct run {
 
 static void run_free(run *r)
 {
+	siam_net_free(r->vnet);
 	free(r->m);
 	free(r->v);
 	free(r->best);
@@ -274,7 +280,9 @@ static int validate(run *r, siam_verif *out, siam_error *err)
 	const siam_data *d = r->d;
 	int *pool = r->nval ? r->val : r->train;
 	int n = r->nval ? r->nval : SIAM_MIN(r->ntrain, 5000);
-	int rc = siam_embed_data(r->net, d, pool, n, r->vemb, err);
+	memcpy(siam_net_params(r->vnet), siam_net_params(r->net),
+	       r->np * sizeof(float));
+	int rc = siam_embed_data(r->vnet, d, pool, n, r->vemb, err);
 	if (rc)
 		return rc;
 	const float *e2 = r->vemb;
@@ -293,7 +301,7 @@ static int validate(run *r, siam_verif *out, siam_error *err)
 				break;
 			siam_augment_apply(in, r->tmp, d->c, d->h, d->w, d->fill,
 			                   &r->o->aug, &rng);
-			rc = siam_net_embed(r->net, in, 1,
+			rc = siam_net_embed(r->vnet, in, 1,
 			                    r->vemb2 + (size_t)k * r->D, err);
 		}
 		free(in);
@@ -306,6 +314,52 @@ static int validate(run *r, siam_verif *out, siam_error *err)
 			r->vemb + (size_t)r->vrow[r->va[p]] * r->D,
 			e2 + (size_t)r->vrow[r->vb[p]] * r->D, r->D);
 	return siam_verif_compute(out, r->vdist, r->vsame, r->nvp, 0, err);
+}
+
+/* Scales the last weighted layer of a freshly initialised net so that
+ * two random training images start about half a margin apart.  He
+ * initialisation keeps activations at the scale of the input through
+ * every layer, which leaves unnormalised embeddings several margins
+ * apart: the first thousand steps would then only shrink the whole
+ * embedding before any pair could be told apart.  (PyTorch's default
+ * init is some 30 times smaller at the output of this architecture.) */
+static int scale_init(run *r, siam_error *err)
+{
+	int L = siam_net_num_layers(r->net), last = -1;
+	for (int i = 0; i < L; i++) {
+		const siam_layer *l = siam_net_layer(r->net, i);
+		if (l->w_len)
+			last = i;
+		if (l->kind == SIAM_LAYER_L2NORM)
+			return 0; /* normalised: the scale is fixed */
+	}
+	if (last < 0)
+		return 0;
+	int n = SIAM_MIN(r->ntrain, 256) & ~1;
+	float *e = siam_xmalloc_n((size_t)n, (size_t)r->D * sizeof(float));
+	if (!e)
+		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	memcpy(siam_net_params(r->vnet), siam_net_params(r->net),
+	       r->np * sizeof(float));
+	int rc = siam_embed_data(r->vnet, r->d, r->train, n, e, err);
+	double sum = 0;
+	for (int i = 0; !rc && i < n; i += 2)
+		sum += siam_l2_distance(e + (size_t)i * r->D,
+		                        e + (size_t)(i + 1) * r->D, r->D);
+	free(e);
+	if (rc)
+		return rc;
+	double mean = sum / (n / 2);
+	if (mean > 0 && isfinite(mean)) {
+		const siam_layer *l = siam_net_layer(r->net, last);
+		float f = (float)(INIT_SCALE * r->o->margin / mean);
+		float *p = siam_net_params(r->net);
+		for (size_t k = 0; k < l->w_len; k++)
+			p[l->w_off + k] *= f;
+		for (size_t k = 0; k < l->b_len; k++)
+			p[l->b_off + k] *= f;
+	}
+	return 0;
 }
 
 /* Draws epoch e's pairs (or triplets): even indices same, odd
@@ -518,7 +572,13 @@ static int write_checkpoint(run *r, siam_model *m, siam_error *err)
 	wbuf b = { 0 };
 	void *blob = NULL;
 	size_t bloblen = 0;
+	/* The checkpoint's model needs no metadata; an empty object keeps
+	 * the saver away from a NULL meta. */
+	char *meta = m->meta;
+	if (!meta)
+		m->meta = "{}";
 	int rc = siam_model_save_mem(m, &blob, &bloblen, err);
+	m->meta = meta;
 	if (rc)
 		return rc;
 	const char *cfg = r->o->config ? r->o->config : "";
@@ -937,8 +997,16 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 	if ((rc = siam_sampler_create(&r.sampler, d->labels, r.train, r.ntrain,
 	                              err)))
 		goto done;
+	/* Whole batches only: the pairs of an epoch are rounded up to a
+	 * multiple of the batch, so every step runs the same batch size.
+	 * Validation runs on a copy of the network: the training net then
+	 * only ever sees that one batch size, and its buffers are sized
+	 * once (and net.c's backward assumes the batch fills them). */
 	r.npairs = o->pairs ? o->pairs : r.ntrain;
 	r.steps = (r.npairs + o->batch - 1) / o->batch;
+	r.npairs = r.steps * o->batch;
+	if ((rc = siam_net_create(&r.vnet, siam_net_spec(r.net), err)))
+		goto done;
 	int sides = o->loss == SIAM_LOSS_TRIPLET ? 3 : 2;
 	r.m = calloc(r.np, sizeof(float));
 	r.v = calloc(r.np, sizeof(float));
@@ -966,6 +1034,8 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 			goto done;
 	} else {
 		siam_net_init(r.net, siam_train_seed(o->seed, TAG_INIT, 0, 0));
+		if ((rc = scale_init(&r, err)))
+			goto done;
 		memcpy(r.best, siam_net_params(r.net), r.np * sizeof(float));
 	}
 
@@ -974,7 +1044,7 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		draw_epoch(&r, r.epoch);
 		for (; r.step < r.steps;) {
 			long k0 = r.step * o->batch;
-			int N = (int)SIAM_MIN((long)o->batch, r.npairs - k0);
+			int N = o->batch;
 			double loss = 0;
 			if ((rc = train_step(&r, k0, N, &loss, err)))
 				goto done;
