@@ -153,6 +153,22 @@ static void col2im(float *dinp, const float *dcol, int B, int C, int H,
                    int W, int K, int pad, int OH, int OW)
 {
 	size_t ncols = (size_t)B * OH * OW;
+	if (pad == 0) {
+		/* valid padding: every row lands inside the input */
+		for (int b = 0; b < B; b++)
+			for (int c = 0; c < C; c++) {
+				float *dx = dinp + ((size_t)b * C + c) * H * W;
+				const float *src = dcol + (size_t)c * K * K * ncols +
+				                   (size_t)b * OH * OW;
+				for (int ki = 0; ki < K; ki++)
+					for (int kj = 0; kj < K; kj++, src += ncols) {
+						float *d = dx + ki * W + kj;
+						for (int oh = 0; oh < OH; oh++)
+							add(d + oh * W, src + oh * OW, OW);
+					}
+			}
+		return;
+	}
 	for (int b = 0; b < B; b++) {
 		for (int c = 0; c < C; c++) {
 			float *dx = dinp + ((size_t)b * C + c) * H * W;
