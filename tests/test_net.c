@@ -366,6 +366,37 @@ static void test_errors(void)
 	siam_trainer_free(NULL);
 }
 
+/* Two runs from the same seed on the same data: bit-identical. */
+static void test_determinism(void)
+{
+	siam_net *n1 = NULL, *n2 = NULL;
+	siam_trainer *t1 = NULL, *t2 = NULL;
+	siam_net_create(&n1, "in=1x12x12 conv3x4:same relu pool2 conv3x8 relu "
+	                "pool2 fc16 relu fc4", NULL);
+	siam_net_create(&n2, siam_net_spec(n1), NULL);
+	siam_net_init(n1, 42);
+	siam_net_init(n2, 42);
+	siam_trainer_create(&t1, n1, 1e-3f, 1e-4f, NULL);
+	siam_trainer_create(&t2, n2, 1e-3f, 1e-4f, NULL);
+	int N = 20;
+	float *x = randv((size_t)2 * N * 144, 1.0f), y[20];
+	for (int i = 0; i < N; i++)
+		y[i] = (float)(i % 2);
+	float l1 = 0, l2 = 0;
+	for (int s = 0; s < 5; s++) {
+		l1 = siam_trainer_pair_step(t1, x, x + N * 144, y, N, 1.0f, NULL);
+		l2 = siam_trainer_pair_step(t2, x, x + N * 144, y, N, 1.0f, NULL);
+	}
+	size_t np = siam_net_num_params(n1);
+	tap_ok(l1 == l2 && !memcmp(siam_net_params(n1), siam_net_params(n2),
+	                           np * sizeof(float)),
+	       "same seed, same data, 5 steps: bit-identical parameters and "
+	       "loss (%g)", l1);
+	free(x);
+	siam_trainer_free(t1), siam_trainer_free(t2);
+	siam_net_free(n1), siam_net_free(n2);
+}
+
 int main(void)
 {
 	siam_rng_seed(&rng, 77);
@@ -376,5 +407,6 @@ int main(void)
 	test_siamese_grad(0, "in=2x7x7 conv3x3:same relu pool2 conv3x4 relu "
 	                     "fc6 l2");
 	test_errors();
+	test_determinism();
 	return tap_done();
 }
