@@ -230,11 +230,13 @@ double siam_net_forward_flops(const siam_net *net);
 
 /* Forward pass of B samples, inp (B, input_size).  Returns a pointer to
  * the (B, embed_dim) embeddings, owned by the net and valid until the
- * next forward.  Grows activation buffers as needed; NULL on ENOMEM. */
+ * next forward.  Grows activation buffers as needed; NULL on ENOMEM or
+ * B <= 0.  inp is copied: the caller may reuse it before backward.  A
+ * net is not thread-safe; use one net per thread. */
 const float *siam_net_forward(siam_net *net, const float *inp, int B,
                               siam_error *err);
 /* Backward pass for the batch of the last forward: dout (B, embed_dim).
- * Accumulates into siam_net_grads(). */
+ * Accumulates into siam_net_grads() (so call siam_net_zero_grad first). */
 void siam_net_backward(siam_net *net, const float *dout);
 void siam_net_zero_grad(siam_net *net);
 

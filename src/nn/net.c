@@ -570,9 +570,6 @@ void siam_net_backward(siam_net *net, const float *dout)
 			break;
 		}
 	}
-	/* The conv im2col caches are consumed: a second backward would need
-	 * a second forward. */
-	net->B = 0;
 }
 
 void siam_net_zero_grad(siam_net *net)
