@@ -96,6 +96,7 @@ int main(void)
 	write_file(P("sub/b.txt"), "b");
 	mkdir(P("sub/deep"), 0755);
 	write_file(P("sub/deep/c.bin"), "cc");
+	mkdir(P("empty"), 0755);              /* nothing inside: no entry */
 	mkfifo(P("fifo"), 0644);
 	symlink(".", P("sub/up"));            /* a loop back to sub */
 	symlink("../..", P("sub/deep/top"));  /* a loop back to the root */

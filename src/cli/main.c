@@ -11,6 +11,10 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_train_entry,
 	&cmd_eval_entry,
 	&cmd_verify_entry,
+	&cmd_index_entry,
+	&cmd_query_entry,
+	&cmd_sql_entry,
+	&cmd_info_entry,
 	&cmd_selftest_entry,
 	&cmd_version_entry,
 	NULL

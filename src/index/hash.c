@@ -24,6 +24,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
@@ -164,6 +165,18 @@ static void area_resize(float *dst, const float *src, int sw, int sh)
 	}
 }
 
+/* cos(pi (n + 1/2) u / N) for the kept frequencies, computed once:
+ * 256 calls of cos() would cost more than the whole transform. */
+static double cosv[PH_K][PH_N];
+static pthread_once_t cos_once = PTHREAD_ONCE_INIT;
+
+static void cos_init(void)
+{
+	for (int u = 0; u < PH_K; u++)
+		for (int n = 0; n < PH_N; n++)
+			cosv[u][n] = cos(M_PI * (n + 0.5) * u / PH_N);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -198,10 +211,7 @@ int siam_phash(uint64_t *out, const siam_image *img, siam_error *err)
 	 * A constant factor per coefficient would not change a comparison
 	 * with the median, and only the 8 lowest frequencies are needed,
 	 * so rows and then columns cost 2 * 32 * 32 * 8 multiplies. */
-	double cosv[PH_K][PH_N];
-	for (int u = 0; u < PH_K; u++)
-		for (int n = 0; n < PH_N; n++)
-			cosv[u][n] = cos(M_PI * (n + 0.5) * u / PH_N);
+	pthread_once(&cos_once, cos_init);
 	double rows[PH_N][PH_K]; /* DCT along x of each row */
 	for (int y = 0; y < PH_N; y++)
 		for (int v = 0; v < PH_K; v++) {

@@ -178,7 +178,8 @@ static int walk_dir(walker *w, const char *path, siam_error *err)
 	d = NULL;
 	if (rc)
 		goto done;
-	qsort(names, n, sizeof *names, name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof *names, name_cmp);
 
 	size_t plen = strlen(path);
 	int slash = plen > 0 && path[plen - 1] == '/';

@@ -1,0 +1,34 @@
+/*
+ * cli_db.h -- what the commands that read or write a database share:
+ * opening it and choosing the model.  Private to the CLI.
+ */
+#ifndef SIAM_CLI_DB_H
+#define SIAM_CLI_DB_H
+
+#include "cli.h"
+
+#include <sqlite3.h>
+
+/* The database a command uses when --db is not given. */
+#define CLI_DEFAULT_DB "siam.db"
+
+/* siam_db_open with the error printed; NULL on failure. */
+sqlite3 *cli_db_open(const char *cmd, const char *path, int flags);
+
+/* The model of a command that works on a database, in siam(1)'s order:
+ *   given (--model FILE): that file.  With store, it is put into the
+ *     models table (once) and becomes the current model; without, it
+ *     is looked up there by its SHA-256 and *id is 0 if it never was.
+ *   else the database's current model;
+ *   else the default model (cli_model_path: $SIAM_MODEL, the installed
+ *     one, the source tree's), stored as above when store is set.
+ * *id receives its models.id (0: not in the database), name (may be
+ * NULL) where it came from.  Prints the error and returns -1. */
+int cli_db_model(const char *cmd, sqlite3 *db, const char *given, int store,
+                 siam_model **m, int64_t *id, char *name, size_t len);
+
+/* Prints s for a text listing: as is when it has no control bytes,
+ * else C-quoted ("a\nb") so that one path stays on one line. */
+void cli_text_path(FILE *f, const char *s);
+
+#endif

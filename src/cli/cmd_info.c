@@ -1,0 +1,244 @@
+/*
+ * cmd_info.c -- siam info: the model and the database, in numbers.
+ *
+ * The model shown is the one the other commands would use: --model
+ * FILE, else the database's current model, else the default model.
+ * A database that does not exist is reported, not created; without
+ * --db a missing siam.db is no error (the model is still shown).
+ */
+#include "config.h"
+#include "cli_db.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int run(int argc, char **argv);
+
+const struct cmd_entry cmd_info_entry = {
+	"info", "facts about the model and the database",
+	"usage: siam info [--db FILE] [--model FILE] [--json]\n"
+	"\n"
+	"Prints the model (architecture, embedding size, input, match\n"
+	"threshold, training metadata) and the database (size, images per\n"
+	"model, labels, errors).\n"
+	"\n"
+	"  -d, --db FILE     the database (default siam.db)\n"
+	"  -m, --model FILE  describe this model instead of the database's\n"
+	"  -j, --json        one JSON object\n"
+	"  -h, --help        this help\n"
+	"\n"
+	"Exit status: 0 done, 2 error.\n", run
+};
+
+static long long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+static long long count(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long n = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void model_text(const siam_model *m, const char *name, int64_t id)
+{
+	const siam_preproc *p = &m->pre;
+	printf("model:       %s\n", name);
+	if (id)
+		printf("model id:    %lld\n", (long long)id);
+	printf("spec:        %s\n", siam_net_spec(m->net));
+	printf("embedding:   %d floats\n", siam_net_embed_dim(m->net));
+	printf("input:       %dx%dx%d%s, mean %g, std %g\n", p->c, p->h, p->w,
+	       p->digit ? " (digit convention)" : "", (double)p->mean,
+	       (double)p->std);
+	printf("parameters:  %zu\n", siam_net_num_params(m->net));
+	printf("threshold:   %.6g\n", (double)m->threshold);
+	printf("margin:      %.6g\n", (double)m->margin);
+	if (m->meta && *m->meta)
+		printf("metadata:    %s\n", m->meta);
+}
+
+static void model_json(const siam_model *m, const char *name, int64_t id)
+{
+	const siam_preproc *p = &m->pre;
+	printf("\"model\":{\"source\":");
+	cli_json_string(stdout, name);
+	printf(",\"id\":%lld,\"spec\":", (long long)id);
+	cli_json_string(stdout, siam_net_spec(m->net));
+	printf(",\"embed_dim\":%d,\"input\":[%d,%d,%d],\"digit\":%s,"
+	       "\"mean\":%.6g,\"std\":%.6g,\"parameters\":%zu,"
+	       "\"threshold\":%.6g,\"margin\":%.6g,\"meta\":",
+	       siam_net_embed_dim(m->net), p->c, p->h, p->w,
+	       p->digit ? "true" : "false", (double)p->mean, (double)p->std,
+	       siam_net_num_params(m->net), (double)m->threshold,
+	       (double)m->margin);
+	/* meta is JSON text already; an empty one is null. */
+	if (m->meta && *m->meta)
+		fputs(m->meta, stdout);
+	else
+		fputs("null", stdout);
+	putchar('}');
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct cmd_entry *me = &cmd_info_entry;
+	const char *dbpath = NULL, *model_arg = NULL;
+	int json = 0, c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "d:m:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dbpath = optarg; break;
+		case 'm': model_arg = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': return cli_help(me);
+		default:
+			return cli_usage_error(me, "unknown or incomplete option "
+			                       "'%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 0)
+		return cli_usage_error(me, "unexpected argument '%s'",
+		                       argv[optind]);
+
+	int status = SIAM_EXIT_ERROR, have_db = 0;
+	sqlite3 *db = NULL;
+	siam_model *m = NULL;
+	int64_t model_id = 0;
+	char name[4200];
+	const char *path = dbpath ? dbpath : CLI_DEFAULT_DB;
+	struct stat sb;
+	if (stat(path, &sb) == 0 || dbpath) {
+		if (!(db = cli_db_open("info", path, SIAM_DB_READONLY)))
+			goto done;
+		have_db = 1;
+		if (cli_db_model("info", db, model_arg, 0, &m, &model_id, name,
+		                 sizeof name))
+			goto done;
+	} else if (cli_load_model("info", model_arg, &m, name, sizeof name)) {
+		goto done;
+	}
+
+	long long images = -1, embedded = -1, errors = -1, models = -1,
+	          labels = -1, urls = -1;
+	long long size = -1, wal = -1;
+	if (have_db) {
+		images = count(db, "SELECT count(*) FROM images");
+		embedded = count(db, "SELECT count(*) FROM images"
+		                 " WHERE embedding IS NOT NULL");
+		urls = count(db, "SELECT count(*) FROM images WHERE is_url");
+		errors = count(db, "SELECT count(*) FROM errors");
+		models = count(db, "SELECT count(*) FROM models");
+		labels = count(db, "SELECT count(DISTINCT label) FROM images");
+		size = file_size(path);
+		char walp[4200];
+		snprintf(walp, sizeof walp, "%s-wal", path);
+		wal = file_size(walp);
+	}
+	sqlite3_stmt *st = NULL;
+	const char *per_model =
+		"SELECT m.id, m.name, count(i.id), m.embed_dim, m.threshold"
+		" FROM models m LEFT JOIN images i ON i.model_id = m.id"
+		" GROUP BY m.id ORDER BY m.id";
+
+	if (json) {
+		putchar('{');
+		model_json(m, name, model_id);
+		if (have_db) {
+			printf(",\"database\":{\"path\":");
+			cli_json_string(stdout, path);
+			printf(",\"bytes\":%lld,\"wal_bytes\":%lld,\"images\":%lld,"
+			       "\"embedded\":%lld,\"urls\":%lld,\"labels\":%lld,"
+			       "\"errors\":%lld,\"models\":[",
+			       size, wal < 0 ? 0 : wal, images, embedded, urls,
+			       labels, errors);
+			if (sqlite3_prepare_v2(db, per_model, -1, &st, NULL) ==
+			    SQLITE_OK) {
+				int n = 0;
+				while (sqlite3_step(st) == SQLITE_ROW) {
+					printf("%s{\"id\":%lld,\"name\":",
+					       n++ ? "," : "",
+					       sqlite3_column_int64(st, 0));
+					const char *nm = (const char *)
+						sqlite3_column_text(st, 1);
+					cli_json_string(stdout, nm ? nm : "");
+					printf(",\"images\":%lld,\"embed_dim\":%d,"
+					       "\"threshold\":%.6g,\"current\":%s}",
+					       sqlite3_column_int64(st, 2),
+					       sqlite3_column_int(st, 3),
+					       sqlite3_column_double(st, 4),
+					       sqlite3_column_int64(st, 0) ==
+					                       model_id
+					               ? "true"
+					               : "false");
+				}
+			}
+			printf("]}");
+		} else {
+			printf(",\"database\":null");
+		}
+		printf("}\n");
+	} else {
+		model_text(m, name, model_id);
+		if (have_db) {
+			printf("\ndatabase:    ");
+			cli_text_path(stdout, path);
+			printf("\nsize:        %lld bytes", size);
+			if (wal > 0)
+				printf(" (+ %lld bytes of write-ahead log)", wal);
+			printf("\nimages:      %lld (%lld embedded, %lld URLs, "
+			       "%lld labels)\n", images, embedded, urls, labels);
+			printf("errors:      %lld\n", errors);
+			printf("models:      %lld\n", models);
+			if (sqlite3_prepare_v2(db, per_model, -1, &st, NULL) ==
+			    SQLITE_OK)
+				while (sqlite3_step(st) == SQLITE_ROW) {
+					const char *nm = (const char *)
+						sqlite3_column_text(st, 1);
+					printf("  %c %lld  %lld images, %d floats, "
+					       "threshold %.4g  ",
+					       sqlite3_column_int64(st, 0) ==
+					                       model_id
+					               ? '*'
+					               : ' ',
+					       sqlite3_column_int64(st, 0),
+					       sqlite3_column_int64(st, 2),
+					       sqlite3_column_int(st, 3),
+					       sqlite3_column_double(st, 4));
+					cli_text_path(stdout, nm ? nm : "");
+					putchar('\n');
+				}
+		} else {
+			printf("\ndatabase:    %s (none yet; 'siam index' "
+			       "creates it)\n", path);
+		}
+	}
+	sqlite3_finalize(st);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error("info", "cannot write");
+		goto done;
+	}
+	status = SIAM_EXIT_OK;
+done:
+	siam_model_free(m);
+	siam_db_close(db);
+	return status;
+}
