@@ -29,7 +29,7 @@ const struct cmd_entry cmd_verify_entry = {
 	"                     installed default model)\n"
 	"  -t, --threshold T  call the pair the same below distance T\n"
 	"                     instead of the model's calibrated threshold\n"
-	"  -j, --json         print one JSON object\n"
+	"      --json         print one JSON object\n"
 	"  -q, --quiet        print nothing; the exit status answers\n"
 	"  -h, --help         this help\n"
 	"\n"
@@ -63,7 +63,7 @@ static int run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "threshold", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 256 },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -73,7 +73,7 @@ static int run(int argc, char **argv)
 	double thr = 0;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "m:t:jqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:t:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm': model_arg = optarg; break;
 		case 't':
@@ -82,7 +82,7 @@ static int run(int argc, char **argv)
 				return SIAM_EXIT_ERROR;
 			have_thr = 1;
 			break;
-		case 'j': json = 1; break;
+		case 256: json = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': return cli_help(&cmd_verify_entry);
 		default:
