@@ -702,9 +702,9 @@ typedef struct siam_index_status {
 	int walking;      /* 1 while still walking (found still grows) */
 	double seconds;   /* since the start */
 } siam_index_status;
-/* Called from the calling thread, at most ~20 times a second and once
- * at the end of each phase; returns non-zero to stop: the run commits
- * what is done and returns SIAM_EINTR. */
+/* Called from the calling thread, at most ~20 times a second, after
+ * every commit and at the end of each phase; returns non-zero to stop:
+ * the run commits what is done and returns SIAM_EINTR. */
 typedef int (*siam_index_callback)(void *arg, const siam_index_status *st);
 
 typedef struct siam_index_opts {

@@ -822,11 +822,16 @@ static int run_jobs(indexer *ix, siam_error *err)
 		pthread_mutex_unlock(&p.mu);
 		if (rc)
 			break;
+		int flushed = 0;
 		if (ix->nb == ix->batch ||
 		    (ix->in_txn &&
-		     now_s() - ix->txn_start >= ix->o->commit_seconds))
+		     now_s() - ix->txn_start >= ix->o->commit_seconds)) {
 			rc = flush(ix, err);
-		if (!rc && progress(ix, 0))
+			flushed = 1;
+		}
+		/* After each commit the caller hears of it, whatever the
+		 * time since the last call: it knows what is saved. */
+		if (!rc && progress(ix, flushed))
 			break;
 	}
 	if (!rc)
