@@ -188,7 +188,8 @@ static void test_conv_chunks(void)
 	int *a1 = malloc(sizeof(int) * np), *a2 = malloc(sizeof(int) * np);
 	siam_relu_forward(r, o1, no);
 	siam_maxpool_forward(p2, a2, r, B, OC, OH, OW, 2);
-	nn_conv2d_forward(p1, a1, scr, x, w, b, B, C, H, W, OC, K, pad, 1, 2);
+	nn_conv2d_forward(p1, a1, scr, x, w, b, B, C, H, W, OC, K, pad, 1, 2, 0,
+	                  1);
 	e = maxdiff(p1, p2, np);
 	/* where the window is all negative the rectified values tie at 0
 	 * and the argmax may differ; no gradient flows there */
@@ -207,7 +208,7 @@ static void test_conv_chunks(void)
 	siam_relu_backward(dc, dr, r, no);
 	siam_conv2d_backward(dx2, dw2, db2, scr, dc, x, w, B, C, H, W, OC, K, pad);
 	nn_conv2d_backward(dx1, dw1, db1, scr, dp, x, p1, a1, w, B, C, H, W, OC,
-	                   K, pad, 1, 2);
+	                   K, pad, 1, 2, 0, 1);
 	e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
 	e3 = maxdiff(db1, db2, OC);
 	tap_ok(e1 < 1e-5 && e2 < 1e-4 && e3 < 1e-4, "chunked fused conv+relu+"
@@ -467,7 +468,8 @@ static void test_fused(int relu, int P, int pad)
 		siam_maxpool_forward(o2, am2, last, B, OC, OH, OW, P);
 	else
 		memcpy(o2, last, sizeof(float) * no);
-	nn_conv2d_forward(o1, am1, s1, x, w, b, B, C, H, W, OC, K, pad, relu, P);
+	nn_conv2d_forward(o1, am1, s1, x, w, b, B, C, H, W, OC, K, pad, relu, P,
+	                  0, 1);
 	double e = maxdiff(o1, o2, no);
 	tap_ok(e < 1e-6, "fused conv%s%s pad %d forward vs layer by layer "
 	       "(max err %.2g)", relu ? "+relu" : "", P ? "+pool" : "", pad, e);
@@ -487,7 +489,7 @@ static void test_fused(int relu, int P, int pad)
 		siam_relu_backward(dc, dr, r, nc);
 	siam_conv2d_backward(dx2, dw2, db2, s2, dc, x, w, B, C, H, W, OC, K, pad);
 	nn_conv2d_backward(dx1, dw1, db1, s1, dout, x, o1, am1, w, B, C, H, W,
-	                   OC, K, pad, relu, P);
+	                   OC, K, pad, relu, P, 0, 1);
 	double e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
 	       e3 = maxdiff(db1, db2, OC);
 	tap_ok(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5, "fused conv%s%s pad %d "

@@ -397,6 +397,46 @@ static void test_determinism(void)
 	siam_net_free(n1), siam_net_free(n2);
 }
 
+/* The conv layers share a batch's chunks among the threads: one thread
+ * or two give the same embeddings and, up to the order of a sum, the
+ * same gradients; two runs with two threads are bit-identical. */
+static void test_threads(void)
+{
+	siam_net *net = NULL;
+	siam_net_create(&net, SIAM_DEFAULT_ARCH, NULL);
+	siam_net_init(net, 3);
+	int B = 40; /* conv1: 3 chunks, conv2: 8 */
+	size_t np = siam_net_num_params(net);
+	float *x = randv((size_t)B * 784, 1.0f), *d = randv((size_t)B * 64, 1.0f);
+	float *e[3], *g[3];
+	for (int r = 0; r < 3; r++) {
+		siam_set_threads(r == 0 ? 1 : 2);
+		const float *emb = siam_net_forward(net, x, B, NULL);
+		e[r] = malloc(sizeof(float) * B * 64);
+		g[r] = malloc(sizeof(float) * np);
+		memcpy(e[r], emb, sizeof(float) * B * 64);
+		siam_net_zero_grad(net);
+		siam_net_backward(net, d);
+		memcpy(g[r], siam_net_grads(net), sizeof(float) * np);
+	}
+	double de = 0.0, dg = 0.0, mg = 0.0;
+	for (int i = 0; i < B * 64; i++)
+		de = fmax(de, fabs(e[0][i] - e[1][i]));
+	for (size_t i = 0; i < np; i++) {
+		dg = fmax(dg, fabs(g[0][i] - g[1][i]));
+		mg = fmax(mg, fabs(g[0][i]));
+	}
+	tap_ok(de < 1e-5 && dg < 1e-5 * mg, "1 and 2 threads: same embeddings "
+	       "(diff %.2g) and gradients (diff %.2g of %.2g)", de, dg, mg);
+	tap_ok(!memcmp(e[1], e[2], sizeof(float) * B * 64) &&
+	       !memcmp(g[1], g[2], sizeof(float) * np),
+	       "2 threads, twice: bit-identical embeddings and gradients");
+	for (int r = 0; r < 3; r++)
+		free(e[r]), free(g[r]);
+	free(x), free(d);
+	siam_net_free(net);
+}
+
 int main(void)
 {
 	siam_rng_seed(&rng, 77);
@@ -408,5 +448,6 @@ int main(void)
 	                     "fc6 l2");
 	test_errors();
 	test_determinism();
+	test_threads();
 	return tap_done();
 }

@@ -3,7 +3,7 @@
  * siam_sgemm so that the tests can compare it with siam_sgemm_ref, the
  * plain triple loop, and so that a different BLAS is one file away.
  */
-#include "internal.h"
+#include "nn.h"
 
 #include <cblas.h>
 
@@ -49,8 +49,24 @@ void siam_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha,
 	}
 }
 
+/* The count set by siam_set_threads, for the net's own threads; 0 =
+ * never set.  A plain int: siam_set_threads is a setting made before
+ * work starts, not while nets run. */
+static int threads_set;
+
 void siam_set_threads(int n)
 {
-	if (n > 0)
+	if (n > 0) {
 		openblas_set_num_threads(n);
+		threads_set = n;
+	}
 }
+
+int nn_threads(void)
+{
+	int n = threads_set > 0 ? threads_set : openblas_get_num_threads();
+	return n > 0 ? n : 1;
+}
+
+int nn_blas_get_threads(void) { return openblas_get_num_threads(); }
+void nn_blas_set_threads(int n) { openblas_set_num_threads(n); }

@@ -312,10 +312,17 @@ static void gather(float *restrict g, float *db, const float *restrict dout,
 	}
 }
 
+int nn_conv2d_chunks(int B, int C, int H, int W, int K, int pad)
+{
+	size_t hw = (size_t)(H + 2 * pad - K + 1) * (W + 2 * pad - K + 1);
+	int G = chunk(B, C, K, hw);
+	return (B + G - 1) / G;
+}
+
 void nn_conv2d_forward(float *out, int *argmax, float *scratch,
                        const float *inp, const float *w, const float *b,
                        int B, int C, int H, int W, int OC, int K, int pad,
-                       int relu, int P)
+                       int relu, int P, int first, int step)
 {
 	// inp is (B,C,H,W), w is (OC,C*K*K), b is (OC),
 	// out is (B,OC,OH,OW), or (B,OC,OH/P,OW/P) with argmax if pooled
@@ -327,7 +334,7 @@ void nn_conv2d_forward(float *out, int *argmax, float *scratch,
 	float *col = scratch;                        // (CKK, G*OH*OW)
 	float *res = scratch + (size_t)CKK * G * hw; // (OC, G*OH*OW)
 
-	for (int b0 = 0; b0 < B; b0 += G) {
+	for (int b0 = first * G; b0 < B; b0 += step * G) {
 		int g = B - b0 < G ? B - b0 : G;
 		int n = (int)(g * hw);
 		im2col(col, inp + b0 * in_sz, g, C, H, W, K, pad, OH, OW);
@@ -341,7 +348,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                         const float *dout, const float *inp,
                         const float *out, const int *argmax, const float *w,
                         int B, int C, int H, int W, int OC, int K, int pad,
-                        int relu, int P)
+                        int relu, int P, int first, int step)
 {
 	// dout has out's shape; the im2col is recomputed chunk by chunk
 	int OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
@@ -352,7 +359,7 @@ void nn_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
 	float *col = scratch;
 	float *gr = scratch + (size_t)CKK * G * hw; // dout as (OC, G*OH*OW)
 
-	for (int b0 = 0; b0 < B; b0 += G) {
+	for (int b0 = first * G; b0 < B; b0 += step * G) {
 		int g = B - b0 < G ? B - b0 : G;
 		int n = (int)(g * hw);
 		gather(gr, db, dout + b0 * out_sz, out ? out + b0 * out_sz : NULL,
@@ -374,7 +381,7 @@ void siam_conv2d_forward(float *out, float *scratch, const float *inp,
                          int W, int OC, int K, int pad)
 {
 	nn_conv2d_forward(out, NULL, scratch, inp, w, b, B, C, H, W, OC, K,
-	                  pad, 0, 0);
+	                  pad, 0, 0, 0, 1);
 }
 
 void siam_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
@@ -383,7 +390,7 @@ void siam_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
                           int K, int pad)
 {
 	nn_conv2d_backward(dinp, dw, db, scratch, dout, inp, NULL, NULL, w, B,
-	                   C, H, W, OC, K, pad, 0, 0);
+	                   C, H, W, OC, K, pad, 0, 0, 0, 1);
 }
 
 /* The references: the definition of convolution, loop by loop. */

@@ -14,11 +14,20 @@
  * the pool happen in the pass that adds the conv's bias, so the largest
  * maps of the net are never written out.  The layers still appear one
  * by one in siam_net_layer(); only their execution is fused.
+ *
+ * Threads: a conv layer's batch is a series of chunks (conv.c), and with
+ * T threads (siam_set_threads) thread t runs chunks t, t+T, ... with a
+ * single-threaded GEMM each, so that the im2col, pooling and col2im
+ * passes run in parallel too, not only the GEMMs as inside OpenBLAS.
+ * Each thread accumulates its weight gradient in its own buffer; they
+ * are added in thread order, so a run is reproducible for a given T.
+ * The fc layers keep OpenBLAS's own threads.
  */
 #include "nn.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,7 +65,119 @@ struct siam_net {
 	 * and -1 marks an absorbed layer.  A group's output lives in the
 	 * buffers of its last layer; absorbed layers get none. */
 	int *fold;
+
+	/* Threads for the conv layers: nthr in all, the caller included. */
+	int nthr, nthr_want;
+	struct pool *pool;    /* nthr - 1 workers, or NULL */
+	size_t conv_scr;      /* floats of one thread's conv scratch */
+	float *part;          /* (nthr - 1, nconvp) conv gradients of threads */
+	size_t nconvp;        /* conv weights and biases, all layers */
+	size_t *poff;         /* (nlayers) offset of conv i's in a part */
 };
+
+/* ------------------------------------------------------------------ */
+/* A fork-join pool: pool_run(p, fn, arg) runs fn(arg, t) for t = 0 on
+ * the caller and t = 1..n-1 on the workers, and returns when all are
+ * done.  Workers sleep on a condition variable in between. */
+
+struct pool {
+	int n;                /* threads, caller included */
+	pthread_t *th;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	unsigned long gen;    /* bumped for each job */
+	int pending, quit;
+	void (*fn)(void *, int);
+	void *arg;
+	struct pool_worker {
+		struct pool *p;
+		int t;
+	} *w;
+};
+
+static void *pool_main(void *arg)
+{
+	struct pool_worker *w = arg;
+	struct pool *p = w->p;
+	unsigned long seen = 0;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->gen == seen && !p->quit)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->quit)
+			break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		p->fn(p->arg, w->t);
+		pthread_mutex_lock(&p->mu);
+		if (--p->pending == 0)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void pool_free(struct pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n - 1; i++)
+		pthread_join(p->th[i], NULL);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	free(p->th);
+	free(p->w);
+	free(p);
+}
+
+/* NULL if threads cannot be had: the caller then runs alone. */
+static struct pool *pool_new(int n)
+{
+	struct pool *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->th = calloc((size_t)n, sizeof *p->th);
+	p->w = calloc((size_t)n, sizeof *p->w);
+	if (!p->th || !p->w) {
+		free(p->th), free(p->w), free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	for (int i = 0; i < n - 1; i++) {
+		p->w[i].p = p;
+		p->w[i].t = i + 1;
+		if (pthread_create(&p->th[i], NULL, pool_main, &p->w[i])) {
+			p->n = i + 1; /* the ones started, and the caller */
+			pool_free(p);
+			return NULL;
+		}
+	}
+	p->n = n;
+	return p;
+}
+
+static void pool_run(struct pool *p, void (*fn)(void *, int), void *arg)
+{
+	pthread_mutex_lock(&p->mu);
+	p->fn = fn;
+	p->arg = arg;
+	p->pending = p->n - 1;
+	p->gen++;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	fn(arg, 0);
+	pthread_mutex_lock(&p->mu);
+	while (p->pending > 0)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}
 
 static size_t layer_out_size(const siam_layer *l)
 {
@@ -334,9 +455,15 @@ int siam_net_create(siam_net **out, const char *spec, siam_error *err)
 	net->scr = calloc((size_t)net->nlayers, sizeof *net->scr);
 	net->am = calloc((size_t)net->nlayers, sizeof *net->am);
 	net->fold = calloc((size_t)net->nlayers, sizeof *net->fold);
+	net->poff = calloc((size_t)net->nlayers, sizeof *net->poff);
 	if (!net->params || !net->grads || !net->act || !net->dact ||
-	    !net->scr || !net->am || !net->fold)
+	    !net->scr || !net->am || !net->fold || !net->poff)
 		goto nomem;
+	for (int i = 0; i < net->nlayers; i++)
+		if (net->layers[i].kind == SIAM_LAYER_CONV) {
+			net->poff[i] = net->nconvp;
+			net->nconvp += net->layers[i].w_len + net->layers[i].b_len;
+		}
 	for (int i = 0; i < net->nlayers; i++) {
 		const siam_layer *l = &net->layers[i];
 		if (l->kind != SIAM_LAYER_CONV || i + 1 >= net->nlayers ||
@@ -365,6 +492,8 @@ fail:
 
 static void free_buffers(siam_net *net)
 {
+	free(net->part);
+	net->part = NULL;
 	free(net->input);
 	free(net->acts);
 	free(net->dacts);
@@ -385,6 +514,8 @@ void siam_net_free(siam_net *net)
 	free(net->scr);
 	free(net->am);
 	free(net->fold);
+	free(net->poff);
+	pool_free(net->pool);
 	free(net->params);
 	free(net->grads);
 	free(net->layers);
@@ -404,6 +535,21 @@ static int group_end(const siam_net *net, int i)
  * past the capacity, so a training loop allocates once. */
 static int reserve(siam_net *net, int B, siam_error *err)
 {
+	/* The thread count may have changed since the last batch; the
+	 * conv scratch and gradient parts are per thread. */
+	int T = nn_threads();
+	T = T > 64 ? 64 : T;
+	if (T != net->nthr_want) {
+		pool_free(net->pool);
+		net->pool = NULL;
+		net->nthr = 1;
+		if (T > 1 && net->nconvp && (net->pool = pool_new(T)))
+			net->nthr = T;
+		net->nthr_want = T;
+		if (net->cap > B)
+			B = net->cap;
+		net->cap = 0;
+	}
 	if (B <= net->cap)
 		return SIAM_OK;
 	size_t nact = 0, nconv = 0, nnorm = 0, nam = 0;
@@ -419,19 +565,22 @@ static int reserve(siam_net *net, int B, siam_error *err)
 		if (l->kind == SIAM_LAYER_POOL)
 			nam += layer_out_size(l);
 	}
+	size_t T1 = (size_t)net->nthr;
 	free_buffers(net);
 	net->input = siam_xmalloc_n((size_t)B * net->in_size, sizeof(float));
 	net->acts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
 	net->dacts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
-	net->scratch = siam_xmalloc_n(nconv + nnorm, sizeof(float));
+	net->scratch = siam_xmalloc_n(T1 * nconv + nnorm, sizeof(float));
 	net->argmax = siam_xmalloc_n((size_t)B * nam, sizeof(int));
+	net->part = siam_xmalloc_n((T1 - 1) * net->nconvp, sizeof(float));
 	if (!net->input || !net->acts || !net->dacts || !net->scratch ||
-	    !net->argmax) {
+	    !net->argmax || !net->part) {
 		free_buffers(net);
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory for a batch "
 		                   "of %d samples", B);
 	}
-	size_t oa = 0, os = nconv, om = 0;
+	net->conv_scr = nconv;
+	size_t oa = 0, os = T1 * nconv, om = 0;
 	for (int i = 0; i < net->nlayers; i++) {
 		const siam_layer *l = &net->layers[i];
 		int own = group_end(net, i);
@@ -441,7 +590,7 @@ static int reserve(siam_net *net, int B, siam_error *err)
 		if (own)
 			oa += (size_t)B * layer_out_size(l);
 		if (l->kind == SIAM_LAYER_CONV) {
-			net->scr[i] = net->scratch;
+			net->scr[i] = net->scratch; /* thread t: + t * conv_scr */
 		} else {
 			net->scr[i] = net->scratch + os;
 			os += layer_scratch_size(l, B);
@@ -451,6 +600,75 @@ static int reserve(siam_net *net, int B, siam_error *err)
 	}
 	net->cap = B;
 	return SIAM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Conv layers, run by the net's threads                                */
+
+struct conv_job {
+	siam_net *net;
+	int i, e, B, backward, T;
+	const float *x, *d;
+	float *y, *dx;
+};
+
+static void conv_task(void *arg, int t)
+{
+	struct conv_job *j = arg;
+	siam_net *net = j->net;
+	const siam_layer *l = &net->layers[j->i];
+	int f = net->fold[j->i];
+	int relu = f >= 1, P = f == 2 ? l[2].k : 0, T = j->T;
+	float *scr = net->scr[j->i] + (size_t)t * net->conv_scr;
+	const float *p = net->params;
+	if (!j->backward) {
+		nn_conv2d_forward(j->y, net->am[j->e], scr, j->x, p + l->w_off,
+		                  p + l->b_off, j->B, l->in_c, l->in_h, l->in_w,
+		                  l->out_c, l->k, l->pad, relu, P, t, T);
+		return;
+	}
+	/* thread 0 adds into the gradients, the others into their parts */
+	float *dw = t == 0 ? net->grads + l->w_off
+	                   : net->part + (size_t)(t - 1) * net->nconvp +
+	                     net->poff[j->i];
+	float *db = t == 0 ? net->grads + l->b_off : dw + l->w_len;
+	if (t > 0)
+		memset(dw, 0, (l->w_len + l->b_len) * sizeof(float));
+	nn_conv2d_backward(j->dx, dw, db, scr, j->d, j->x, net->act[j->e],
+	                   net->am[j->e], p + l->w_off, j->B, l->in_c, l->in_h,
+	                   l->in_w, l->out_c, l->k, l->pad, relu, P, t, T);
+}
+
+/* Runs conv layer i (its group ends at layer e) forward or backward on
+ * the net's threads when the batch has chunks enough for them. */
+static void conv_run(struct conv_job *j)
+{
+	siam_net *net = j->net;
+	const siam_layer *l = &net->layers[j->i];
+	int T = net->nthr;
+	int chunks = nn_conv2d_chunks(j->B, l->in_c, l->in_h, l->in_w, l->k,
+	                              l->pad);
+	if (T <= 1 || chunks < 2) {
+		j->T = 1;
+		conv_task(j, 0);
+		return;
+	}
+	j->T = T;
+	/* each thread's GEMMs run on that thread alone */
+	int blas = nn_blas_get_threads();
+	nn_blas_set_threads(1);
+	pool_run(net->pool, conv_task, j);
+	nn_blas_set_threads(blas);
+	if (!j->backward)
+		return;
+	size_t n = l->w_len + l->b_len;
+	float *g = net->grads + l->w_off; /* bias follows the weights */
+	for (int t = 1; t < T; t++) {
+		const float *part = net->part + (size_t)(t - 1) * net->nconvp +
+		                    net->poff[j->i];
+		for (size_t k = 0; k < n; k++)
+			g[k] += part[k];
+	}
 }
 
 float *nn_net_input(siam_net *net, int B, siam_error *err)
@@ -476,13 +694,11 @@ const float *nn_net_forward_input(siam_net *net, int B)
 		int e = i + (net->fold[i] > 0 ? net->fold[i] : 0); /* group end */
 		float *y = net->act[e];
 		switch (l->kind) {
-		case SIAM_LAYER_CONV:
-			nn_conv2d_forward(y, net->am[e], net->scr[i], x,
-			                  p + l->w_off, p + l->b_off, B, l->in_c,
-			                  l->in_h, l->in_w, l->out_c, l->k, l->pad,
-			                  net->fold[i] >= 1,
-			                  net->fold[i] == 2 ? l[2].k : 0);
+		case SIAM_LAYER_CONV: {
+			struct conv_job j = { net, i, e, B, 0, 1, x, NULL, y, NULL };
+			conv_run(&j);
 			break;
+		}
 		case SIAM_LAYER_RELU:
 			siam_relu_forward(y, x, (size_t)B * layer_out_size(l));
 			break;
@@ -540,14 +756,11 @@ void siam_net_backward(siam_net *net, const float *dout)
 		const float *x = i == 0 ? net->input : net->act[i - 1];
 		float *dx = i == 0 ? NULL : net->dact[i - 1];
 		switch (l->kind) {
-		case SIAM_LAYER_CONV:
-			nn_conv2d_backward(dx, g + l->w_off, g + l->b_off,
-			                   net->scr[i], d, x, net->act[e], net->am[e],
-			                   p + l->w_off, B, l->in_c, l->in_h,
-			                   l->in_w, l->out_c, l->k, l->pad,
-			                   net->fold[i] >= 1,
-			                   net->fold[i] == 2 ? l[2].k : 0);
+		case SIAM_LAYER_CONV: {
+			struct conv_job j = { net, i, e, B, 1, 1, x, d, NULL, dx };
+			conv_run(&j);
 			break;
+		}
 		case SIAM_LAYER_RELU:
 			if (dx)
 				siam_relu_backward(dx, d, net->act[i],

@@ -20,18 +20,33 @@ SIAM_HIDDEN const float *nn_net_forward_input(siam_net *net, int B);
  * (indices into the OH x OW plane, as siam_maxpool_forward's).  relu =
  * P = 0 is siam_conv2d_forward.  Backward takes the fused output as the
  * ReLU mask and dout of its shape.  net.c fuses "convKxC relu [poolP]",
- * which saves three passes over the largest activation of the net. */
+ * which saves three passes over the largest activation of the net.
+ *
+ * The batch runs in nn_conv2d_chunks() chunks of samples; a call does
+ * chunks first, first + step, ... so that step threads can share a
+ * batch, each with its own scratch (siam_conv2d_scratch_size floats)
+ * and, in backward, its own dw and db to accumulate into.  Chunks are
+ * whole samples: the threads write disjoint parts of out and dinp. */
+SIAM_HIDDEN int nn_conv2d_chunks(int B, int C, int H, int W, int K,
+                                 int pad);
 SIAM_HIDDEN void nn_conv2d_forward(float *out, int *argmax, float *scratch,
                                    const float *inp, const float *w,
                                    const float *b, int B, int C, int H,
                                    int W, int OC, int K, int pad, int relu,
-                                   int P);
+                                   int P, int first, int step);
 SIAM_HIDDEN void nn_conv2d_backward(float *dinp, float *dw, float *db,
                                     float *scratch, const float *dout,
                                     const float *inp, const float *out,
                                     const int *argmax, const float *w, int B,
                                     int C, int H, int W, int OC, int K,
-                                    int pad, int relu, int P);
+                                    int pad, int relu, int P, int first,
+                                    int step);
+
+/* Threads for the net's own parallel loops: the last siam_set_threads,
+ * else OpenBLAS's default.  nn_blas_threads gets and sets OpenBLAS's. */
+SIAM_HIDDEN int nn_threads(void);
+SIAM_HIDDEN int nn_blas_get_threads(void);
+SIAM_HIDDEN void nn_blas_set_threads(int n);
 
 /* One row of a 2x2 max-pool: o[pw], am[pw] for pw < PW from input rows
  * r0 and r1 (row r0 starts at index base of its plane, r1 = r0 + OW),
