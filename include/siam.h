@@ -80,7 +80,10 @@ void siam_sgemm(int ta, int tb, int m, int n, int k, float alpha,
 void siam_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha,
                     const float *a, int lda, const float *b, int ldb,
                     float beta, float *c, int ldc);
-/* Number of BLAS threads (0 = leave as is). */
+/* Threads for BLAS and for the nets' conv layers (0 = leave as is;
+ * default: OpenBLAS's, i.e. OPENBLAS_NUM_THREADS or the core count).
+ * Results are reproducible for a given count.  Call it before work
+ * starts, not while a net runs. */
 void siam_set_threads(int n);
 
 /* ------------------------------------------------------------------ */
