@@ -77,10 +77,11 @@
 **   embedding is NULL are not searched.
 **
 **   Speed: on first use the connection reads the model's embeddings into
-**   one contiguous float matrix plus a copy coded in one byte per value,
-**   kept in memory (N x dim x 5 bytes) and read again only after the
-**   images table changed (the schema's triggers replace meta.images_gen
-**   on every change).  A query is then one pass over the coded copy that
+**   one contiguous float matrix, and from the second query on also a copy
+**   coded in one byte per value (N x dim x 5 bytes in all), kept in memory
+**   and read again only after the images table changed (the schema's
+**   triggers replace meta.images_gen on every change).  A query is then
+**   one pass over the coded copy that
 **   bounds every distance, and an exact float32 ranking of the few rows
 **   that can belong to the answer -- no SQL per row.  Exact, and about a
 **   hundred times faster than ORDER BY siam_distance(...) LIMIT k, tens

@@ -805,6 +805,7 @@ typedef struct knn_vtab {
 	float *x;
 	i64 *ids;
 	struct knn8 *q8; /* the int8 copy for the first pass, or NULL */
+	int scans;       /* queries since the matrix was loaded */
 } knn_vtab;
 
 typedef struct knn_cursor {
@@ -1632,7 +1633,7 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 		knn8_release(vt);
 		if (knn_load(vt, model_id, dim, &msg) < 0)
 			goto fail;
-		knn8_attach(vt);
+		vt->scans = 0;
 		vt->gen = gen;
 		if (r == 1)
 			vt->loaded = 0; /* no counter to check next time */
@@ -1645,8 +1646,12 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 		goto fail;
 	}
 	/* The int8 pass pays off while k is small against n; its answer
-	 * is the plain scan's in any case. */
+	 * is the plain scan's in any case.  Its copy is made for the second
+	 * query on the same matrix, not the first: a one-shot query (a
+	 * 'siam query' process) would spend more on coding than it saves. */
 	cur->nhits = -1;
+	if (!vt->q8 && vt->scans++ == 1)
+		knn8_attach(vt);
 	if (vt->q8 && nk * 8 <= vt->n)
 		cur->nhits = knn8_search(cur->hits, (int)nk, vt->q8, vt->x, q.v,
 		                         knn8_rows_best());
