@@ -31,6 +31,12 @@
  * current model (for siam_match's default threshold and siam_embed) and
  * the loaded model itself.  siam_knn caches the embedding matrix in its
  * eponymous vtab object, which also lives once per connection.
+ *
+ * Layout: vectors and their one parse helper (sqlvec_parse); the distance
+ * kernel (sql_ssd); the per-connection state; the scalar functions;
+ * siam_knn (plans above knn_best_index, the plain scan knn_scan, the
+ * exact int8 first pass knn8_search with the argument for its exactness);
+ * registration.
  */
 #ifdef SIAM_SQL_EXTENSION
 /* siam_ext.c has included <sqlite3ext.h> and run SQLITE_EXTENSION_INIT1. */
