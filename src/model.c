@@ -89,7 +89,7 @@ typedef struct buf {
 
 static void put(buf *b, const void *src, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n == 0) /* n == 0: src may be NULL (no metadata) */
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 4096;

@@ -160,6 +160,15 @@ int main(void)
 	free(bad);
 	free(good);
 	unlink(path);
+	/* A model without metadata saves and loads (meta stays NULL). */
+	free(m->meta);
+	m->meta = NULL;
+	tap_ok(siam_model_save_mem(m, &v, &len, &err) == 0,
+	       "save without metadata");
+	tap_ok(siam_model_load_mem(&l, v, len, "x", &err) == 0 && !l->meta,
+	       "load without metadata: %s", err.msg);
+	siam_model_free(l);
+	free(v);
 	siam_model_free(m);
 	siam_model_free(NULL);
 	return tap_done();
