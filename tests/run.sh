@@ -48,8 +48,18 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 build build-asan "-O1 -g $san $warn" "$san" || status=1
 
+# The release tarball must build and pass its tests too.
+echo "== make distcheck"
+dist_pass=0 dist_fail=0
+if (cd "$src/build" && make distcheck >distcheck.log 2>&1); then
+	dist_pass=1
+else
+	tail -30 "$src/build/distcheck.log"
+	dist_fail=1
+fi
+
 # Count every test point of both runs from automake's .trs files.
-passed=0 failed=0 skipped=0
+passed=$dist_pass failed=$dist_fail skipped=0
 for trs in "$src"/build/tests/*.trs "$src"/build-asan/tests/*.trs; do
 	[ -e "$trs" ] || continue
 	p=$(grep -c '^:test-result: PASS' "$trs")
