@@ -22,10 +22,12 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* Common parts                                                        */
@@ -434,36 +436,105 @@ static int walk_files(strlist *files, const char *dir, int depth,
 	return rc;
 }
 
+/* Decoding is the slow part of opening a folder (a PNG costs more than
+ * a forward pass), so the files are shared out to a few threads.  Each
+ * file's row and message have fixed slots, so the result does not
+ * depend on which thread did what. */
+static char oom_msg[] = "out of memory";
+
+typedef struct decode_job {
+	const strlist *files;
+	const siam_preproc *pre;
+	float *x;              /* one row per file */
+	char **msg;            /* NULL: decoded; else why not */
+	size_t size;
+	int next;              /* the next file to take */
+	pthread_mutex_t lock;
+} decode_job;
+
+static void *decode_worker(void *arg)
+{
+	decode_job *j = arg;
+	for (;;) {
+		pthread_mutex_lock(&j->lock);
+		int i = j->next++;
+		pthread_mutex_unlock(&j->lock);
+		if (i >= j->files->n)
+			break;
+		siam_image img = { 0 };
+		siam_error e = { 0 };
+		if (siam_image_load(&img, j->files->v[i], NULL, &e) != 0 ||
+		    siam_preprocess(j->x + (size_t)i * j->size, &img, j->pre,
+		                    &e) != 0) {
+			char buf[SIAM_ERR_MAX + 8];
+			if (!strstr(e.msg, j->files->v[i]))
+				snprintf(buf, sizeof buf, "%s: %s", j->files->v[i],
+				         e.msg);
+			else
+				snprintf(buf, sizeof buf, "%s", e.msg);
+			j->msg[i] = strdup(buf);
+			if (!j->msg[i])
+				j->msg[i] = oom_msg;
+		}
+		siam_image_release(&img);
+	}
+	return NULL;
+}
+
 /* Decodes and preprocesses every file; unreadable ones go to d->bad.
- * Fills x (ok rows) and keep[i] = 1 for the files that made it. */
+ * Fills x with the rows of the files that made it, in file order, and
+ * keep[i] = 1 for them. */
 static int decode_all(siam_data *d, const strlist *files,
                       const siam_preproc *pre, float **xout,
                       unsigned char *keep, int *nok, siam_error *err)
 {
-	size_t size = (size_t)pre->c * pre->h * pre->w;
-	float *x = siam_xmalloc_n((size_t)(files->n ? files->n : 1),
-	                          size * sizeof(float));
-	if (!x)
-		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	decode_job j = { .files = files, .pre = pre };
+	j.size = (size_t)pre->c * pre->h * pre->w;
+	j.x = siam_xmalloc_n((size_t)files->n, j.size * sizeof(float));
+	j.msg = calloc((size_t)files->n, sizeof *j.msg);
+	int rc = 0;
+	if (!j.x || !j.msg) {
+		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+		goto done;
+	}
+	pthread_mutex_init(&j.lock, NULL);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nt = (int)SIAM_MIN(SIAM_MAX(cpus, 1), 8), started = 0;
+	nt = SIAM_MIN(nt, files->n / 16 + 1);
+	pthread_t tid[8];
+	for (int t = 1; t < nt; t++)
+		if (pthread_create(&tid[started], NULL, decode_worker, &j) == 0)
+			started++;
+	decode_worker(&j);
+	for (int t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	pthread_mutex_destroy(&j.lock);
 	int k = 0;
 	for (int i = 0; i < files->n; i++) {
-		siam_image img = { 0 };
-		siam_error e = { 0 };
-		keep[i] = 0;
-		if (siam_image_load(&img, files->v[i], NULL, &e) == 0 &&
-		    siam_preprocess(x + (size_t)k * size, &img, pre, &e) == 0) {
-			keep[i] = 1;
+		keep[i] = j.msg[i] == NULL;
+		if (keep[i]) {
+			if (k != i)
+				memmove(j.x + (size_t)k * j.size,
+				        j.x + (size_t)i * j.size,
+				        j.size * sizeof(float));
 			k++;
-		} else if (add_bad(d, e.msg[0] ? e.msg : files->v[i])) {
-			siam_image_release(&img);
-			free(x);
-			return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+		} else if (!rc && add_bad(d, j.msg[i])) {
+			rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 		}
-		siam_image_release(&img);
 	}
-	*xout = x;
 	*nok = k;
-	return 0;
+	if (!rc) {
+		*xout = j.x;
+		j.x = NULL;
+	}
+done:
+	if (j.msg)
+		for (int i = 0; i < files->n; i++)
+			if (j.msg[i] != oom_msg)
+				free(j.msg[i]);
+	free(j.msg);
+	free(j.x);
+	return rc;
 }
 
 static int open_folder(siam_data *d, const char *dir, int labelled,

@@ -289,20 +289,27 @@ static int validate(run *r, siam_verif *out, siam_error *err)
 	if (r->unlabelled) {
 		/* Unlabelled: "same" is an image against a fixed distortion
 		 * of itself, "different" against a distortion of another. */
-		float *in = siam_xmalloc_n(r->in, sizeof(float));
+		enum { B = 256 };
+		float *in = siam_xmalloc_n((size_t)B, r->in * sizeof(float));
 		if (!in)
 			return siam_errorf(err, SIAM_ENOMEM, "out of memory");
-		for (int k = 0; k < n && !rc; k++) {
-			siam_rng rng;
-			siam_rng_seed(&rng, siam_train_seed(r->o->seed,
-			                                    TAG_VALAUG, 0, k));
-			rc = d->load(d, pool[k], r->tmp, err);
-			if (rc)
-				break;
-			siam_augment_apply(in, r->tmp, d->c, d->h, d->w, d->fill,
-			                   &r->o->aug, &rng);
-			rc = siam_net_embed(r->vnet, in, 1,
-			                    r->vemb2 + (size_t)k * r->D, err);
+		for (int k0 = 0; k0 < n && !rc; k0 += B) {
+			int b = SIAM_MIN(B, n - k0);
+			for (int k = k0; k < k0 + b && !rc; k++) {
+				siam_rng rng;
+				siam_rng_seed(&rng, siam_train_seed(
+					r->o->seed, TAG_VALAUG, 0, (uint64_t)k));
+				rc = d->load(d, pool[k], r->tmp, err);
+				if (!rc)
+					siam_augment_apply(
+						in + (size_t)(k - k0) * r->in,
+						r->tmp, d->c, d->h, d->w, d->fill,
+						&r->o->aug, &rng);
+			}
+			if (!rc)
+				rc = siam_net_embed(r->vnet, in, b,
+				                    r->vemb2 + (size_t)k0 * r->D,
+				                    err);
 		}
 		free(in);
 		if (rc)
