@@ -298,8 +298,14 @@ if [ -n "$port" ]; then
 	is "$(echo "$out" | jnum distance)" 0 "query by URL finds the same image"
 	out=$("$SIAM" index --db "$DB" --json --urls "$T/urls")
 	is "$(echo "$out" | jnum unchanged)" 1 "an indexed URL is not fetched again"
+	"$SIAM" verify -q "$U/three.png" "$D/digits/3/mnist-0018.png"
+	is $? 0 "verify: a URL and the same image on disk are the same"
+	"$SIAM" verify "$U/missing.png" "$W/three.png" 2>"$T/verr"
+	is $? 2 "verify: a 404 URL is an error (exit 2)"
+	case $(cat "$T/verr") in *missing.png*404*) r=0 ;; *) r=1 ;; esac
+	ok $r "verify names the URL and the status: $(cat "$T/verr")"
 else
-	for i in 1 2 3 4 5 6 7; do
+	for i in 1 2 3 4 5 6 7 8 9 10; do
 		n=$((n + 1))
 		echo "ok $n # SKIP no python3 for a local HTTP server"
 	done

@@ -22,8 +22,8 @@ const struct cmd_entry cmd_verify_entry = {
 	"usage: siam verify [--model FILE] [--threshold T] [--json] A B\n"
 	"\n"
 	"Embeds images A and B with the model and compares their distance\n"
-	"with the model's match threshold.  A or B may be '-' for standard\n"
-	"input.\n"
+	"with the model's match threshold.  A or B may be a path, '-' for\n"
+	"standard input, or an http(s) URL.\n"
 	"\n"
 	"  -m, --model FILE   the model (default: $SIAM_MODEL, else the\n"
 	"                     installed default model)\n"
@@ -42,7 +42,7 @@ static int embed(siam_model *m, const char *path, float *out)
 	siam_image img = { 0 };
 	siam_error err = { 0 };
 	const char *name = strcmp(path, "-") ? path : "standard input";
-	if (siam_image_load(&img, path, NULL, &err)) {
+	if (siam_image_load_any(&img, path, NULL, NULL, &err)) {
 		cli_error("verify", "%s", err.msg);
 		return -1;
 	}
