@@ -466,9 +466,13 @@ typedef struct siam_augment {
 	float scale;     /* max relative scale change */
 	float bright;    /* max brightness change, in input units (0 = off) */
 	float contrast;  /* max relative contrast change (0 = off) */
+	float elastic;   /* elastic distortion strength alpha, in pixels
+	                  * (Simard et al. 2003; 0 = off) */
+	float sigma;     /* smoothness of the elastic field, in pixels */
 } siam_augment;
 
-/* shift 0.1, rotate 12, scale 0.1, no photometric change. */
+/* shift 0.1, rotate 12, scale 0.1, no photometric or elastic change
+ * (sigma 4 for when elastic is set). */
 void siam_augment_default(siam_augment *a);
 /* out = a random distortion of inp, both (c,h,w); bilinear sampling,
  * pixels from outside the image are fill.  out and inp must differ. */
@@ -494,6 +498,11 @@ void siam_sampler_pair(siam_sampler *s, siam_rng *rng, int same, int *a,
 /* One triplet: anchor, positive of its class, negative of another. */
 void siam_sampler_triplet(siam_sampler *s, siam_rng *rng, int *a, int *p,
                           int *n);
+/* An instance triplet: an anchor, itself as the positive (to be seen
+ * through another distortion) and another item of its class as the
+ * negative (the anchor itself when its class has one item). */
+void siam_sampler_instance(siam_sampler *s, siam_rng *rng, int *a, int *p,
+                           int *n);
 
 /* The evaluation protocol's pairs: every pool item in turn with one
  * partner of its class and one of another class (drawn as above), from
@@ -602,6 +611,13 @@ typedef struct siam_train_opts {
 	int augment;           /* 1: distort inputs with aug */
 	siam_augment aug;
 	int lr_decay;          /* 1: cosine decay of lr to 0 over the run */
+	/* Triplet loss only: this fraction of each batch are instance
+	 * triplets (siam_sampler_instance) with their own margin, so that
+	 * images of one class stay apart by their shapes instead of
+	 * collapsing to a point: detail the known classes do not need but
+	 * unseen classes do.  Implies augmentation. */
+	float instance;
+	float instance_margin;
 	const char *checkpoint; /* where an interrupted run saves; NULL: none */
 	const char *resume;     /* a checkpoint to continue from; NULL: none */
 	const char *config;     /* text stored in checkpoints verbatim (the

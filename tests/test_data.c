@@ -331,6 +331,26 @@ static void test_memory_and_augment(void)
 	}
 	tap_int(changed, 20, "every draw distorts");
 	tap_ok(kept, "the blob's mass is kept within the scale range");
+	/* Elastic alone, mild: a smooth local warp that keeps the blob's
+	 * mass within a third and its centre within a pixel. */
+	siam_augment el = { 0 };
+	el.elastic = 10;
+	el.sigma = 4;
+	int warped = 1, near = 1;
+	for (int t = 0; t < 10; t++) {
+		siam_augment_apply(o2, blob, 1, 28, 28, 0, &el, &rng);
+		double m = 0, cx = 0;
+		for (int i = 0; i < 28 * 28; i++) {
+			m += o2[i];
+			cx += o2[i] * (i % 28);
+		}
+		warped &= memcmp(o2, blob, sizeof blob) != 0;
+		near &= m > 0.67 * m0 && m < 1.33 * m0 &&
+		        fabs(cx / m - 13.5) < 1;
+	}
+	tap_ok(warped, "elastic distortion changes the image");
+	tap_ok(near, "elastic distortion is local");
+
 	float o3[28 * 28];
 	siam_rng_seed(&rng, 5);
 	siam_augment_apply(o2, blob, 1, 28, 28, 0, &a, &rng);

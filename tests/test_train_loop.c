@@ -260,6 +260,22 @@ int main(void)
 	tap_ok(ht.last_acc > 0.75, "triplet: validation accuracy %.3f > 0.75",
 	       ht.last_acc);
 
+	hook hn = { 0 };
+	base_opts(&o, &hn);
+	o.loss = SIAM_LOSS_TRIPLET;
+	o.instance = 0.25f;
+	o.epochs = 2;
+	siam_model *mi = NULL;
+	free(train(d, &o, &len2, &rc, &mi));
+	tap_int(rc, 0, "triplets with instance triplets train");
+	tap_ok(mi && mi->meta &&
+	       strstr(mi->meta, "\"instance\":0.25,\"instance_margin\":0.1") &&
+	       strstr(mi->meta, "\"augment\":{"),
+	       "instance fraction, margin and distortions in the metadata");
+	tap_ok(hn.last_acc > 0.7, "instance: validation accuracy %.3f > 0.7",
+	       hn.last_acc);
+	siam_model_free(mi);
+
 	hook ha = { 0 };
 	base_opts(&o, &ha);
 	o.augment = 1;

@@ -54,7 +54,12 @@ const struct cmd_entry cmd_train_entry = {
 	"      --weight-decay X  decoupled weight decay (default 0)\n"
 	"      --augment[=LIST]  random shifts, rotations and scalings of the\n"
 	"                        inputs; LIST sets them: shift=0.1,rotate=12,\n"
-	"                        scale=0.1,bright=0,contrast=0\n"
+	"                        scale=0.1,bright=0,contrast=0,elastic=0,\n"
+	"                        sigma=4\n"
+	"      --instance F      triplet loss: this fraction of each batch are\n"
+	"                        instance triplets (an image, a distortion of\n"
+	"                        it, another image of its class)\n"
+	"      --instance-margin M  their margin (default 0.1)\n"
 	"  -s, --seed N          random seed (default 1)\n"
 	"  -j, --threads N       BLAS threads (default: the BLAS default)\n"
 	"Output:\n"
@@ -115,6 +120,10 @@ static int parse_augment(const char *s, siam_augment *a)
 			a->bright = (float)v;
 		else if (!strcmp(tok, "contrast"))
 			a->contrast = (float)v;
+		else if (!strcmp(tok, "elastic"))
+			a->elastic = (float)v;
+		else if (!strcmp(tok, "sigma"))
+			a->sigma = (float)v;
 		else
 			goto bad;
 	}
@@ -127,7 +136,7 @@ bad:
 
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
-	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME
+	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM
 };
 
 /* Parses argv into cfg (adding to what is there).  Returns 0, or an
@@ -149,6 +158,8 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 		{ "lr-decay", no_argument, NULL, OPT_LRDECAY },
 		{ "weight-decay", required_argument, NULL, OPT_WD },
 		{ "augment", optional_argument, NULL, OPT_AUGMENT },
+		{ "instance", required_argument, NULL, OPT_INST },
+		{ "instance-margin", required_argument, NULL, OPT_INSTM },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
@@ -237,6 +248,17 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 				                       "rotate=12,scale=0.1",
 				                       optarg);
 			o->augment = 1;
+			break;
+		case OPT_INST:
+			if (cli_parse_float(E, "--instance", optarg, 0, 1, &f))
+				return SIAM_EXIT_ERROR;
+			o->instance = (float)f;
+			break;
+		case OPT_INSTM:
+			if (cli_parse_float(E, "--instance-margin", optarg, 0,
+			                    1e6, &f))
+				return SIAM_EXIT_ERROR;
+			o->instance_margin = (float)f;
 			break;
 		case 's':
 			if (cli_parse_int(E, "--seed", optarg, 0, 0x7fffffffL,

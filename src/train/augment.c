@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void siam_augment_default(siam_augment *a)
@@ -19,6 +20,38 @@ void siam_augment_default(siam_augment *a)
 	a->scale = 0.1f;
 	a->bright = 0;
 	a->contrast = 0;
+	a->elastic = 0;
+	a->sigma = 4;
+}
+
+/* Smooths a field (h, w) with a normalised Gaussian of std sigma along
+ * rows then columns; tmp is scratch of the same size. */
+static void gauss_blur(float *f, float *tmp, int h, int w, float sigma)
+{
+	int r = (int)ceilf(3 * sigma);
+	if (r > 32)
+		r = 32;
+	float k[65], sum = 0;
+	for (int i = -r; i <= r; i++)
+		sum += k[i + r] = expf(-0.5f * i * i / (sigma * sigma));
+	for (int i = 0; i <= 2 * r; i++)
+		k[i] /= sum;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			float v = 0;
+			for (int i = -r; i <= r; i++)
+				if (x + i >= 0 && x + i < w)
+					v += k[i + r] * f[y * w + x + i];
+			tmp[y * w + x] = v;
+		}
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			float v = 0;
+			for (int i = -r; i <= r; i++)
+				if (y + i >= 0 && y + i < h)
+					v += k[i + r] * tmp[(y + i) * w + x];
+			f[y * w + x] = v;
+		}
 }
 
 /* Uniform in [-1, 1). */
@@ -38,6 +71,21 @@ void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
 	float db = sym(rng) * a->bright, dc = 1.0f + sym(rng) * a->contrast;
 	if (s < 0.05f)
 		s = 0.05f;
+	/* The elastic field is drawn last, so that switching it on leaves
+	 * the affine parameters of a given seed as they were. */
+	float *ex = NULL, *ey = NULL, *tmp = NULL;
+	if (a->elastic > 0 && a->sigma > 0) {
+		size_t hw = (size_t)h * w;
+		ex = malloc(3 * hw * sizeof(float));
+		if (ex) {
+			ey = ex + hw;
+			tmp = ey + hw;
+			for (size_t i = 0; i < 2 * hw; i++)
+				ex[i] = sym(rng);
+			gauss_blur(ex, tmp, h, w, a->sigma);
+			gauss_blur(ey, tmp, h, w, a->sigma);
+		}
+	}
 	/* Output pixel p maps back to input R(-th) (p - centre - t) / s +
 	 * centre, so the image turns by th, grows by s and moves by t. */
 	float cs = cosf(th) / s, sn = sinf(th) / s;
@@ -46,6 +94,10 @@ void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
 	for (int y = 0; y < h; y++) {
 		for (int x = 0; x < w; x++) {
 			float px = x - cx - tx, py = y - cy - ty;
+			if (ex) {
+				px += a->elastic * ex[y * w + x];
+				py += a->elastic * ey[y * w + x];
+			}
 			float sx = cs * px + sn * py + cx;
 			float sy = -sn * px + cs * py + cy;
 			int x0 = (int)floorf(sx), y0 = (int)floorf(sy);
@@ -72,6 +124,7 @@ void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
 			}
 		}
 	}
+	free(ex);
 	if (a->bright != 0 || a->contrast != 0) {
 		size_t n = plane * c;
 		double mean = 0;

@@ -160,6 +160,14 @@ void siam_sampler_triplet(siam_sampler *s, siam_rng *rng, int *a, int *p,
 	*n = diff_partner(s, rng, k);
 }
 
+void siam_sampler_instance(siam_sampler *s, siam_rng *rng, int *a, int *p,
+                           int *n)
+{
+	int k = (int)siam_rng_below(rng, (uint32_t)s->n);
+	*a = *p = s->item[k];
+	*n = same_partner(s, rng, k);
+}
+
 int siam_eval_pairs(int **a, int **b, unsigned char **same, size_t *npairs,
                     const int *labels, const int *pool, int n,
                     uint64_t seed, siam_error *err)

@@ -47,6 +47,7 @@ void siam_train_opts_default(siam_train_opts *o)
 	o->seed = 1;
 	o->threads = 0;
 	o->val_split = 0.1f;
+	o->instance_margin = 0.1f;
 	siam_augment_default(&o->aug);
 }
 
@@ -125,6 +126,7 @@ typedef struct run {
 	int *ia, *ib, *ic; /* this epoch's pairs or triplets */
 	long npairs, steps;
 	int unlabelled;
+	int ninst;         /* instance triplets at the end of each batch */
 } run;
 
 static void run_free(run *r)
@@ -159,7 +161,7 @@ static int load_input(run *r, int i, float *dst, siam_rng *rng,
                       siam_error *err)
 {
 	const siam_data *d = r->d;
-	if (!(r->o->augment || r->unlabelled))
+	if (!(r->o->augment || r->unlabelled || r->ninst))
 		return d->load(d, i, dst, err);
 	int rc = d->load(d, i, r->tmp, err);
 	if (!rc)
@@ -377,7 +379,11 @@ static void draw_epoch(run *r, int e)
 	siam_rng_seed(&rng, siam_train_seed(r->o->seed, TAG_PAIRS,
 	                                    (uint64_t)e, 0));
 	for (long k = 0; k < r->npairs; k++) {
-		if (r->o->loss == SIAM_LOSS_TRIPLET)
+		if (r->o->loss == SIAM_LOSS_TRIPLET &&
+		    k % r->o->batch >= r->o->batch - r->ninst)
+			siam_sampler_instance(r->sampler, &rng, &r->ia[k],
+			                      &r->ib[k], &r->ic[k]);
+		else if (r->o->loss == SIAM_LOSS_TRIPLET)
 			siam_sampler_triplet(r->sampler, &rng, &r->ia[k],
 			                     &r->ib[k], &r->ic[k]);
 		else
@@ -413,11 +419,33 @@ static int train_step(run *r, long k0, int N, double *lossp,
 		return SIAM_ENOMEM;
 	size_t nd = (size_t)N * r->D;
 	float loss;
-	if (sides == 3)
-		loss = siam_triplet_loss(r->dout, r->dout + nd, r->dout + 2 * nd,
-		                         e, e + nd, e + 2 * nd, N, r->D,
-		                         r->o->margin);
-	else
+	if (sides == 3) {
+		/* Class triplets first, instance triplets last; each loss is
+		 * a mean over its part, reweighted to a mean over the batch. */
+		int nc = N - r->ninst, ni = r->ninst;
+		size_t D = (size_t)r->D, oi = (size_t)nc * D;
+		loss = 0;
+		if (nc > 0)
+			loss += (float)nc / N *
+			        siam_triplet_loss(r->dout, r->dout + nd,
+			                          r->dout + 2 * nd, e, e + nd,
+			                          e + 2 * nd, nc, r->D,
+			                          r->o->margin);
+		if (ni > 0)
+			loss += (float)ni / N *
+			        siam_triplet_loss(r->dout + oi, r->dout + nd + oi,
+			                          r->dout + 2 * nd + oi, e + oi,
+			                          e + nd + oi, e + 2 * nd + oi, ni,
+			                          r->D, r->o->instance_margin);
+		if (nc > 0 && ni > 0)
+			for (int s = 0; s < 3; s++) {
+				float *g = r->dout + s * nd;
+				for (size_t k = 0; k < oi; k++)
+					g[k] *= (float)nc / N;
+				for (size_t k = oi; k < nd; k++)
+					g[k] *= (float)ni / N;
+			}
+	} else
 		loss = siam_contrastive_loss(r->dout, r->dout + nd, e, e + nd,
 		                             r->y, N, r->D, r->o->margin);
 	siam_net_backward(r->net, r->dout);
@@ -874,12 +902,17 @@ static char *make_meta(const run *r, int nvalidated)
 	        o->lr_decay ? "true" : "false", (double)o->margin,
 	        (double)o->weight_decay, (unsigned long long)o->seed,
 	        o->threads, (double)o->val_split);
-	if (o->augment || r->unlabelled)
+	if (r->ninst)
+		put_fmt(&b, "\"instance\":%.9g,\"instance_margin\":%.9g,",
+		        (double)o->instance, (double)o->instance_margin);
+	if (o->augment || r->unlabelled || r->ninst)
 		put_fmt(&b, "\"augment\":{\"shift\":%.9g,\"rotate\":%.9g,"
-		        "\"scale\":%.9g,\"bright\":%.9g,\"contrast\":%.9g},",
+		        "\"scale\":%.9g,\"bright\":%.9g,\"contrast\":%.9g,"
+		        "\"elastic\":%.9g,\"sigma\":%.9g},",
 		        (double)o->aug.shift, (double)o->aug.rotate,
 		        (double)o->aug.scale, (double)o->aug.bright,
-		        (double)o->aug.contrast);
+		        (double)o->aug.contrast, (double)o->aug.elastic,
+		        (double)o->aug.sigma);
 	else
 		put_str(&b, "\"augment\":null,");
 	put_fmt(&b, "\"train_images\":%d,\"val_images\":%d,", r->ntrain,
@@ -929,6 +962,10 @@ static int check_opts(const siam_train_opts *o, siam_error *err)
 	if (!(o->weight_decay >= 0))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "weight decay must be 0 or more");
+	if (!(o->instance >= 0 && o->instance <= 1) ||
+	    !(o->instance_margin >= 0))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "instance fraction must be in [0, 1]");
 	if (!(o->val_split >= 0 && o->val_split < 1))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "val split must be in [0, 1)");
@@ -1012,6 +1049,8 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 	r.npairs = o->pairs ? o->pairs : r.ntrain;
 	r.steps = (r.npairs + o->batch - 1) / o->batch;
 	r.npairs = r.steps * o->batch;
+	if (o->loss == SIAM_LOSS_TRIPLET && o->instance > 0)
+		r.ninst = (int)lround((double)o->instance * o->batch);
 	if ((rc = siam_net_create(&r.vnet, siam_net_spec(r.net), err)))
 		goto done;
 	int sides = o->loss == SIAM_LOSS_TRIPLET ? 3 : 2;
