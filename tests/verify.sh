@@ -142,5 +142,36 @@ ok $? "text output names the classes and the one-shot"
 [ $? = 2 ]; ok $? "missing data: exit 2"
 grep -q "$tmp/none" "$tmp/err"; ok $? "message names the data"
 
+# folder: data, from the drawn digits (one sub-folder per class)
+mkdir -p "$tmp/f/seven" "$tmp/f/one" "$tmp/f/zero" "$tmp/f/two"
+cp "$dg/mnist7.png" "$dg/seven_a.png" "$dg/seven_b.jpg" "$tmp/f/seven/"
+cp "$dg/one_a.png" "$dg/one_b.jpg" "$tmp/f/one/"
+cp "$dg/zero_a.png" "$tmp/f/zero/"
+cp "$dg/two_a.jpg" "$tmp/f/two/"
+echo "not an image" >"$tmp/f/two/broken.png"
+"$siam" eval -m "$m" --data "folder:$tmp/f" --json -q -j 1 >"$tmp/ev3" \
+	2>"$tmp/err"
+ok $? "siam eval on a folder"
+grep -q '"images":7,' "$tmp/ev3" && grep -q '"gallery_source":"test images, leave-one-out"' "$tmp/ev3"
+ok $? "7 images, leave-one-out 1-NN"
+grep -q '"oneshot":{"way":2,' "$tmp/ev3"
+ok $? "one-shot over the 2 classes with two or more images"
+grep -q "broken.png" "$tmp/err"; ok $? "the bad file is reported"
+"$siam" train --data "folder:$tmp/f" --digit yes --arch "$arch" --epochs 2 \
+	--pairs 64 --batch 16 --val-split 0 -q -j 1 -o "$tmp/f.siam" 2>/dev/null
+ok $? "siam train on a folder (bad file skipped)"
+"$siam" train --data "augment:$tmp/f" --digit yes --arch "$arch" \
+	--epochs 1 --pairs 64 --batch 16 --val-split 0.3 -q -j 1 \
+	-o "$tmp/a.siam" 2>/dev/null
+ok $? "siam train on unlabelled images (augment:)"
+"$siam" train --data "augment:$tmp/f" --classes 1 -q -o "$tmp/x.siam" \
+	2>"$tmp/err"
+[ $? = 2 ]; ok $? "augment: has no classes to choose: exit 2"
+"$siam" train --data "mnist:$fx/mnist-mini" --loss hinge 2>/dev/null
+[ $? = 2 ]; ok $? "unknown loss: exit 2"
+"$siam" train --data "mnist:$fx/mnist-mini" --arch "in=1x28x28 bogus" -q \
+	-o "$tmp/x.siam" 2>"$tmp/err"
+[ $? = 2 ] && grep -q bogus "$tmp/err"; ok $? "bad --arch: exit 2, names the token"
+
 echo "1..$n"
 [ $failed = 0 ]

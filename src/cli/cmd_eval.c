@@ -181,7 +181,7 @@ static int run(int argc, char **argv)
 		          "(mnist: or folder:)", data);
 		goto done;
 	}
-	for (int i = 0; i < test->nbad && !quiet; i++)
+	for (int i = 0; i < test->nbad; i++)
 		cli_error("eval", "skipped %s", test->bad[i]);
 	if (!(mask = malloc((size_t)test->num_classes)))
 		goto nomem;
@@ -278,16 +278,15 @@ static int run(int argc, char **argv)
 		}
 	}
 
-	/* One-shot over the chosen classes present in the test images. */
-	if (!(clist = malloc((size_t)test->num_classes * sizeof(int))))
+	/* One-shot over the chosen classes with two or more test images
+	 * (a support and a different query). */
+	if (!(clist = calloc((size_t)test->num_classes, sizeof(int))))
 		goto nomem;
-	for (int k = 0; k < test->num_classes; k++) {
-		int present = 0;
-		for (int i = 0; i < n && !present; i++)
-			present = labels[i] == k;
-		if (mask[k] && present)
+	for (int i = 0; i < n; i++)
+		clist[labels[i]]++;
+	for (int k = 0; k < test->num_classes; k++)
+		if (mask[k] && clist[k] >= 2)
 			clist[ncls++] = k;
-	}
 	if (!way)
 		way = ncls < 5 ? ncls : 5;
 	if (ncls >= 2 && way >= 2 && way <= ncls) {
@@ -298,8 +297,8 @@ static int run(int argc, char **argv)
 			goto done;
 		}
 	} else if (way > ncls) {
-		cli_error("eval", "--way %ld: only %d classes to choose from",
-		          way, ncls);
+		cli_error("eval", "--way %ld: only %d classes have two or "
+		          "more test images", way, ncls);
 		goto done;
 	}
 

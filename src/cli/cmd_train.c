@@ -476,7 +476,7 @@ static int run(int argc, char **argv)
 		cli_error("train", "%s", err.msg);
 		goto done;
 	}
-	for (int i = 0; i < d->nbad && !cfg.quiet; i++)
+	for (int i = 0; i < d->nbad; i++)
 		cli_error("train", "skipped %s", d->bad[i]);
 
 	progress_state ps = { .quiet = cfg.quiet };
