@@ -336,6 +336,8 @@ static char **split_args(char *s, int *argc)
 typedef struct progress_state {
 	cli_progress bar;
 	int quiet, tty, epoch;
+	int best_epoch;          /* as last reported, and its figures */
+	double best_acc, best_auc;
 	char label[64];
 } progress_state;
 
@@ -381,6 +383,11 @@ static int on_progress(void *arg, const siam_train_status *st)
 		} else if (st->event == SIAM_TRAIN_VALIDATE) {
 			cli_progress_update(&ps->bar, st->steps, "validating");
 		} else if (st->event == SIAM_TRAIN_EPOCH) {
+			if (st->best_epoch == st->epoch) {
+				ps->best_acc = st->val_accuracy;
+				ps->best_auc = st->val_auc;
+			}
+			ps->best_epoch = st->best_epoch;
 			cli_progress_end(&ps->bar);
 			ps->epoch = 0;
 			char t[32];
@@ -512,9 +519,14 @@ static int run(int argc, char **argv)
 	}
 	if (cfg.resume || access(ckpt, F_OK) == 0)
 		unlink(ckpt); /* the run is complete: the checkpoint is spent */
-	if (!cfg.quiet)
-		printf("saved %s  threshold %.4f\n", cfg.output,
+	if (!cfg.quiet) {
+		printf("saved %s  threshold %.4f", cfg.output,
 		       (double)m->threshold);
+		if (ps.best_epoch > 0 && ps.best_acc >= 0)
+			printf("  (epoch %d kept: val acc %.2f%%, auc %.5f)",
+			       ps.best_epoch, 100 * ps.best_acc, ps.best_auc);
+		printf("\n");
+	}
 	status = SIAM_EXIT_OK;
 done:
 	siam_data_free(d);
