@@ -75,9 +75,10 @@ int main(int argc, char **argv)
 	o.progress_arg = &t;
 	if (siam_train(m, train, &o, &err))
 		goto fail;
-	double macs = siam_net_forward_flops(m->net);
+	/* FLOPs (2 per multiply-add) of one sample's forward pass */
+	double flops = siam_net_forward_flops(m->net);
 	/* forward + backward (about twice the forward) of both sides */
-	double train_flops = 2.0 * 3.0 * 2.0 * macs;
+	double train_flops = 2.0 * 3.0 * flops;
 	printf("threads %d\nbatch %d\npairs %ld\n", threads, batch, t.pairs);
 	printf("train_seconds %.3f\n", t.seconds);
 	printf("train_pairs_per_s %.1f\n", t.pairs / t.seconds);
@@ -110,7 +111,7 @@ int main(int argc, char **argv)
 		printf("embed%d_images_per_s %.1f\n", bs[k], n / s);
 		if (k == 0)
 			printf("embed256_gflops %.1f\n",
-			       n / s * 2.0 * macs * 1e-9);
+			       n / s * flops * 1e-9);
 	}
 	free(x);
 	free(e);
