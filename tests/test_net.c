@@ -437,6 +437,43 @@ static void test_threads(void)
 	siam_net_free(net);
 }
 
+/* A backward pass on a smaller batch after a larger one must give the
+ * same gradients as on a fresh net: buffers are spaced for the largest
+ * batch, and stale values from it must not leak in. */
+static void test_shrinking_batch(const char *spec)
+{
+	siam_net *a = NULL, *b = NULL;
+	siam_error err;
+	if (!tap_ok(!siam_net_create(&a, spec, &err) &&
+	            !siam_net_create(&b, spec, &err),
+	            "create two nets: %s", spec))
+		goto done;
+	siam_net_init(a, 5);
+	siam_net_init(b, 5);
+	size_t in = siam_net_input_size(a), D = siam_net_embed_dim(a);
+	size_t np = siam_net_num_params(a);
+	float *big = randv(8 * in, 1), *dbig = randv(8 * D, 1);
+	float *small = randv(3 * in, 1), *dsmall = randv(3 * D, 1);
+	siam_net_forward(a, big, 8, &err);
+	siam_net_zero_grad(a);
+	siam_net_backward(a, dbig);
+	siam_net_forward(a, small, 3, &err);
+	siam_net_zero_grad(a);
+	siam_net_backward(a, dsmall);
+	siam_net_forward(b, small, 3, &err);
+	siam_net_zero_grad(b);
+	siam_net_backward(b, dsmall);
+	tap_ok(!memcmp(siam_net_grads(a), siam_net_grads(b), np * sizeof(float)),
+	       "batch 3 after batch 8 gives a fresh net's gradients (%s)", spec);
+	free(big);
+	free(dbig);
+	free(small);
+	free(dsmall);
+done:
+	siam_net_free(a);
+	siam_net_free(b);
+}
+
 int main(void)
 {
 	siam_rng_seed(&rng, 77);
@@ -449,5 +486,7 @@ int main(void)
 	test_errors();
 	test_determinism();
 	test_threads();
+	test_shrinking_batch(SMALL);
+	test_shrinking_batch("in=2x7x7 conv3x3:same relu pool2 conv3x4 relu fc6 l2");
 	return tap_done();
 }

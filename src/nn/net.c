@@ -741,11 +741,13 @@ void siam_net_backward(siam_net *net, const float *dout)
 	/* Layers accumulate into their input gradient, and each activation
 	 * has one consumer: zero them all (the last is the caller's dout),
 	 * then run back to front. */
-	size_t nact = 0;
+	/* Each buffer is spaced for net->cap samples, which may exceed B
+	 * after a larger batch: zero each one's first B samples. */
 	for (int i = 0; i < last; i++)
 		if (group_end(net, i))
-			nact += layer_out_size(&net->layers[i]);
-	memset(net->dacts, 0, (size_t)B * nact * sizeof(float));
+			memset(net->dact[i], 0,
+			       (size_t)B * layer_out_size(&net->layers[i]) *
+			               sizeof(float));
 	float *p = net->params, *g = net->grads;
 	for (int i = last; i >= 0; i--) {
 		const siam_layer *l = &net->layers[i];
