@@ -241,6 +241,19 @@ fail:
 }
 
 /* ------------------------------------------------------------------ */
+/* Ends savepoint name: rolled back first if rc reports a failure, so a
+ * failed put leaves the database as it was. */
+static void savepoint_end(sqlite3 *db, const char *name, int rc)
+{
+	char sql[64];
+	if (rc < 0) {
+		snprintf(sql, sizeof sql, "ROLLBACK TO %s", name);
+		sqlite3_exec(db, sql, NULL, NULL, NULL);
+	}
+	snprintf(sql, sizeof sql, "RELEASE %s", name);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
 /* Models                                                              */
 
 static const char db_current_model_sql[] =
@@ -330,12 +343,8 @@ int siam_db_put_model(sqlite3 *db, const siam_model *m, const char *name,
 	*id = sqlite3_last_insert_rowid(db);
 out:
 	sqlite3_finalize(st);
-	if (in_sp) {
-		if (rc < 0)
-			sqlite3_exec(db, "ROLLBACK TO siam_put_model", NULL,
-			             NULL, NULL);
-		sqlite3_exec(db, "RELEASE siam_put_model", NULL, NULL, NULL);
-	}
+	if (in_sp)
+		savepoint_end(db, "siam_put_model", rc);
 	free(blob);
 	if (rc < 0)
 		*id = 0;
@@ -515,12 +524,8 @@ int siam_db_put_image(sqlite3 *db, const siam_db_image *img, int64_t *id,
 	}
 out:
 	sqlite3_finalize(st);
-	if (in_sp) {
-		if (rc < 0)
-			sqlite3_exec(db, "ROLLBACK TO siam_put_image", NULL,
-			             NULL, NULL);
-		sqlite3_exec(db, "RELEASE siam_put_image", NULL, NULL, NULL);
-	}
+	if (in_sp)
+		savepoint_end(db, "siam_put_image", rc);
 	free(emb);
 	if (rc < 0 && id)
 		*id = 0;
