@@ -53,7 +53,7 @@ static void test_default(void)
 	tap_ok(fc->in_c * fc->in_h * fc->in_w == 1024 && fc->w_len == 262144,
 	       "fc256 flattens its 64x4x4 input: 1024 x 256 weights");
 	tap_int(siam_net_num_params(net), 32 * 25 + 32 + 64 * 32 * 25 + 64 +
-	        1024 * 256 + 256 + 256 * 64 + 64, "default has 1,111,936 "
+	        1024 * 256 + 256 + 256 * 64 + 64, "default has 330,944 "
 	        "parameters");
 	tap_int(siam_net_input_size(net), 784, "input is 1x28x28");
 	tap_ok(siam_net_input_c(net) == 1 && siam_net_input_h(net) == 28 &&
