@@ -141,6 +141,16 @@ is "$(echo "$out" | grep -o '"rank"' | wc -l)" 3 "-k 3 gives three results"
 out=$("$SIAM" query --db "$DB" --json -k 3 "$weird")
 case $out in *'"path":"'"$D"'/traps/it'"'"'s a \"quoted\"\nname\twith tab.png"'*) r=0 ;; *) r=1 ;; esac
 ok $r "a path with quotes, newline and tab is JSON-escaped"
+latin1=$(printf '%s/caf\351 \342\202\254.png' "$T")  # Latin-1 e-acute, then a UTF-8 euro sign
+cp "$f" "$latin1"
+out=$("$SIAM" query --db "$DB" --json -k 1 "$latin1")
+want=$(printf '"query":"%s/caf\\ufffd \342\202\254.png"' "$T")
+case $out in *"$want"*) r=0 ;; *) r=1 ;; esac
+ok $r "a name that is not UTF-8 gets U+FFFD in JSON, valid UTF-8 is kept"
+if command -v python3 >/dev/null; then
+	echo "$out" | python3 -c 'import json, sys; json.loads(sys.stdin.buffer.read().decode("utf-8"))'
+	ok $? "that output parses as JSON"
+fi
 out=$("$SIAM" query --db "$DB" "$f")
 is "$(echo "$out" | wc -l)" 10 "text output: ten lines by default"
 case $(echo "$out" | head -1) in *"0.0000  match"*"$f") r=0 ;; *) r=1 ;; esac

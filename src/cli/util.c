@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "cli.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -81,10 +82,20 @@ void cli_json_string(FILE *f, const char *s)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20) {
 				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
+			} else {
+				/* JSON is UTF-8: a byte that is not part of
+				 * a well-formed sequence (a Latin-1 file
+				 * name, say) becomes U+FFFD. */
+				size_t len = siam_utf8_len(p);
+				if (len == 0) {
+					fputs("\\ufffd", f);
+				} else {
+					fwrite(p, 1, len, f);
+					p += len - 1;
+				}
+			}
 		}
 	}
 	fputc('"', f);

@@ -18,6 +18,7 @@
  */
 #include "internal.h"
 #include "train/train_internal.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -871,8 +872,13 @@ static void put_json_str(wbuf *b, const char *s)
 			put_fmt(b, "\\%c", *p);
 		else if (*p < 0x20)
 			put_fmt(b, "\\u%04x", *p);
-		else
-			put(b, p, 1);
+		else if (siam_utf8_len(p) == 0)
+			put_str(b, "\\ufffd"); /* not UTF-8: see utf8.h */
+		else {
+			size_t len = siam_utf8_len(p);
+			put(b, p, len);
+			p += len - 1;
+		}
 	}
 	put_str(b, "\"");
 }
