@@ -618,6 +618,11 @@ typedef struct siam_train_opts {
 	 * unseen classes do.  Implies augmentation. */
 	float instance;
 	float instance_margin;
+	/* This fraction of anchors (and of negatives) are glyphs: halves of
+	 * images of two training classes joined, each combination a class
+	 * of its own (see src/train/glyph.c).  Extra classes for a model
+	 * that must work on classes it never saw.  Labelled data only. */
+	float glyphs;
 	const char *checkpoint; /* where an interrupted run saves; NULL: none */
 	const char *resume;     /* a checkpoint to continue from; NULL: none */
 	const char *config;     /* text stored in checkpoints verbatim (the

@@ -276,6 +276,36 @@ int main(void)
 	       hn.last_acc);
 	siam_model_free(mi);
 
+	/* Glyph classes (halves of two classes' images) beside the real
+	 * ones; validation stays on real images only. */
+	hook hg = { 0 };
+	base_opts(&o, &hg);
+	o.glyphs = 0.5f;
+	o.augment = 1;
+	o.epochs = 2;
+	siam_model *mg = NULL;
+	unsigned char *g1 = train(d, &o, &len1, &rc, &mg);
+	tap_int(rc, 0, "glyphs: contrastive trains");
+	tap_ok(mg && mg->meta && strstr(mg->meta, "\"glyphs\":0.5,"),
+	       "glyph fraction in the metadata");
+	tap_ok(hg.last_acc > 0.65, "glyphs: validation accuracy %.3f > 0.65",
+	       hg.last_acc);
+	siam_model_free(mg);
+	unsigned char *g2 = train(d, &o, &len2, &rc, NULL);
+	tap_ok(g1 && g2 && len1 == len2 && !memcmp(g1, g2, len1),
+	       "glyphs: the same seed gives the same model file");
+	free(g1);
+	free(g2);
+	hook hgt = { 0 };
+	base_opts(&o, &hgt);
+	o.glyphs = 0.5f;
+	o.loss = SIAM_LOSS_TRIPLET;
+	o.epochs = 2;
+	free(train(d, &o, &len2, &rc, NULL));
+	tap_int(rc, 0, "glyphs: triplet trains");
+	tap_ok(hgt.last_acc > 0.7,
+	       "glyphs, triplet: validation accuracy %.3f > 0.7", hgt.last_acc);
+
 	hook ha = { 0 };
 	base_opts(&o, &ha);
 	o.augment = 1;
@@ -291,6 +321,15 @@ int main(void)
 	tap_int(siam_data_from_memory(&u, x, NULL, 200, 0, 1, 28, 28, &err),
 	        0, "unlabelled data");
 	free(x);
+	siam_model *mgu = NULL;
+	siam_model_create(&mgu, ARCH, &err);
+	hook hgu = { 0 };
+	base_opts(&o, &hgu);
+	o.glyphs = 0.5f;
+	tap_int(siam_train(mgu, u, &o, &err), SIAM_EINVAL,
+	        "glyphs of unlabelled data: EINVAL");
+	tap_ok(strstr(err.msg, "labelled") != NULL, "message: %s", err.msg);
+	siam_model_free(mgu);
 	hook hu = { 0 };
 	base_opts(&o, &hu);
 	o.epochs = 2;
@@ -314,6 +353,16 @@ int main(void)
 	tap_int(siam_train(me, d, &o, &err), SIAM_EINVAL,
 	        "one class: EINVAL");
 	tap_ok(strstr(err.msg, "one class") != NULL, "message: %s", err.msg);
+	base_opts(&o, &hz);
+	o.glyphs = 1.5f;
+	tap_int(siam_train(me, d, &o, &err), SIAM_EINVAL,
+	        "glyph fraction 1.5: EINVAL");
+	base_opts(&o, &hz);
+	o.glyphs = 0.5f;
+	o.loss = SIAM_LOSS_TRIPLET;
+	o.instance = 0.25f;
+	tap_int(siam_train(me, d, &o, &err), SIAM_EINVAL,
+	        "glyphs with instance triplets: EINVAL");
 	base_opts(&o, &hz);
 	o.classes = "3-11";
 	tap_int(siam_train(me, d, &o, &err), SIAM_EINVAL,

@@ -60,6 +60,11 @@ const struct cmd_entry cmd_train_entry = {
 	"                        instance triplets (an image, a distortion of\n"
 	"                        it, another image of its class)\n"
 	"      --instance-margin M  their margin (default 0.1)\n"
+	"      --glyphs F        this fraction of anchors and negatives are\n"
+	"                        glyphs: the top half of one class's image over\n"
+	"                        the bottom half of another's (or left beside\n"
+	"                        right), each pairing a class of its own; for\n"
+	"                        models meant for classes they never saw\n"
 	"  -s, --seed N          random seed (default 1)\n"
 	"  -j, --threads N       BLAS threads (default: the BLAS default)\n"
 	"Output:\n"
@@ -136,7 +141,8 @@ bad:
 
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
-	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM
+	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM,
+	OPT_GLYPHS
 };
 
 /* Parses argv into cfg (adding to what is there).  Returns 0, or an
@@ -160,6 +166,7 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 		{ "augment", optional_argument, NULL, OPT_AUGMENT },
 		{ "instance", required_argument, NULL, OPT_INST },
 		{ "instance-margin", required_argument, NULL, OPT_INSTM },
+		{ "glyphs", required_argument, NULL, OPT_GLYPHS },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
@@ -259,6 +266,11 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 			                    1e6, &f))
 				return SIAM_EXIT_ERROR;
 			o->instance_margin = (float)f;
+			break;
+		case OPT_GLYPHS:
+			if (cli_parse_float(E, "--glyphs", optarg, 0, 1, &f))
+				return SIAM_EXIT_ERROR;
+			o->glyphs = (float)f;
 			break;
 		case 's':
 			if (cli_parse_int(E, "--seed", optarg, 0, 0x7fffffffL,

@@ -10,6 +10,7 @@
  * class pair is favoured by the class sizes.
  */
 #include "internal.h"
+#include "train/train_internal.h"
 
 #include <string.h>
 
@@ -166,6 +167,17 @@ void siam_sampler_instance(siam_sampler *s, siam_rng *rng, int *a, int *p,
 	int k = (int)siam_rng_below(rng, (uint32_t)s->n);
 	*a = *p = s->item[k];
 	*n = same_partner(s, rng, k);
+}
+
+int siam_sampler_num_classes(const siam_sampler *s)
+{
+	return s->labelled ? s->ncls : 0;
+}
+
+int siam_sampler_item_of(const siam_sampler *s, siam_rng *rng, int cls)
+{
+	int lo = s->start[cls], sz = s->start[cls + 1] - lo;
+	return s->item[lo + (int)siam_rng_below(rng, (uint32_t)sz)];
 }
 
 int siam_eval_pairs(int **a, int **b, unsigned char **same, size_t *npairs,

@@ -128,6 +128,8 @@ typedef struct run {
 	long npairs, steps;
 	int unlabelled;
 	int ninst;         /* instance triplets at the end of each batch */
+	siam_glyphs glyphs;  /* the epoch's glyphs when o->glyphs > 0 */
+	float *tmp2;       /* a glyph's second half */
 } run;
 
 static void run_free(run *r)
@@ -151,21 +153,26 @@ static void run_free(run *r)
 	free(r->dout);
 	free(r->y);
 	free(r->tmp);
+	free(r->tmp2);
+	siam_glyphs_free(&r->glyphs);
 	free(r->ia);
 	free(r->ib);
 	free(r->ic);
 }
 
-/* Loads item i into dst, distorted when the run augments (always for
- * unlabelled data: its positive pairs exist only through distortion). */
+/* Loads item i (a glyph when negative, see siam_glyphs) into dst,
+ * distorted when the run augments (always for unlabelled data: its
+ * positive pairs exist only through distortion). */
 static int load_input(run *r, int i, float *dst, siam_rng *rng,
                       siam_error *err)
 {
 	const siam_data *d = r->d;
-	if (!(r->o->augment || r->unlabelled || r->ninst))
-		return d->load(d, i, dst, err);
-	int rc = d->load(d, i, r->tmp, err);
-	if (!rc)
+	int distort = r->o->augment || r->unlabelled || r->ninst;
+	float *raw = distort ? r->tmp : dst;
+	int rc = i >= 0 ? d->load(d, i, raw, err)
+	                : siam_glyph_render(d, &r->glyphs.g[-1 - i], raw,
+	                                    r->tmp2, err);
+	if (!rc && distort)
 		siam_augment_apply(dst, r->tmp, d->c, d->h, d->w, d->fill,
 		                   &r->o->aug, rng);
 	return rc;
@@ -379,9 +386,16 @@ static void draw_epoch(run *r, int e)
 	siam_rng rng;
 	siam_rng_seed(&rng, siam_train_seed(r->o->seed, TAG_PAIRS,
 	                                    (uint64_t)e, 0));
+	r->glyphs.n = 0;
 	for (long k = 0; k < r->npairs; k++) {
-		if (r->o->loss == SIAM_LOSS_TRIPLET &&
-		    k % r->o->batch >= r->o->batch - r->ninst)
+		if (r->o->glyphs > 0 && r->o->loss == SIAM_LOSS_TRIPLET)
+			siam_glyphs_triplet(&r->glyphs, &rng, &r->ia[k],
+			                    &r->ib[k], &r->ic[k]);
+		else if (r->o->glyphs > 0)
+			siam_glyphs_pair(&r->glyphs, &rng, (k & 1) == 0,
+			                 &r->ia[k], &r->ib[k]);
+		else if (r->o->loss == SIAM_LOSS_TRIPLET &&
+		         k % r->o->batch >= r->o->batch - r->ninst)
 			siam_sampler_instance(r->sampler, &rng, &r->ia[k],
 			                      &r->ib[k], &r->ic[k]);
 		else if (r->o->loss == SIAM_LOSS_TRIPLET)
@@ -911,6 +925,8 @@ static char *make_meta(const run *r, int nvalidated)
 	if (r->ninst)
 		put_fmt(&b, "\"instance\":%.9g,\"instance_margin\":%.9g,",
 		        (double)o->instance, (double)o->instance_margin);
+	if (o->glyphs > 0)
+		put_fmt(&b, "\"glyphs\":%.9g,", (double)o->glyphs);
 	if (o->augment || r->unlabelled || r->ninst)
 		put_fmt(&b, "\"augment\":{\"shift\":%.9g,\"rotate\":%.9g,"
 		        "\"scale\":%.9g,\"bright\":%.9g,\"contrast\":%.9g,"
@@ -972,6 +988,12 @@ static int check_opts(const siam_train_opts *o, siam_error *err)
 	    !(o->instance_margin >= 0))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "instance fraction must be in [0, 1]");
+	if (!(o->glyphs >= 0 && o->glyphs <= 1))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "glyph fraction must be in [0, 1]");
+	if (o->glyphs > 0 && o->instance > 0)
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "glyphs and instance triplets do not mix");
 	if (!(o->val_split >= 0 && o->val_split < 1))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "val split must be in [0, 1)");
@@ -1057,6 +1079,11 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 	r.npairs = r.steps * o->batch;
 	if (o->loss == SIAM_LOSS_TRIPLET && o->instance > 0)
 		r.ninst = (int)lround((double)o->instance * o->batch);
+	/* Every pair or triplet makes at most three glyphs. */
+	if (o->glyphs > 0 &&
+	    (rc = siam_glyphs_init(&r.glyphs, r.sampler, o->glyphs,
+	                           3 * r.npairs, err)))
+		goto done;
 	if ((rc = siam_net_create(&r.vnet, siam_net_spec(r.net), err)))
 		goto done;
 	int sides = o->loss == SIAM_LOSS_TRIPLET ? 3 : 2;
@@ -1069,11 +1096,12 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 	                        (size_t)r.D * sizeof(float));
 	r.y = siam_xmalloc_n((size_t)o->batch, sizeof(float));
 	r.tmp = siam_xmalloc_n(r.in, sizeof(float));
+	r.tmp2 = siam_xmalloc_n(r.in, sizeof(float));
 	r.ia = siam_xmalloc_n((size_t)r.npairs, sizeof(int));
 	r.ib = siam_xmalloc_n((size_t)r.npairs, sizeof(int));
 	r.ic = siam_xmalloc_n((size_t)r.npairs, sizeof(int));
 	if (!r.m || !r.v || !r.best || !r.rec || !r.x || !r.dout || !r.y ||
-	    !r.tmp || !r.ia || !r.ib || !r.ic) {
+	    !r.tmp || !r.tmp2 || !r.ia || !r.ib || !r.ic) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 		goto done;
 	}

@@ -1,0 +1,133 @@
+/*
+ * glyph.c -- extra training classes made from halves of the real ones
+ * (see train_internal.h for what a glyph is and why).
+ *
+ * Why halves: a network trained to tell five classes apart learns only
+ * what separates those five and maps everything else onto them, so
+ * classes it never saw collapse together.  Glyph classes are built
+ * from the training images alone (never from the classes held out for
+ * testing), and telling forty of them apart needs features of strokes
+ * and their arrangement that carry over to new shapes.
+ */
+#include "internal.h"
+#include "train/train_internal.h"
+
+#include <string.h>
+
+int siam_glyphs_init(siam_glyphs *gs, siam_sampler *s, float frac,
+                     long cap, siam_error *err)
+{
+	memset(gs, 0, sizeof *gs);
+	int ncls = siam_sampler_num_classes(s);
+	if (ncls < 2)
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "glyphs need labelled data with at least "
+		                   "two classes");
+	gs->s = s;
+	gs->frac = frac;
+	gs->nclass = 2 * ncls * (ncls - 1);
+	gs->cap = cap;
+	gs->g = siam_xmalloc_n((size_t)cap, sizeof *gs->g);
+	if (!gs->g)
+		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	return 0;
+}
+
+void siam_glyphs_free(siam_glyphs *gs)
+{
+	free(gs->g);
+	memset(gs, 0, sizeof *gs);
+}
+
+void siam_glyph_class(const siam_glyphs *gs, int gc, int *split, int *ca,
+                      int *cb)
+{
+	int ncls = siam_sampler_num_classes(gs->s), per = ncls * (ncls - 1);
+	*split = gc / per;
+	*ca = gc % per / (ncls - 1);
+	*cb = gc % per % (ncls - 1);
+	if (*cb >= *ca)
+		*cb += 1; /* a != b: the same class twice is that class */
+}
+
+/* A new glyph of class gc, from images drawn afresh; its slot number. */
+static int new_glyph(siam_glyphs *gs, siam_rng *rng, int gc)
+{
+	int ca, cb;
+	siam_glyph *g = &gs->g[gs->n];
+	siam_glyph_class(gs, gc, &g->split, &ca, &cb);
+	g->a = siam_sampler_item_of(gs->s, rng, ca);
+	g->b = siam_sampler_item_of(gs->s, rng, cb);
+	return -1 - (int)gs->n++;
+}
+
+static int coin(siam_rng *rng, float p)
+{
+	return siam_rng_uniform(rng) < p;
+}
+
+/* A negative for an anchor of glyph class gc (-1: a real item): a glyph
+ * of another class with probability frac, else a real item. */
+static int negative(siam_glyphs *gs, siam_rng *rng, int gc)
+{
+	if (coin(rng, gs->frac)) {
+		int o = (int)siam_rng_below(rng, (uint32_t)gs->nclass -
+		                                     (gc >= 0));
+		if (gc >= 0 && o >= gc)
+			o++;
+		return new_glyph(gs, rng, o);
+	}
+	int ncls = siam_sampler_num_classes(gs->s);
+	return siam_sampler_item_of(gs->s, rng,
+	                            (int)siam_rng_below(rng, (uint32_t)ncls));
+}
+
+void siam_glyphs_pair(siam_glyphs *gs, siam_rng *rng, int same, int *a,
+                      int *b)
+{
+	if (coin(rng, gs->frac)) {
+		int gc = (int)siam_rng_below(rng, (uint32_t)gs->nclass);
+		*a = new_glyph(gs, rng, gc);
+		*b = same ? new_glyph(gs, rng, gc) : negative(gs, rng, gc);
+		return;
+	}
+	siam_sampler_pair(gs->s, rng, same, a, b);
+	if (!same && coin(rng, gs->frac))
+		*b = new_glyph(gs, rng,
+		               (int)siam_rng_below(rng, (uint32_t)gs->nclass));
+}
+
+void siam_glyphs_triplet(siam_glyphs *gs, siam_rng *rng, int *a, int *p,
+                         int *n)
+{
+	if (coin(rng, gs->frac)) {
+		int gc = (int)siam_rng_below(rng, (uint32_t)gs->nclass);
+		*a = new_glyph(gs, rng, gc);
+		*p = new_glyph(gs, rng, gc);
+		*n = negative(gs, rng, gc);
+		return;
+	}
+	siam_sampler_triplet(gs->s, rng, a, p, n);
+	if (coin(rng, gs->frac))
+		*n = new_glyph(gs, rng,
+		               (int)siam_rng_below(rng, (uint32_t)gs->nclass));
+}
+
+int siam_glyph_render(const siam_data *d, const siam_glyph *g, float *dst,
+                      float *tmp, siam_error *err)
+{
+	int rc = d->load(d, g->a, dst, err);
+	if (!rc)
+		rc = d->load(d, g->b, tmp, err);
+	if (rc)
+		return rc;
+	for (int c = 0; c < d->c; c++)
+		for (int y = 0; y < d->h; y++) {
+			size_t row = ((size_t)c * d->h + y) * d->w;
+			int x0 = g->split == 0 ? (y < d->h / 2 ? d->w : 0)
+			                       : d->w / 2;
+			memcpy(dst + row + x0, tmp + row + x0,
+			       (size_t)(d->w - x0) * sizeof(float));
+		}
+	return 0;
+}

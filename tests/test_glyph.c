@@ -1,0 +1,152 @@
+/*
+ * test_glyph.c -- glyph classes (src/train/glyph.c): the class code
+ * covers every (split, a, b) once, pairs and triplets keep "same" and
+ * "different" true of the glyph classes, the glyph share is what was
+ * asked, and a rendered glyph is exactly the two halves.
+ */
+#include "internal.h"
+#include "train/train_internal.h"
+#include "tap.h"
+
+#include <string.h>
+
+enum { NCLS = 5, PER = 12, N = NCLS * PER };
+static int labels[N], pool[N];
+
+/* What an item number from the glyph sampler stands for: a real class
+ * (0..NCLS-1), or NCLS + (split, class of a, class of b) for a glyph.
+ * Also checks the glyph's two images are of different classes. */
+static int identity(const siam_glyphs *gs, int item, int *bad)
+{
+	if (item >= 0)
+		return labels[item];
+	const siam_glyph *g = &gs->g[-1 - item];
+	int ca = labels[g->a], cb = labels[g->b];
+	if (ca == cb || g->split < 0 || g->split > 1)
+		(*bad)++;
+	return NCLS + (g->split * NCLS + ca) * NCLS + cb;
+}
+
+static void test_classes(siam_glyphs *gs)
+{
+	int seen[2][NCLS][NCLS] = { { { 0 } } }, bad = 0;
+	tap_int(gs->nclass, 2 * NCLS * (NCLS - 1), "five classes: 40 glyph classes");
+	for (int gc = 0; gc < gs->nclass; gc++) {
+		int sp, ca, cb;
+		siam_glyph_class(gs, gc, &sp, &ca, &cb);
+		if (sp < 0 || sp > 1 || ca < 0 || ca >= NCLS || cb < 0 ||
+		    cb >= NCLS || ca == cb || seen[sp][ca][cb]++)
+			bad++;
+	}
+	tap_int(bad, 0, "each glyph class is a distinct (split, a, b), a != b");
+}
+
+static void test_pairs(siam_glyphs *gs, float frac)
+{
+	siam_rng rng;
+	siam_rng_seed(&rng, 7);
+	enum { NP = 20000 };
+	int bad = 0, wrong = 0, ganchor = 0, gneg = 0;
+	for (int k = 0; k < NP; k++) {
+		int a, b, same = k % 2 == 0;
+		gs->n = 0;
+		siam_glyphs_pair(gs, &rng, same, &a, &b);
+		int ia = identity(gs, a, &bad), ib = identity(gs, b, &bad);
+		if ((ia == ib) != same)
+			wrong++;
+		ganchor += a < 0;
+		if (!same)
+			gneg += b < 0;
+	}
+	tap_int(bad, 0, "frac %.1f: every glyph joins two classes", frac);
+	tap_int(wrong, 0, "frac %.1f: same pairs share a class, different "
+	        "pairs do not", frac);
+	tap_near((double)ganchor / NP, frac, 0.015,
+	         "frac %.1f: share of glyph anchors", frac);
+	tap_near((double)gneg / (NP / 2), frac, 0.02,
+	         "frac %.1f: share of glyph negatives", frac);
+
+	int tbad = 0, twrong = 0;
+	for (int k = 0; k < NP; k++) {
+		int a, p, n;
+		gs->n = 0;
+		siam_glyphs_triplet(gs, &rng, &a, &p, &n);
+		int ia = identity(gs, a, &tbad), ip = identity(gs, p, &tbad),
+		    in = identity(gs, n, &tbad);
+		if (ia != ip || ia == in || (a < 0 && a == p))
+			twrong++;
+	}
+	tap_int(tbad + twrong, 0,
+	        "frac %.1f: triplets: positive of the anchor's class, "
+	        "negative not", frac);
+}
+
+/* A 1x4x5 source whose item i is all i, but pixel (y, x) adds y*10+x. */
+static int load_const(const siam_data *d, int i, float *out, siam_error *err)
+{
+	(void)err;
+	for (int y = 0; y < d->h; y++)
+		for (int x = 0; x < d->w; x++)
+			out[y * d->w + x] = (float)(100 * i + 10 * y + x);
+	return 0;
+}
+
+static void test_render(void)
+{
+	siam_data d;
+	memset(&d, 0, sizeof d);
+	d.c = 1;
+	d.h = 4;
+	d.w = 5;
+	d.load = load_const;
+	float dst[20], tmp[20];
+	siam_error err = { 0 };
+	siam_glyph g = { 0, 1, 2 };
+	int bad = 0;
+	tap_int(siam_glyph_render(&d, &g, dst, tmp, &err), 0, "render");
+	for (int y = 0; y < 4; y++)
+		for (int x = 0; x < 5; x++)
+			bad += dst[y * 5 + x] !=
+			       (float)(100 * (y < 2 ? 1 : 2) + 10 * y + x);
+	tap_int(bad, 0, "split 0: rows 0-1 from a, rows 2-3 from b");
+	g.split = 1;
+	siam_glyph_render(&d, &g, dst, tmp, &err);
+	bad = 0;
+	for (int y = 0; y < 4; y++)
+		for (int x = 0; x < 5; x++)
+			bad += dst[y * 5 + x] !=
+			       (float)(100 * (x < 2 ? 1 : 2) + 10 * y + x);
+	tap_int(bad, 0, "split 1: columns 0-1 from a, columns 2-4 from b");
+}
+
+int main(void)
+{
+	siam_error err = { 0 };
+	for (int i = 0; i < N; i++) {
+		labels[i] = i % NCLS;
+		pool[i] = i;
+	}
+	siam_sampler *s = NULL;
+	tap_int(siam_sampler_create(&s, labels, pool, N, &err), 0, "sampler");
+	siam_glyphs gs;
+	tap_int(siam_glyphs_init(&gs, s, 0.8f, 3, &err), 0, "glyphs init");
+	test_classes(&gs);
+	test_pairs(&gs, 0.8f);
+	gs.frac = 0.3f;
+	test_pairs(&gs, 0.3f);
+	gs.frac = 0;
+	test_pairs(&gs, 0);
+	siam_glyphs_free(&gs);
+	siam_sampler_free(s);
+
+	/* Glyphs need classes (the sampler itself refuses just one). */
+	tap_int(siam_sampler_create(&s, NULL, pool, N, &err), 0,
+	        "unlabelled sampler");
+	tap_int(siam_glyphs_init(&gs, s, 0.5f, 3, &err), SIAM_EINVAL,
+	        "glyphs of unlabelled data: EINVAL");
+	tap_ok(strstr(err.msg, "two classes") != NULL, "message: %s", err.msg);
+	siam_sampler_free(s);
+
+	test_render();
+	return tap_done();
+}
