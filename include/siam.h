@@ -162,6 +162,18 @@ float siam_triplet_loss(float *da, float *dp, float *dn, const float *a,
                         const float *p, const float *n, int N, int D,
                         float margin);
 
+/* Supervised contrastive loss (Khosla et al. 2020) over one batch of n
+ * embeddings z (n,D) of unit length (end the network with l2); ids[i]
+ * names what item i shows.  Every other item of the batch is a
+ * negative unless it has the same id; for each i that has a positive,
+ * L_i = log sum_{a != i} exp(z_i.z_a / tau)
+ *       - mean_{p != i, ids[p] = ids[i]} z_i.z_p / tau,
+ * and L is the mean of L_i.  Many negatives per anchor instead of one:
+ * the batch itself is the set of classes to tell apart.  dz may be
+ * NULL; work is scratch for n doubles. */
+float siam_supcon_loss(float *dz, const float *z, const int *ids, int n,
+                       int D, float tau, double *work);
+
 /* Euclidean distance between two D-vectors. */
 float siam_l2_distance(const float *a, const float *b, int D);
 
@@ -573,7 +585,7 @@ int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
                     int n, float *out, siam_error *err);
 
 /* The training loop. */
-enum { SIAM_LOSS_CONTRASTIVE = 0, SIAM_LOSS_TRIPLET = 1 };
+enum { SIAM_LOSS_CONTRASTIVE = 0, SIAM_LOSS_TRIPLET = 1, SIAM_LOSS_SUPCON = 2 };
 enum { SIAM_TRAIN_STEP = 0, SIAM_TRAIN_EPOCH = 1, SIAM_TRAIN_VALIDATE = 2 };
 
 typedef struct siam_train_status {
@@ -602,6 +614,7 @@ typedef struct siam_train_opts {
 	long pairs;            /* per epoch; 0 = one per training image */
 	float lr;              /* Adam learning rate; default 1e-3 */
 	float margin;          /* default 1 */
+	float temperature;     /* supcon only; default 0.1 */
 	float weight_decay;    /* decoupled, AdamW; default 0 */
 	int loss;              /* SIAM_LOSS_*; default contrastive */
 	uint64_t seed;         /* default 1 */

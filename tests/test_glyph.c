@@ -15,14 +15,17 @@ static int labels[N], pool[N];
 
 /* What an item number from the glyph sampler stands for: a real class
  * (0..NCLS-1), or NCLS + (split, class of a, class of b) for a glyph.
- * Also checks the glyph's two images are of different classes. */
+ * Also checks the glyph's two images are of different classes and
+ * match its class number. */
 static int identity(const siam_glyphs *gs, int item, int *bad)
 {
 	if (item >= 0)
 		return labels[item];
 	const siam_glyph *g = &gs->g[-1 - item];
-	int ca = labels[g->a], cb = labels[g->b];
-	if (ca == cb || g->split < 0 || g->split > 1)
+	int ca = labels[g->a], cb = labels[g->b], sp, wa, wb;
+	siam_glyph_class(gs, g->cls, &sp, &wa, &wb);
+	if (ca == cb || g->split < 0 || g->split > 1 || sp != g->split ||
+	    wa != ca || wb != cb)
 		(*bad)++;
 	return NCLS + (g->split * NCLS + ca) * NCLS + cb;
 }
@@ -101,7 +104,7 @@ static void test_render(void)
 	d.load = load_const;
 	float dst[20], tmp[20];
 	siam_error err = { 0 };
-	siam_glyph g = { 0, 1, 2 };
+	siam_glyph g = { .split = 0, .a = 1, .b = 2 };
 	int bad = 0;
 	tap_int(siam_glyph_render(&d, &g, dst, tmp, &err), 0, "render");
 	for (int y = 0; y < 4; y++)

@@ -139,6 +139,43 @@ int main(void)
 	       "finite differences (rel err %.2g %.2g %.2g)", e1, e2, e3);
 	free(ra), free(rb), free(ga), free(gb), free(rp), free(rn), free(gp), free(gn);
 
+	/* supcon: hand values.  z0 = z1 = (1,0), z2 = (0,1), ids 0 0 1,
+	 * tau 1: anchors 0 and 1 each have s = 1 to the positive and 0 to
+	 * the negative, L = log(e + 1) - 1; item 2 has no positive and is
+	 * not an anchor. */
+	float sz[6] = { 1, 0, 1, 0, 0, 1 }, sg[6];
+	int sid[3] = { 0, 0, 1 };
+	double work[8];
+	tap_near(siam_supcon_loss(sg, sz, sid, 3, 2, 1.0f, work),
+	         log(exp(1.0) + 1.0) - 1.0, 1e-6, "supcon by hand");
+	/* dL/dz2 = 1/2 sum over anchors i of softmax_i2 z_i
+	 *        = softmax(0 | 1, 0) (1,0) = (1/(e+1), 0) */
+	tap_near(sg[4], 1.0 / (exp(1.0) + 1.0), 1e-6,
+	         "supcon: the negative is pushed along the anchors");
+	tap_near(sg[5], 0.0, 1e-7, "supcon: and not across");
+
+	int SN = 8, SD = 4;
+	int ids[8] = { 0, 0, 1, 1, 2, 2, 3, 0 }; /* 3: no positive */
+	float *sv = randv((size_t)SN * SD, 1.0f);
+	float *svg = malloc(sizeof(float) * SN * SD);
+	siam_supcon_loss(svg, sv, ids, SN, SD, 0.5f, work);
+	double se = 0.0;
+	for (int i = 0; i < SN * SD; i++) {
+		float keep = sv[i];
+		const float h = 1e-2f;
+		sv[i] = keep + h;
+		double lp = siam_supcon_loss(NULL, sv, ids, SN, SD, 0.5f, work);
+		sv[i] = keep - h;
+		double lm = siam_supcon_loss(NULL, sv, ids, SN, SD, 0.5f, work);
+		sv[i] = keep;
+		double num = (lp - lm) / (2.0 * h);
+		double den = fmax(fabs(num) + fabs(svg[i]), 1e-2);
+		se = fmax(se, fabs(num - svg[i]) / den);
+	}
+	tap_ok(se < 1e-3, "supcon gradient vs finite differences (rel err "
+	       "%.2g)", se);
+	free(sv), free(svg);
+
 	/* Adam: the first step moves each parameter by lr against the sign
 	 * of its gradient (bias correction makes m/sqrt(v) = g/|g|); with
 	 * weight decay p is first scaled by 1 - lr*wd. */

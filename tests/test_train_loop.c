@@ -306,6 +306,31 @@ int main(void)
 	tap_ok(hgt.last_acc > 0.7,
 	       "glyphs, triplet: validation accuracy %.3f > 0.7", hgt.last_acc);
 
+	/* supcon needs unit-length embeddings, then learns with glyphs. */
+	hook hs = { 0 };
+	base_opts(&o, &hs);
+	o.loss = SIAM_LOSS_SUPCON;
+	siam_model *ms = NULL;
+	siam_model_create(&ms, ARCH, &err);
+	tap_int(siam_train(ms, d, &o, &err), SIAM_EINVAL,
+	        "supcon without l2 at the end: EINVAL");
+	tap_ok(strstr(err.msg, "l2") != NULL, "message: %s", err.msg);
+	siam_model_free(ms);
+	ms = NULL;
+	siam_model_create(&ms, ARCH " l2", &err);
+	o.glyphs = 0.5f;
+	o.epochs = 3;
+	tap_int(siam_train(ms, d, &o, &err), 0, "supcon with glyphs trains");
+	tap_ok(hs.last_loss < hs.first_loss,
+	       "supcon: the loss falls (%.3f -> %.3f)", hs.first_loss,
+	       hs.last_loss);
+	tap_ok(hs.last_acc > 0.75, "supcon: validation accuracy %.3f > 0.75",
+	       hs.last_acc);
+	tap_ok(ms->meta && strstr(ms->meta, "\"loss\":\"supcon\"") &&
+	       strstr(ms->meta, "\"temperature\":0.1"),
+	       "loss and temperature in the metadata");
+	siam_model_free(ms);
+
 	hook ha = { 0 };
 	base_opts(&o, &ha);
 	o.augment = 1;

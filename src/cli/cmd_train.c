@@ -43,8 +43,12 @@ const struct cmd_entry cmd_train_entry = {
 	"                        (default: yes for mnist: except Fashion-MNIST)\n"
 	"Network and loss:\n"
 	"  -a, --arch SPEC       architecture (default: \"" SIAM_DEFAULT_ARCH "\")\n"
-	"  -l, --loss NAME       contrastive (default) or triplet\n"
+	"  -l, --loss NAME       contrastive (default), triplet or supcon\n"
+	"                        (supervised contrastive: every other image\n"
+	"                        of the batch is a negative; needs an arch\n"
+	"                        ending in l2)\n"
 	"      --margin M        loss margin (default 1)\n"
+	"      --temperature T   supcon temperature (default 0.1)\n"
 	"Optimisation:\n"
 	"  -e, --epochs N        epochs (default 10)\n"
 	"  -b, --batch N         pairs per step (default 64)\n"
@@ -142,7 +146,7 @@ bad:
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
 	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM,
-	OPT_GLYPHS
+	OPT_GLYPHS, OPT_TEMP
 };
 
 /* Parses argv into cfg (adding to what is there).  Returns 0, or an
@@ -167,6 +171,7 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 		{ "instance", required_argument, NULL, OPT_INST },
 		{ "instance-margin", required_argument, NULL, OPT_INSTM },
 		{ "glyphs", required_argument, NULL, OPT_GLYPHS },
+		{ "temperature", required_argument, NULL, OPT_TEMP },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },
@@ -211,10 +216,12 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 				o->loss = SIAM_LOSS_CONTRASTIVE;
 			else if (!strcmp(optarg, "triplet"))
 				o->loss = SIAM_LOSS_TRIPLET;
+			else if (!strcmp(optarg, "supcon"))
+				o->loss = SIAM_LOSS_SUPCON;
 			else
 				return cli_usage_error(E, "--loss: want "
-				                       "contrastive or triplet, "
-				                       "not '%s'", optarg);
+				                       "contrastive, triplet or "
+				                       "supcon, not '%s'", optarg);
 			break;
 		case OPT_MARGIN:
 			if (cli_parse_float(E, "--margin", optarg, 1e-6, 1e6, &f))
@@ -266,6 +273,12 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 			                    1e6, &f))
 				return SIAM_EXIT_ERROR;
 			o->instance_margin = (float)f;
+			break;
+		case OPT_TEMP:
+			if (cli_parse_float(E, "--temperature", optarg, 1e-3,
+			                    100, &f))
+				return SIAM_EXIT_ERROR;
+			o->temperature = (float)f;
 			break;
 		case OPT_GLYPHS:
 			if (cli_parse_float(E, "--glyphs", optarg, 0, 1, &f))

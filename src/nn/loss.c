@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Added under the square root of the hinge term's distance: the
  * gradient of max(0, m - d)^2 is -2 (m - d) (a - b) / d, which is 0/0
@@ -74,6 +75,70 @@ float siam_triplet_loss(float *da, float *dp, float *dn, const float *a,
 		}
 	}
 	return (float)(total * invn);
+}
+
+float siam_supcon_loss(float *dz, const float *z, const int *ids, int n,
+                       int D, float tau, double *work)
+{
+	// z and dz are (n,D); work is (n): row i of the similarities
+	int anchors = 0;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < n; j++)
+			if (j != i && ids[j] == ids[i]) {
+				anchors++;
+				break;
+			}
+	double total = 0.0, inv = anchors ? 1.0 / anchors : 0.0;
+	if (dz)
+		memset(dz, 0, (size_t)n * D * sizeof(float));
+	for (int i = 0; i < n; i++) {
+		const float *zi = z + (size_t)i * D;
+		int npos = 0;
+		double mx = -INFINITY;
+		for (int j = 0; j < n; j++) {
+			if (j == i)
+				continue;
+			const float *zj = z + (size_t)j * D;
+			double s = 0.0;
+			for (int k = 0; k < D; k++)
+				s += (double)zi[k] * zj[k];
+			work[j] = s / tau;
+			mx = work[j] > mx ? work[j] : mx;
+			npos += ids[j] == ids[i];
+		}
+		if (!npos)
+			continue;
+		/* log-sum-exp shifted by the largest term, so exp never
+		 * overflows at small temperatures */
+		double sum = 0.0, pos = 0.0;
+		for (int j = 0; j < n; j++)
+			if (j != i) {
+				sum += exp(work[j] - mx);
+				if (ids[j] == ids[i])
+					pos += work[j];
+			}
+		double lse = mx + log(sum);
+		total += lse - pos / npos;
+		if (!dz)
+			continue;
+		/* dL_i/ds_ij = softmax_ij - [j positive] / npos, and
+		 * s_ij = z_i.z_j / tau feeds both z_i and z_j. */
+		float *gi = dz + (size_t)i * D;
+		for (int j = 0; j < n; j++) {
+			if (j == i)
+				continue;
+			double g = (exp(work[j] - lse) -
+			            (ids[j] == ids[i] ? 1.0 / npos : 0.0)) *
+			           inv / tau;
+			const float *zj = z + (size_t)j * D;
+			float *gj = dz + (size_t)j * D;
+			for (int k = 0; k < D; k++) {
+				gi[k] += (float)(g * zj[k]);
+				gj[k] += (float)(g * zi[k]);
+			}
+		}
+	}
+	return (float)(total * inv);
 }
 
 float siam_l2_distance(const float *a, const float *b, int D)

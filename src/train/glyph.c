@@ -55,6 +55,7 @@ static int new_glyph(siam_glyphs *gs, siam_rng *rng, int gc)
 {
 	int ca, cb;
 	siam_glyph *g = &gs->g[gs->n];
+	g->cls = gc;
 	siam_glyph_class(gs, gc, &g->split, &ca, &cb);
 	g->a = siam_sampler_item_of(gs->s, rng, ca);
 	g->b = siam_sampler_item_of(gs->s, rng, cb);

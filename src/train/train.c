@@ -43,6 +43,7 @@ void siam_train_opts_default(siam_train_opts *o)
 	o->pairs = 0;
 	o->lr = 1e-3f;
 	o->margin = 1.0f;
+	o->temperature = 0.1f;
 	o->weight_decay = 0;
 	o->loss = SIAM_LOSS_CONTRASTIVE;
 	o->seed = 1;
@@ -130,6 +131,8 @@ typedef struct run {
 	int ninst;         /* instance triplets at the end of each batch */
 	siam_glyphs glyphs;  /* the epoch's glyphs when o->glyphs > 0 */
 	float *tmp2;       /* a glyph's second half */
+	int *ids;          /* supcon: what each of a step's 2N inputs shows */
+	double *work;      /* supcon scratch */
 } run;
 
 static void run_free(run *r)
@@ -154,6 +157,8 @@ static void run_free(run *r)
 	free(r->y);
 	free(r->tmp);
 	free(r->tmp2);
+	free(r->ids);
+	free(r->work);
 	siam_glyphs_free(&r->glyphs);
 	free(r->ia);
 	free(r->ib);
@@ -386,14 +391,18 @@ static void draw_epoch(run *r, int e)
 	siam_rng rng;
 	siam_rng_seed(&rng, siam_train_seed(r->o->seed, TAG_PAIRS,
 	                                    (uint64_t)e, 0));
+	/* supcon needs no negative pairs: every other input of the batch
+	 * is one unless it shows the same class. */
+	int supcon = r->o->loss == SIAM_LOSS_SUPCON;
 	r->glyphs.n = 0;
 	for (long k = 0; k < r->npairs; k++) {
 		if (r->o->glyphs > 0 && r->o->loss == SIAM_LOSS_TRIPLET)
 			siam_glyphs_triplet(&r->glyphs, &rng, &r->ia[k],
 			                    &r->ib[k], &r->ic[k]);
 		else if (r->o->glyphs > 0)
-			siam_glyphs_pair(&r->glyphs, &rng, (k & 1) == 0,
-			                 &r->ia[k], &r->ib[k]);
+			siam_glyphs_pair(&r->glyphs, &rng,
+			                 supcon || (k & 1) == 0, &r->ia[k],
+			                 &r->ib[k]);
 		else if (r->o->loss == SIAM_LOSS_TRIPLET &&
 		         k % r->o->batch >= r->o->batch - r->ninst)
 			siam_sampler_instance(r->sampler, &rng, &r->ia[k],
@@ -402,9 +411,20 @@ static void draw_epoch(run *r, int e)
 			siam_sampler_triplet(r->sampler, &rng, &r->ia[k],
 			                     &r->ib[k], &r->ic[k]);
 		else
-			siam_sampler_pair(r->sampler, &rng, (k & 1) == 0,
-			                  &r->ia[k], &r->ib[k]);
+			siam_sampler_pair(r->sampler, &rng,
+			                  supcon || (k & 1) == 0, &r->ia[k],
+			                  &r->ib[k]);
 	}
+}
+
+/* What input i (an item, or a glyph when negative) shows, for supcon:
+ * its label, the glyph's class after the labels, or for unlabelled
+ * data the item itself. */
+static int input_id(const run *r, int i)
+{
+	if (i < 0)
+		return r->d->num_classes + r->glyphs.g[-1 - i].cls;
+	return r->d->labels ? r->d->labels[i] : i;
 }
 
 /* One step on pairs [k0, k0 + N): both sides (all three for triplets)
@@ -460,6 +480,12 @@ static int train_step(run *r, long k0, int N, double *lossp,
 				for (size_t k = oi; k < nd; k++)
 					g[k] *= (float)ni / N;
 			}
+	} else if (r->o->loss == SIAM_LOSS_SUPCON) {
+		for (int s = 0; s < 2; s++)
+			for (int k = 0; k < N; k++)
+				r->ids[s * N + k] = input_id(r, idx[s][k0 + k]);
+		loss = siam_supcon_loss(r->dout, e, r->ids, 2 * N, r->D,
+		                        r->o->temperature, r->work);
 	} else
 		loss = siam_contrastive_loss(r->dout, r->dout + nd, e, e + nd,
 		                             r->y, N, r->D, r->o->margin);
@@ -897,6 +923,13 @@ static void put_json_str(wbuf *b, const char *s)
 	put_str(b, "\"");
 }
 
+static const char *loss_name(int loss)
+{
+	return loss == SIAM_LOSS_TRIPLET ? "triplet"
+	       : loss == SIAM_LOSS_SUPCON ? "supcon"
+	                                  : "contrastive";
+}
+
 /* JSON for m->meta: how the model was made and what validation
  * measured.  Nothing time-dependent goes in, so a rerun writes the same
  * bytes. */
@@ -917,11 +950,13 @@ static char *make_meta(const run *r, int nvalidated)
 	        "\"pairs_per_epoch\":%ld,\"lr\":%.9g,\"lr_decay\":%s,"
 	        "\"margin\":%.9g,\"weight_decay\":%.9g,\"seed\":%llu,"
 	        "\"threads\":%d,\"val_split\":%.9g,",
-	        o->loss == SIAM_LOSS_TRIPLET ? "triplet" : "contrastive",
+	        loss_name(o->loss),
 	        o->epochs, o->batch, r->npairs, (double)o->lr,
 	        o->lr_decay ? "true" : "false", (double)o->margin,
 	        (double)o->weight_decay, (unsigned long long)o->seed,
 	        o->threads, (double)o->val_split);
+	if (o->loss == SIAM_LOSS_SUPCON)
+		put_fmt(&b, "\"temperature\":%.9g,", (double)o->temperature);
 	if (r->ninst)
 		put_fmt(&b, "\"instance\":%.9g,\"instance_margin\":%.9g,",
 		        (double)o->instance, (double)o->instance_margin);
@@ -997,8 +1032,12 @@ static int check_opts(const siam_train_opts *o, siam_error *err)
 	if (!(o->val_split >= 0 && o->val_split < 1))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "val split must be in [0, 1)");
-	if (o->loss != SIAM_LOSS_CONTRASTIVE && o->loss != SIAM_LOSS_TRIPLET)
+	if (o->loss != SIAM_LOSS_CONTRASTIVE && o->loss != SIAM_LOSS_TRIPLET &&
+	    o->loss != SIAM_LOSS_SUPCON)
 		return siam_errorf(err, SIAM_EINVAL, "unknown loss");
+	if (!(o->temperature > 0) || !isfinite(o->temperature))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "temperature must be positive");
 	return 0;
 }
 
@@ -1062,6 +1101,12 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		                   siam_net_input_c(r.net),
 		                   siam_net_input_h(r.net),
 		                   siam_net_input_w(r.net));
+	if (o->loss == SIAM_LOSS_SUPCON &&
+	    siam_net_layer(r.net, siam_net_num_layers(r.net) - 1)->kind !=
+	            SIAM_LAYER_L2NORM)
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "the supcon loss compares unit-length "
+		                   "embeddings: end the architecture with l2");
 	if (o->threads > 0)
 		siam_set_threads(o->threads);
 	if ((rc = split_pools(&r, err)))
@@ -1097,11 +1142,13 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 	r.y = siam_xmalloc_n((size_t)o->batch, sizeof(float));
 	r.tmp = siam_xmalloc_n(r.in, sizeof(float));
 	r.tmp2 = siam_xmalloc_n(r.in, sizeof(float));
+	r.ids = siam_xmalloc_n(2 * (size_t)o->batch, sizeof(int));
+	r.work = siam_xmalloc_n(2 * (size_t)o->batch, sizeof(double));
 	r.ia = siam_xmalloc_n((size_t)r.npairs, sizeof(int));
 	r.ib = siam_xmalloc_n((size_t)r.npairs, sizeof(int));
 	r.ic = siam_xmalloc_n((size_t)r.npairs, sizeof(int));
 	if (!r.m || !r.v || !r.best || !r.rec || !r.x || !r.dout || !r.y ||
-	    !r.tmp || !r.tmp2 || !r.ia || !r.ib || !r.ic) {
+	    !r.tmp || !r.tmp2 || !r.ids || !r.work || !r.ia || !r.ib || !r.ic) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 		goto done;
 	}

@@ -35,6 +35,7 @@ static inline uint64_t siam_train_seed(uint64_t seed, uint64_t tag,
 typedef struct siam_glyph {
 	int split; /* 0: top of a over bottom of b; 1: left of a, right of b */
 	int a, b;  /* items */
+	int cls;   /* glyph class: 0 <= cls < siam_glyphs.nclass */
 } siam_glyph;
 
 /* An epoch's glyphs.  Pair and triplet slots hold item numbers >= 0
