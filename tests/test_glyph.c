@@ -24,20 +24,21 @@ static int identity(const siam_glyphs *gs, int item, int *bad)
 	const siam_glyph *g = &gs->g[-1 - item];
 	int ca = labels[g->a], cb = labels[g->b], sp, wa, wb;
 	siam_glyph_class(gs, g->cls, &sp, &wa, &wb);
-	if (ca == cb || g->split < 0 || g->split > 1 || sp != g->split ||
+	if (ca == cb || sp != g->split ||
 	    wa != ca || wb != cb)
 		(*bad)++;
-	return NCLS + (g->split * NCLS + ca) * NCLS + cb;
+	return NCLS + (sp * NCLS + ca) * NCLS + cb;
 }
 
 static void test_classes(siam_glyphs *gs)
 {
-	int seen[2][NCLS][NCLS] = { { { 0 } } }, bad = 0;
-	tap_int(gs->nclass, 2 * NCLS * (NCLS - 1), "five classes: 40 glyph classes");
+	int seen[SIAM_GLYPH_SPLITS][NCLS][NCLS] = { { { 0 } } }, bad = 0;
+	tap_int(gs->nclass, 6 * NCLS * (NCLS - 1),
+	        "five classes: 120 glyph classes");
 	for (int gc = 0; gc < gs->nclass; gc++) {
 		int sp, ca, cb;
 		siam_glyph_class(gs, gc, &sp, &ca, &cb);
-		if (sp < 0 || sp > 1 || ca < 0 || ca >= NCLS || cb < 0 ||
+		if (sp < 0 || sp >= SIAM_GLYPH_SPLITS || ca < 0 || ca >= NCLS || cb < 0 ||
 		    cb >= NCLS || ca == cb || seen[sp][ca][cb]++)
 			bad++;
 	}
@@ -84,7 +85,7 @@ static void test_pairs(siam_glyphs *gs, float frac)
 	        "negative not", frac);
 }
 
-/* A 1x4x5 source whose item i is all i, but pixel (y, x) adds y*10+x. */
+/* A 1x6x9 source whose pixel (y, x) of item i is 100 i + 10 y + x. */
 static int load_const(const siam_data *d, int i, float *out, siam_error *err)
 {
 	(void)err;
@@ -99,27 +100,26 @@ static void test_render(void)
 	siam_data d;
 	memset(&d, 0, sizeof d);
 	d.c = 1;
-	d.h = 4;
-	d.w = 5;
+	d.h = 6;
+	d.w = 9;
 	d.load = load_const;
-	float dst[20], tmp[20];
+	float dst[54], tmp[54];
 	siam_error err = { 0 };
-	siam_glyph g = { .split = 0, .a = 1, .b = 2 };
-	int bad = 0;
-	tap_int(siam_glyph_render(&d, &g, dst, tmp, &err), 0, "render");
-	for (int y = 0; y < 4; y++)
-		for (int x = 0; x < 5; x++)
-			bad += dst[y * 5 + x] !=
-			       (float)(100 * (y < 2 ? 1 : 2) + 10 * y + x);
-	tap_int(bad, 0, "split 0: rows 0-1 from a, rows 2-3 from b");
-	g.split = 1;
-	siam_glyph_render(&d, &g, dst, tmp, &err);
-	bad = 0;
-	for (int y = 0; y < 4; y++)
-		for (int x = 0; x < 5; x++)
-			bad += dst[y * 5 + x] !=
-			       (float)(100 * (x < 2 ? 1 : 2) + 10 * y + x);
-	tap_int(bad, 0, "split 1: columns 0-1 from a, columns 2-4 from b");
+	/* The cuts by hand: rows 2, 3, 4 of 6; columns 3, 4, 6 of 9. */
+	const int cut[SIAM_GLYPH_SPLITS] = { 2, 3, 3, 4, 4, 6 };
+	for (int sp = 0; sp < SIAM_GLYPH_SPLITS; sp++) {
+		siam_glyph g = { .split = sp, .a = 1, .b = 2 };
+		int bad = siam_glyph_render(&d, &g, dst, tmp, &err) != 0;
+		for (int y = 0; y < 6; y++)
+			for (int x = 0; x < 9; x++) {
+				int fromb = (sp & 1 ? x : y) >= cut[sp];
+				bad += dst[y * 9 + x] !=
+				       (float)(100 * (fromb ? 2 : 1) + 10 * y + x);
+			}
+		tap_int(bad, 0, "split %d: a %s, b from %s %d on", sp,
+		        sp & 1 ? "left" : "above", sp & 1 ? "column" : "row",
+		        cut[sp]);
+	}
 }
 
 int main(void)

@@ -1,12 +1,12 @@
 /*
- * glyph.c -- extra training classes made from halves of the real ones
+ * glyph.c -- extra training classes made from parts of the real ones
  * (see train_internal.h for what a glyph is and why).
  *
- * Why halves: a network trained to tell five classes apart learns only
+ * Why: a network trained to tell five classes apart learns only
  * what separates those five and maps everything else onto them, so
  * classes it never saw collapse together.  Glyph classes are built
  * from the training images alone (never from the classes held out for
- * testing), and telling forty of them apart needs features of strokes
+ * testing), and telling 120 of them apart needs features of strokes
  * and their arrangement that carry over to new shapes.
  */
 #include "internal.h"
@@ -25,7 +25,7 @@ int siam_glyphs_init(siam_glyphs *gs, siam_sampler *s, float frac,
 		                   "two classes");
 	gs->s = s;
 	gs->frac = frac;
-	gs->nclass = 2 * ncls * (ncls - 1);
+	gs->nclass = SIAM_GLYPH_SPLITS * ncls * (ncls - 1);
 	gs->cap = cap;
 	gs->g = siam_xmalloc_n((size_t)cap, sizeof *gs->g);
 	if (!gs->g)
@@ -122,11 +122,12 @@ int siam_glyph_render(const siam_data *d, const siam_glyph *g, float *dst,
 		rc = d->load(d, g->b, tmp, err);
 	if (rc)
 		return rc;
+	int across = g->split & 1;
+	int cut = siam_glyph_cut(g->split, across ? d->w : d->h);
 	for (int c = 0; c < d->c; c++)
 		for (int y = 0; y < d->h; y++) {
 			size_t row = ((size_t)c * d->h + y) * d->w;
-			int x0 = g->split == 0 ? (y < d->h / 2 ? d->w : 0)
-			                       : d->w / 2;
+			int x0 = across ? cut : y < cut ? d->w : 0;
 			memcpy(dst + row + x0, tmp + row + x0,
 			       (size_t)(d->w - x0) * sizeof(float));
 		}

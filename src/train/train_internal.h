@@ -26,14 +26,23 @@ static inline uint64_t siam_train_seed(uint64_t seed, uint64_t tag,
 
 /* ---- glyphs: classes made up from the training classes (glyph.c) ----
  *
- * A glyph is the top half of an image of class a over the bottom half
- * of an image of class b (split 0), or a's left half beside b's right
- * half (split 1), with a != b.  Each (split, a, b) is a class of its
- * own, so five digit classes give forty more.  Training to tell these
+ * A glyph is the top of an image of class a over the bottom of an
+ * image of class b, or a's left beside b's right, with a != b, cut at a
+ * third, a half or two thirds: six splits.  Each (split, a, b) is a
+ * class of its own, so five digit classes give 120 more.  Training to tell these
  * apart teaches the network shapes the real classes alone never ask
  * for, which is what classes it has never seen need. */
+enum { SIAM_GLYPH_SPLITS = 6 };
+
+/* Where split s cuts an image of `size` rows (even s) or columns (odd):
+ * the part of b starts there. */
+static inline int siam_glyph_cut(int split, int size)
+{
+	return size * (split / 2 + 2) / 6;
+}
+
 typedef struct siam_glyph {
-	int split; /* 0: top of a over bottom of b; 1: left of a, right of b */
+	int split; /* even: a above b, odd: a left of b; cut: siam_glyph_cut */
 	int a, b;  /* items */
 	int cls;   /* glyph class: 0 <= cls < siam_glyphs.nclass */
 } siam_glyph;
@@ -43,7 +52,7 @@ typedef struct siam_glyph {
 typedef struct siam_glyphs {
 	siam_sampler *s;
 	float frac;     /* share of anchors (and of negatives) that are glyphs */
-	int nclass;     /* glyph classes: 2 * ncls * (ncls - 1) */
+	int nclass;     /* SIAM_GLYPH_SPLITS * ncls * (ncls - 1) */
 	siam_glyph *g;  /* cap entries */
 	long n, cap;
 } siam_glyphs;
