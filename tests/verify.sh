@@ -172,6 +172,20 @@ ok $? "siam train on unlabelled images (augment:)"
 "$siam" train --data "mnist:$fx/mnist-mini" --arch "in=1x28x28 bogus" -q \
 	-o "$tmp/x.siam" 2>"$tmp/err"
 [ $? = 2 ] && grep -q bogus "$tmp/err"; ok $? "bad --arch: exit 2, names the token"
+"$siam" train --data "mnist:$fx/mnist-mini" --loss supcon --arch "$arch" -q \
+	-o "$tmp/x.siam" 2>"$tmp/err"
+[ $? = 2 ] && grep -q "end the architecture with l2" "$tmp/err"
+ok $? "supcon without l2: exit 2, says to end the architecture with l2"
+"$siam" train --data "mnist:$fx/mnist-mini" --glyphs 1.5 -q -o "$tmp/x.siam" \
+	2>"$tmp/err"
+[ $? = 2 ] && grep -q -- "--glyphs" "$tmp/err"; ok $? "--glyphs 1.5: exit 2"
+"$siam" train --data "mnist:$fx/mnist-mini" --arch "$arch l2" --loss supcon \
+	--temperature 0.2 --glyphs 0.5 --epochs 1 --pairs 64 --batch 16 -q -j 1 \
+	-o "$tmp/g.siam" 2>/dev/null
+ok $? "siam train --loss supcon --glyphs 0.5"
+"$siam" info --model "$tmp/g.siam" --json >"$tmp/gi" 2>/dev/null
+grep -q '"supcon"' "$tmp/gi" && grep -q 'glyphs' "$tmp/gi"
+ok $? "siam info shows the loss and the glyph fraction"
 
 echo "1..$n"
 [ $failed = 0 ]
