@@ -187,5 +187,16 @@ ok $? "siam train --loss supcon --glyphs 0.5"
 grep -q '"supcon"' "$tmp/gi" && grep -q 'glyphs' "$tmp/gi"
 ok $? "siam info shows the loss and the glyph fraction"
 
+# The shipped unseen-class model: trained on 0-4 only, it must still tell
+# the shipped example digits 5-9 apart (chance: 50% AUC, 20% one-shot).
+"$siam" eval --model "$SIAM_SRCDIR/models/mnist-0-4.siam" \
+	--data "folder:$SIAM_SRCDIR/examples/digits" --classes 5-9 --way 5 \
+	--trials 500 --json >"$tmp/u" 2>/dev/null
+ok $? "siam eval of models/mnist-0-4.siam on the example digits 5-9"
+num() { sed -n "s/.*\"$1\":{[^}]*\"$2\":\([0-9.]*\).*/\1/p" "$tmp/u"; }
+auc=$(num verification auc) nn=$(num nn1 accuracy) os=$(num oneshot accuracy)
+awk -v a="$auc" -v n="$nn" -v o="$os" 'BEGIN { exit !(a >= 0.88 && n >= 0.85 && o >= 0.75) }'
+ok $? "unseen digits 5-9: AUC $auc >= 0.88, 1-NN $nn >= 0.85, one-shot $os >= 0.75"
+
 echo "1..$n"
 [ $failed = 0 ]
