@@ -23,6 +23,9 @@ int siam_glyphs_init(siam_glyphs *gs, siam_sampler *s, float frac,
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "glyphs need labelled data with at least "
 		                   "two classes");
+	if ((double)SIAM_GLYPH_SPLITS * ncls * (ncls - 1) > 1e9)
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "%d classes are too many for glyphs", ncls);
 	gs->s = s;
 	gs->frac = frac;
 	gs->nclass = SIAM_GLYPH_SPLITS * ncls * (ncls - 1);
@@ -67,14 +70,13 @@ static int coin(siam_rng *rng, float p)
 	return siam_rng_uniform(rng) < p;
 }
 
-/* A negative for an anchor of glyph class gc (-1: a real item): a glyph
- * of another class with probability frac, else a real item. */
+/* A negative for an anchor of glyph class gc: a glyph of another class
+ * with probability frac, else a real item of any class. */
 static int negative(siam_glyphs *gs, siam_rng *rng, int gc)
 {
 	if (coin(rng, gs->frac)) {
-		int o = (int)siam_rng_below(rng, (uint32_t)gs->nclass -
-		                                     (gc >= 0));
-		if (gc >= 0 && o >= gc)
+		int o = (int)siam_rng_below(rng, (uint32_t)gs->nclass - 1);
+		if (o >= gc)
 			o++;
 		return new_glyph(gs, rng, o);
 	}

@@ -29,9 +29,9 @@ static inline uint64_t siam_train_seed(uint64_t seed, uint64_t tag,
  * A glyph is the top of an image of class a over the bottom of an
  * image of class b, or a's left beside b's right, with a != b, cut at a
  * third, a half or two thirds: six splits.  Each (split, a, b) is a
- * class of its own, so five digit classes give 120 more.  Training to tell these
- * apart teaches the network shapes the real classes alone never ask
- * for, which is what classes it has never seen need. */
+ * class of its own, so five digit classes give 120 more.  Training to
+ * tell these apart teaches the network shapes the real classes alone
+ * never ask for, which is what classes it has never seen need. */
 enum { SIAM_GLYPH_SPLITS = 6 };
 
 /* Where split s cuts an image of `size` rows (even s) or columns (odd):
@@ -64,11 +64,12 @@ SIAM_HIDDEN int siam_sampler_item_of(const siam_sampler *s, siam_rng *rng,
 SIAM_HIDDEN int siam_sampler_num_classes(const siam_sampler *s);
 
 /* Sets gs up to draw up to cap glyphs per epoch from s's classes;
- * SIAM_EINVAL unless s is labelled with at least two classes. */
+ * SIAM_EINVAL unless s is labelled with at least two classes (and not
+ * so many that the glyph classes overflow an int). */
 SIAM_HIDDEN int siam_glyphs_init(siam_glyphs *gs, siam_sampler *s,
                                  float frac, long cap, siam_error *err);
 SIAM_HIDDEN void siam_glyphs_free(siam_glyphs *gs);
-/* The decoded (split, a, b) of glyph class gc; for tests. */
+/* The (split, class of a, class of b) that glyph class gc stands for. */
 SIAM_HIDDEN void siam_glyph_class(const siam_glyphs *gs, int gc, int *split,
                                   int *ca, int *cb);
 /* Like siam_sampler_pair and siam_sampler_triplet, but with glyphs:
