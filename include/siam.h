@@ -585,7 +585,11 @@ int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
                     int n, float *out, siam_error *err);
 
 /* The training loop. */
-enum { SIAM_LOSS_CONTRASTIVE = 0, SIAM_LOSS_TRIPLET = 1, SIAM_LOSS_SUPCON = 2 };
+enum {
+	SIAM_LOSS_CONTRASTIVE = 0,
+	SIAM_LOSS_TRIPLET = 1,
+	SIAM_LOSS_SUPCON = 2  /* siam_supcon_loss; the net must end in l2 */
+};
 enum { SIAM_TRAIN_STEP = 0, SIAM_TRAIN_EPOCH = 1, SIAM_TRAIN_VALIDATE = 2 };
 
 typedef struct siam_train_status {
@@ -631,10 +635,11 @@ typedef struct siam_train_opts {
 	 * unseen classes do.  Implies augmentation. */
 	float instance;
 	float instance_margin;
-	/* This fraction of anchors (and of negatives) are glyphs: halves of
-	 * images of two training classes joined, each combination a class
-	 * of its own (see src/train/glyph.c).  Extra classes for a model
-	 * that must work on classes it never saw.  Labelled data only. */
+	/* This fraction of anchors (and of negatives) are glyphs: parts of
+	 * images of two training classes joined (top over bottom or left
+	 * beside right), each combination a class of its own (see
+	 * src/train/glyph.c).  Extra classes for a model that must work on
+	 * classes it never saw.  Labelled data only; not with instance. */
 	float glyphs;
 	const char *checkpoint; /* where an interrupted run saves; NULL: none */
 	const char *resume;     /* a checkpoint to continue from; NULL: none */
