@@ -150,6 +150,24 @@ int main(void)
 	tap_ok(strstr(err.msg, "two classes") != NULL, "message: %s", err.msg);
 	siam_sampler_free(s);
 
+	/* 13,000 classes make 6 * 13000 * 12999 > 1e9 glyph classes:
+	 * refused before anything overflows an int. */
+	enum { BIG = 26000 };
+	int *bl = malloc(BIG * sizeof(int)), *bp = malloc(BIG * sizeof(int));
+	for (int i = 0; i < BIG; i++) {
+		bl[i] = i / 2;
+		bp[i] = i;
+	}
+	tap_int(siam_sampler_create(&s, bl, bp, BIG, &err), 0,
+	        "a sampler of 13,000 classes");
+	tap_int(siam_glyphs_init(&gs, s, 0.5f, 3, &err), SIAM_EINVAL,
+	        "too many classes for glyphs: EINVAL");
+	tap_ok(strstr(err.msg, "13000 classes") != NULL, "message: %s",
+	       err.msg);
+	siam_sampler_free(s);
+	free(bl);
+	free(bp);
+
 	test_render();
 	return tap_done();
 }
