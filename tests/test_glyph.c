@@ -2,7 +2,8 @@
  * test_glyph.c -- glyph classes (src/train/glyph.c): the class code
  * covers every (split, a, b) once, pairs and triplets keep "same" and
  * "different" true of the glyph classes, the glyph share is what was
- * asked, and a rendered glyph is exactly the two halves.
+ * asked, and a rendered glyph is exactly its two parts, cut where
+ * each of the six splits says.
  */
 #include "internal.h"
 #include "train/train_internal.h"

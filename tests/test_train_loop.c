@@ -276,7 +276,7 @@ int main(void)
 	       hn.last_acc);
 	siam_model_free(mi);
 
-	/* Glyph classes (halves of two classes' images) beside the real
+	/* Glyph classes (parts of two classes' images) beside the real
 	 * ones; validation stays on real images only. */
 	hook hg = { 0 };
 	base_opts(&o, &hg);
