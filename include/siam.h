@@ -606,6 +606,10 @@ typedef struct siam_train_status {
 	double val_auc;
 	float val_threshold;
 	int best_epoch;      /* the epoch kept so far */
+	/* SIAM_TRAIN_STEP only: the weights the step left (not the moving
+	 * average), read-only, valid during the call. */
+	const float *weights;
+	size_t nweights;
 } siam_train_status;
 
 /* Returns non-zero to stop: the loop saves a checkpoint (if opts say
@@ -628,6 +632,12 @@ typedef struct siam_train_opts {
 	int augment;           /* 1: distort inputs with aug */
 	siam_augment aug;
 	int lr_decay;          /* 1: cosine decay of lr to 0 over the run */
+	/* > 0: validate, keep and save an exponential moving average of
+	 * the weights, updated after every step with this decay (e.g.
+	 * 0.98), instead of the weights themselves.  The average is
+	 * smoother than any single step's weights: the epoch-to-epoch
+	 * jitter of what a model does on classes it never saw drops. */
+	float ema;
 	/* Triplet loss only: this fraction of each batch are instance
 	 * triplets (siam_sampler_instance) with their own margin, so that
 	 * images of one class stay apart by their shapes instead of

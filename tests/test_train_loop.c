@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "tap.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +26,11 @@ typedef struct hook {
 	int epochs_seen;
 	double first_loss, last_loss;
 	double last_acc;
+	/* When ema > 0: a moving average of the weights kept from the
+	 * steps' reports, by hand, to check the trainer's against. */
+	float ema;
+	float *avg;
+	size_t n;
 } hook;
 
 static int on_progress(void *arg, const siam_train_status *st)
@@ -32,6 +38,17 @@ static int on_progress(void *arg, const siam_train_status *st)
 	hook *h = arg;
 	if (st->event == SIAM_TRAIN_STEP) {
 		h->steps++;
+		if (h->ema > 0) {
+			if (!h->avg) {
+				/* The initial weights are not reported: start
+				 * from zero, their share decays as ema^steps. */
+				h->n = st->nweights;
+				h->avg = calloc(h->n, sizeof(float));
+			}
+			for (size_t i = 0; h->avg && i < h->n; i++)
+				h->avg[i] = h->ema * h->avg[i] +
+				            (1 - h->ema) * st->weights[i];
+		}
 		return h->stop_at && h->steps >= h->stop_at;
 	}
 	if (st->event == SIAM_TRAIN_EPOCH) {
@@ -305,6 +322,75 @@ int main(void)
 	tap_int(rc, 0, "glyphs: triplet trains");
 	tap_ok(hgt.last_acc > 0.7,
 	       "glyphs, triplet: validation accuracy %.3f > 0.7", hgt.last_acc);
+
+	/* A moving average of the weights: the model keeps the average,
+	 * equal to one kept by hand from every step's weights (the initial
+	 * weights' share, 0.5^32, is below float precision), not the last
+	 * step's weights. */
+	hook hm = { .ema = 0.5f };
+	base_opts(&o, &hm);
+	o.ema = 0.5f;
+	o.epochs = 1;
+	o.val_split = 0;
+	siam_model *mm = NULL;
+	free(train(d, &o, &len2, &rc, &mm));
+	tap_int(rc, 0, "--ema trains");
+	if (mm && hm.avg) {
+		const float *w = siam_net_params(mm->net);
+		double maxd = 0, lastd = 0;
+		siam_model *ml = NULL;
+		hook hl = { 0 };
+		base_opts(&o, &hl);
+		o.epochs = 1;
+		o.val_split = 0;
+		free(train(d, &o, &len2, &rc, &ml));
+		for (size_t i = 0; i < hm.n; i++) {
+			double e = fabs(w[i] - hm.avg[i]);
+			maxd = e > maxd ? e : maxd;
+			if (ml) {
+				e = fabs(w[i] - siam_net_params(ml->net)[i]);
+				lastd = e > lastd ? e : lastd;
+			}
+		}
+		tap_ok(hm.n == siam_net_num_params(mm->net) && maxd < 1e-5,
+		       "the model is the moving average (max |diff| %.2g)",
+		       maxd);
+		tap_ok(lastd > 1e-4 && lastd > 100 * maxd,
+		       "not the last step's weights (max |diff| %.2g)", lastd);
+		tap_ok(mm->meta && strstr(mm->meta, "\"ema\":0.5,"),
+		       "decay in the metadata");
+		siam_model_free(ml);
+	}
+	siam_model_free(mm);
+	free(hm.avg);
+	/* Interrupted and resumed with an average: the same bytes. */
+	hook hm1 = { 0 }, hm2 = { .stop_at = 40 }, hm3 = { 0 };
+	base_opts(&o, &hm1);
+	o.ema = 0.9f;
+	o.epochs = 2;
+	unsigned char *e1 = train(d, &o, &len1, &rc, NULL);
+	base_opts(&o, &hm2);
+	o.ema = 0.9f;
+	o.epochs = 2;
+	o.checkpoint = ckpt;
+	free(train(d, &o, &len2, &rc, NULL));
+	tap_int(rc, SIAM_EINTR, "--ema: stopped after 40 steps");
+	base_opts(&o, &hm3);
+	o.ema = 0.9f;
+	o.epochs = 2;
+	o.resume = ckpt;
+	unsigned char *e2 = train(d, &o, &len2, &rc, NULL);
+	tap_ok(e1 && e2 && len1 == len2 && !memcmp(e1, e2, len1),
+	       "--ema: resumed model = uninterrupted model");
+	free(e1);
+	free(e2);
+	base_opts(&o, &hm3);
+	o.epochs = 2;
+	o.resume = ckpt;
+	train(d, &o, &len2, &rc, NULL);
+	tap_int(rc, SIAM_EINVAL, "an --ema checkpoint resumed without --ema: "
+	        "EINVAL");
+	unlink(ckpt);
 
 	/* supcon needs unit-length embeddings, then learns with glyphs. */
 	hook hs = { 0 };

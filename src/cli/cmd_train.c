@@ -56,6 +56,9 @@ const struct cmd_entry cmd_train_entry = {
 	"      --lr X            Adam learning rate (default 0.001)\n"
 	"      --lr-decay        cosine decay of the learning rate to 0\n"
 	"      --weight-decay X  decoupled weight decay (default 0)\n"
+	"      --ema D           validate and keep a moving average of the\n"
+	"                        weights, decay D per step (e.g. 0.98;\n"
+	"                        default 0 = off)\n"
 	"      --augment[=LIST]  random shifts, rotations and scalings of the\n"
 	"                        inputs; LIST sets them: shift=0.1,rotate=12,\n"
 	"                        scale=0.1,bright=0,contrast=0,elastic=0,\n"
@@ -146,7 +149,7 @@ bad:
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
 	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM,
-	OPT_GLYPHS, OPT_TEMP
+	OPT_GLYPHS, OPT_TEMP, OPT_EMA
 };
 
 /* Parses argv into cfg (adding to what is there).  Returns 0, or an
@@ -171,6 +174,7 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 		{ "instance", required_argument, NULL, OPT_INST },
 		{ "instance-margin", required_argument, NULL, OPT_INSTM },
 		{ "glyphs", required_argument, NULL, OPT_GLYPHS },
+		{ "ema", required_argument, NULL, OPT_EMA },
 		{ "temperature", required_argument, NULL, OPT_TEMP },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'j' },
@@ -284,6 +288,12 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 			if (cli_parse_float(E, "--glyphs", optarg, 0, 1, &f))
 				return SIAM_EXIT_ERROR;
 			o->glyphs = (float)f;
+			break;
+		case OPT_EMA:
+			if (cli_parse_float(E, "--ema", optarg, 0, 0.999999,
+			                    &f))
+				return SIAM_EXIT_ERROR;
+			o->ema = (float)f;
 			break;
 		case 's':
 			if (cli_parse_int(E, "--seed", optarg, 0, 0x7fffffffL,

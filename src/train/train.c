@@ -107,6 +107,7 @@ typedef struct run {
 	siam_adam adam;
 	float *m, *v;      /* Adam's moments */
 	float *best;       /* weights of the best epoch */
+	float *ema;        /* o->ema > 0: the moving average of the weights */
 	/* The images: a training pool and a validation pool. */
 	int *train, ntrain, *val, nval;
 	siam_sampler *sampler;
@@ -141,6 +142,7 @@ static void run_free(run *r)
 	free(r->m);
 	free(r->v);
 	free(r->best);
+	free(r->ema);
 	free(r->train);
 	free(r->val);
 	siam_sampler_free(r->sampler);
@@ -289,13 +291,20 @@ static int make_val_pairs(run *r, siam_error *err)
 	return 0;
 }
 
+/* The weights validation measures and the model keeps: the moving
+ * average when the run keeps one. */
+static const float *kept_weights(run *r)
+{
+	return r->ema ? r->ema : siam_net_params(r->net);
+}
+
 /* Embeds the validation images and measures the validation pairs. */
 static int validate(run *r, siam_verif *out, siam_error *err)
 {
 	const siam_data *d = r->d;
 	int *pool = r->nval ? r->val : r->train;
 	int n = r->nval ? r->nval : SIAM_MIN(r->ntrain, 5000);
-	memcpy(siam_net_params(r->vnet), siam_net_params(r->net),
+	memcpy(siam_net_params(r->vnet), kept_weights(r),
 	       r->np * sizeof(float));
 	int rc = siam_embed_data(r->vnet, d, pool, n, r->vemb, err);
 	if (rc)
@@ -361,6 +370,7 @@ static int scale_init(run *r, siam_error *err)
 	float *e = siam_xmalloc_n((size_t)n, (size_t)r->D * sizeof(float));
 	if (!e)
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	/* The fresh weights: the moving average does not exist yet. */
 	memcpy(siam_net_params(r->vnet), siam_net_params(r->net),
 	       r->np * sizeof(float));
 	int rc = siam_embed_data(r->vnet, r->d, r->train, n, e, err);
@@ -499,6 +509,12 @@ static int train_step(run *r, long k0, int N, double *lossp,
 	}
 	siam_adam_step(&r->adam, siam_net_params(r->net),
 	               siam_net_grads(r->net), r->m, r->v, r->np);
+	if (r->ema) {
+		const float *w = siam_net_params(r->net);
+		float a = r->o->ema;
+		for (size_t i = 0; i < r->np; i++)
+			r->ema[i] = a * r->ema[i] + (1 - a) * w[i];
+	}
 	if (!isfinite(loss))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "the loss diverged at epoch %d step %ld; "
@@ -517,11 +533,14 @@ static int train_step(run *r, long k0, int N, double *lossp,
  * auc, eer, tar, f32 threshold); i32 records and per record f64 loss,
  * accuracy, auc, f32 threshold; i32 item count of the data; u64 model
  * length and the model file (current weights); u64 parameter count and
- * Adam's m, v and the best weights as f32; u32 CRC-32 of all before.
+ * Adam's m, v and the best weights as f32; (version 2) f32 the decay of
+ * the moving average of the weights and, when it is not 0, the average
+ * as f32; u32 CRC-32 of all before.  A version 1 checkpoint is of a run
+ * without an average.
  */
 
 #define CKPT_MAGIC "SIAMCKPT"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 
 typedef struct wbuf {
 	unsigned char *p;
@@ -686,6 +705,9 @@ static int write_checkpoint(run *r, siam_model *m, siam_error *err)
 	put_f32s(&b, r->m, r->np);
 	put_f32s(&b, r->v, r->np);
 	put_f32s(&b, r->best, r->np);
+	put_f32(&b, r->ema ? r->o->ema : 0.0f);
+	if (r->ema)
+		put_f32s(&b, r->ema, r->np);
 	put_u32(&b, siam_crc32(0, b.p, b.len));
 	free(blob);
 	if (b.fail) {
@@ -716,7 +738,7 @@ static int write_checkpoint(run *r, siam_model *m, siam_error *err)
 
 /* Reads the whole checkpoint and checks magic, version and CRC. */
 static int read_ckpt_file(const char *path, unsigned char **data,
-                          size_t *len, siam_error *err)
+                          size_t *len, uint32_t *version, siam_error *err)
 {
 	*data = NULL;
 	FILE *f = fopen(path, "rb");
@@ -765,7 +787,7 @@ static int read_ckpt_file(const char *path, unsigned char **data,
 	}
 	uint32_t ver = (uint32_t)p[8] | (uint32_t)p[9] << 8 |
 	               (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
-	if (ver != CKPT_VERSION) {
+	if (ver < 1 || ver > CKPT_VERSION) {
 		free(p);
 		return siam_errorf(err, SIAM_EFORMAT,
 		                   "%s: checkpoint version %u, this siam reads "
@@ -773,6 +795,7 @@ static int read_ckpt_file(const char *path, unsigned char **data,
 	}
 	*data = p;
 	*len = n - 4;
+	*version = ver;
 	return 0;
 }
 
@@ -782,7 +805,8 @@ int siam_checkpoint_config(const char *path, char **config,
 	*config = NULL;
 	unsigned char *data;
 	size_t len;
-	int rc = read_ckpt_file(path, &data, &len, err);
+	uint32_t ver;
+	int rc = read_ckpt_file(path, &data, &len, &ver, err);
 	if (rc)
 		return rc;
 	rbuf b = { data, len, 12, 0 };
@@ -810,7 +834,8 @@ static int read_checkpoint(run *r, siam_model *m, siam_error *err)
 	unsigned char *data;
 	size_t len;
 	siam_model *saved = NULL;
-	int rc = read_ckpt_file(path, &data, &len, err);
+	uint32_t ver;
+	int rc = read_ckpt_file(path, &data, &len, &ver, err);
 	if (rc)
 		return rc;
 	rbuf b = { data, len, 12, 0 };
@@ -867,6 +892,16 @@ static int read_checkpoint(run *r, siam_model *m, siam_error *err)
 	get_f32s(&b, r->m, r->np);
 	get_f32s(&b, r->v, r->np);
 	get_f32s(&b, r->best, r->np);
+	float decay = ver >= 2 ? get_f32(&b) : 0.0f;
+	if (!b.fail && decay != (r->ema ? r->o->ema : 0.0f)) {
+		rc = siam_errorf(err, SIAM_EINVAL, "%s: the checkpoint is of a "
+		                 "run with --ema %g, not %g", path,
+		                 (double)decay,
+		                 (double)(r->ema ? r->o->ema : 0.0f));
+		goto done;
+	}
+	if (r->ema)
+		get_f32s(&b, r->ema, r->np);
 	if (b.fail || r->epoch < 0 || r->epoch > r->o->epochs ||
 	    r->step < 0 || r->best_epoch < 0 || r->best_epoch > r->o->epochs)
 		goto corrupt;
@@ -962,6 +997,8 @@ static char *make_meta(const run *r, int nvalidated)
 		        (double)o->instance, (double)o->instance_margin);
 	if (o->glyphs > 0)
 		put_fmt(&b, "\"glyphs\":%.9g,", (double)o->glyphs);
+	if (o->ema > 0)
+		put_fmt(&b, "\"ema\":%.9g,", (double)o->ema);
 	if (o->augment || r->unlabelled || r->ninst)
 		put_fmt(&b, "\"augment\":{\"shift\":%.9g,\"rotate\":%.9g,"
 		        "\"scale\":%.9g,\"bright\":%.9g,\"contrast\":%.9g,"
@@ -1023,6 +1060,9 @@ static int check_opts(const siam_train_opts *o, siam_error *err)
 	    !(o->instance_margin >= 0))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "instance fraction must be in [0, 1]");
+	if (!(o->ema >= 0 && o->ema < 1))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "ema decay must be in [0, 1)");
 	if (!(o->glyphs >= 0 && o->glyphs <= 1))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "glyph fraction must be in [0, 1]");
@@ -1062,6 +1102,10 @@ static int report(run *r, int event, double t0, double val_acc,
 		.val_threshold = val_thr,
 		.best_epoch = r->best_epoch,
 	};
+	if (event == SIAM_TRAIN_STEP) {
+		st.weights = siam_net_params(r->net);
+		st.nweights = r->np;
+	}
 	return o->progress(o->progress_arg, &st);
 }
 
@@ -1135,6 +1179,10 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 	r.m = calloc(r.np, sizeof(float));
 	r.v = calloc(r.np, sizeof(float));
 	r.best = siam_xmalloc_n(r.np, sizeof(float));
+	if (o->ema > 0 && !(r.ema = siam_xmalloc_n(r.np, sizeof(float)))) {
+		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+		goto done;
+	}
 	r.rec = calloc((size_t)o->epochs, sizeof *r.rec);
 	r.x = siam_xmalloc_n((size_t)sides * o->batch, r.in * sizeof(float));
 	r.dout = siam_xmalloc_n((size_t)sides * o->batch,
@@ -1164,6 +1212,8 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		if ((rc = scale_init(&r, err)))
 			goto done;
 		memcpy(r.best, siam_net_params(r.net), r.np * sizeof(float));
+		if (r.ema)
+			memcpy(r.ema, r.best, r.np * sizeof(float));
 	}
 
 	for (; r.epoch < o->epochs; r.epoch++, r.step = 0, r.loss_sum = 0) {
@@ -1199,7 +1249,7 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 			     v.auc > r.best_val.auc)) {
 				r.best_epoch = r.epoch + 1;
 				r.best_val = v;
-				memcpy(r.best, siam_net_params(r.net),
+				memcpy(r.best, kept_weights(&r),
 				       r.np * sizeof(float));
 			}
 		}
@@ -1221,6 +1271,9 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		/* No held-out images: the last epoch, calibrated on training
 		 * pairs. */
 		r.best_epoch = o->epochs;
+		if (r.ema)
+			memcpy(siam_net_params(r.net), r.ema,
+			       r.np * sizeof(float));
 		if ((rc = validate(&r, &r.best_val, err)))
 			goto done;
 	}
