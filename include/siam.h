@@ -259,6 +259,20 @@ void siam_net_zero_grad(siam_net *net);
 int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
                    siam_error *err);
 
+/* Views (src/nn/views.c): an input embedded as the mean of the
+ * embeddings of `views` copies, the input itself and its one-pixel
+ * shifts (5: right, left, down, up; 9: and the diagonals), put back to
+ * unit length when the net ends in l2.  views = 1 is siam_net_embed.
+ * Less jitter on classes the net never saw, for views times the work. */
+#define SIAM_MAX_VIEWS 9
+int siam_views_valid(int views); /* 1, 5 or 9 */
+int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
+                         float *out, siam_error *err);
+/* dst = src (c, h, w) moved dx pixels right and dy down, the edge
+ * pixels repeated into the gap. */
+void siam_shift_input(float *dst, const float *src, int c, int h, int w,
+                      int dx, int dy);
+
 /* A trainer: the net plus Adam state, one contiguous block of moments. */
 typedef struct siam_trainer siam_trainer;
 
@@ -379,6 +393,8 @@ typedef struct siam_model {
 	siam_preproc pre;
 	float threshold;   /* distance below which a pair is "same" */
 	float margin;      /* the margin it was trained with */
+	int views;         /* embed as the mean of this many views (1, 5, 9;
+	                    * see siam_net_embed_views); 1 when created */
 	char *meta;        /* training metadata as JSON text; owned, may be NULL */
 } siam_model;
 
@@ -389,7 +405,7 @@ void siam_model_free(siam_model *m);
 /* File format (little-endian):
  *   "SIAMMODL" magic, u32 version, u32 header length, header text
  *   (key=value lines: spec, embed, c/h/w, digit, mean, std, threshold,
- *   margin), u32 meta length, meta JSON, u64 param count, float32 params,
+ *   margin, and views when it is not 1), u32 meta length, meta JSON, u64 param count, float32 params,
  *   u32 CRC-32 of everything before it. */
 int siam_model_save(const siam_model *m, const char *path, siam_error *err);
 int siam_model_load(siam_model **out, const char *path, siam_error *err);
@@ -400,7 +416,8 @@ int siam_model_save_mem(const siam_model *m, void **buf, size_t *len,
 int siam_model_load_mem(siam_model **out, const void *buf, size_t len,
                         const char *name, siam_error *err);
 
-/* Preprocess and embed one image: out has embed_dim floats. */
+/* Preprocess and embed one image (over m->views views): out has
+ * embed_dim floats. */
 int siam_model_embed_image(siam_model *m, const siam_image *img, float *out,
                            siam_error *err);
 
@@ -580,9 +597,10 @@ int siam_oneshot_accuracy(double *acc, const float *emb, const int *labels,
                           siam_error *err);
 
 /* Embeds items[0..n) of d (all of d if items is NULL) into out (n, D),
- * in batches. */
+ * in batches, each over `views` views (1: the items as they are; see
+ * siam_net_embed_views). */
 int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
-                    int n, float *out, siam_error *err);
+                    int n, int views, float *out, siam_error *err);
 
 /* The training loop. */
 enum {
@@ -638,6 +656,11 @@ typedef struct siam_train_opts {
 	 * smoother than any single step's weights: the epoch-to-epoch
 	 * jitter of what a model does on classes it never saw drops. */
 	float ema;
+	/* Validate, and have the model embed, over this many views (1, 5
+	 * or 9; see siam_net_embed_views), so that the threshold is
+	 * calibrated on the distances the model will measure.  Training
+	 * steps see single views.  Default 1. */
+	int views;
 	/* Triplet loss only: this fraction of each batch are instance
 	 * triplets (siam_sampler_instance) with their own margin, so that
 	 * images of one class stay apart by their shapes instead of

@@ -66,6 +66,7 @@ int siam_model_create(siam_model **out, const char *spec, siam_error *err)
 	                     siam_net_input_w(m->net));
 	m->margin = 1.0f;
 	m->threshold = 0.5f;
+	m->views = 1;
 	*out = m;
 	return 0;
 }
@@ -144,10 +145,19 @@ int siam_model_save_mem(const siam_model *m, void **out, size_t *outlen,
 	                  m->pre.c, m->pre.h, m->pre.w, m->pre.digit,
 	                  (double)m->pre.mean, (double)m->pre.std,
 	                  (double)m->threshold, (double)m->margin);
+	/* Written only when it is not 1: a model without views stays the
+	 * same bytes it always was (and older readers, which ignore keys
+	 * they do not know, still load it). */
+	if (hl >= 0 && (size_t)hl < sizeof header && m->views != 1)
+		hl += snprintf(header + hl, sizeof header - (size_t)hl,
+		               "views=%d\n", m->views);
 	if (hl < 0 || (size_t)hl >= sizeof header)
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "model header too long (spec of %zu bytes)",
 		                   strlen(siam_net_spec(m->net)));
+	if (!siam_views_valid(m->views))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "views must be 1, 5 or 9, not %d", m->views);
 	size_t ml = m->meta ? strlen(m->meta) : 0;
 	if (ml > MAX_META)
 		return siam_errorf(err, SIAM_EINVAL,
@@ -371,6 +381,18 @@ int siam_model_load_mem(siam_model **out, const void *data, size_t len,
 	m->pre.std = (float)sd;
 	m->threshold = (float)thr;
 	m->margin = (float)margin;
+	if (header_value(hdr, "views")) {
+		double views;
+		if ((rc = header_num(hdr, "views", &views, name, err)))
+			goto fail;
+		if (!siam_views_valid((int)views) || views != (int)views) {
+			rc = siam_errorf(err, SIAM_EFORMAT,
+			                 "%s: model header has a bad 'views'",
+			                 name);
+			goto fail;
+		}
+		m->views = (int)views;
+	}
 	if (ml > 0) {
 		m->meta = strndup((const char *)p + moff, ml);
 		if (!m->meta) {
@@ -451,7 +473,7 @@ int siam_model_embed_image(siam_model *m, const siam_image *img, float *out,
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
 	int rc = siam_preprocess(in, img, &m->pre, err);
 	if (!rc)
-		rc = siam_net_embed(m->net, in, 1, out, err);
+		rc = siam_net_embed_views(m->net, in, 1, m->views, out, err);
 	free(in);
 	return rc;
 }

@@ -166,7 +166,7 @@ int main(void)
 			size_t np;
 			for (int i = 0; i < t->n; i++)
 				items[i] = i;
-			siam_embed_data(m->net, t, NULL, t->n, e, &err);
+			siam_embed_data(m->net, t, NULL, t->n, 1, e, &err);
 			siam_eval_pairs(&pa, &pb, &same, &np, t->labels, items,
 			                t->n, 1, &err);
 			float *dist = malloc(np * sizeof(float));

@@ -186,6 +186,24 @@ ok $? "siam train --loss supcon --glyphs 0.5"
 "$siam" info --model "$tmp/g.siam" --json >"$tmp/gi" 2>/dev/null
 grep -q '"supcon"' "$tmp/gi" && grep -q 'glyphs' "$tmp/gi"
 ok $? "siam info shows the loss and the glyph fraction"
+# Views and a moving average: stored in the model and used by verify.
+"$siam" train --data "mnist:$fx/mnist-mini" --views 3 -q -o "$tmp/x.siam" \
+	2>"$tmp/err"
+[ $? = 2 ] && grep -q -- "--views" "$tmp/err"; ok $? "--views 3: exit 2"
+"$siam" train --data "mnist:$fx/mnist-mini" --ema 1 -q -o "$tmp/x.siam" \
+	2>"$tmp/err"
+[ $? = 2 ] && grep -q -- "--ema" "$tmp/err"; ok $? "--ema 1: exit 2"
+"$siam" train --data "mnist:$fx/mnist-mini" --arch "$arch" --views 5 \
+	--ema 0.9 --epochs 1 --pairs 64 --batch 16 -q -j 1 -o "$tmp/v.siam" \
+	2>/dev/null
+ok $? "siam train --views 5 --ema 0.9"
+"$siam" info --model "$tmp/v.siam" --json >"$tmp/vi" 2>/dev/null
+grep -q '"views":5,' "$tmp/vi" && grep -q '"ema":0.8999999' "$tmp/vi"
+ok $? "siam info shows 5 views and the average's decay"
+out=$("$siam" verify -m "$tmp/v.siam" --json "$dg/seven_a.png" \
+	"$dg/seven_a.png" 2>/dev/null)
+echo "$out" | grep -q '"distance":0[,.]' && echo "$out" | grep -q '"same":true'
+ok $? "a 5-view model: an image against itself is the same ($out)"
 
 # The shipped unseen-class model: trained on 0-4 only, it must still tell
 # the shipped example digits 5-9 apart (chance: 50% AUC, 20% one-shot).

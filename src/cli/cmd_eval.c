@@ -208,7 +208,7 @@ static int run(int argc, char **argv)
 	if (!quiet)
 		fprintf(stderr, "siam eval: embedding %d test images\n", n);
 	t0 = cli_now();
-	if (siam_embed_data(m->net, test, items, n, emb, &err)) {
+	if (siam_embed_data(m->net, test, items, n, m->views, emb, &err)) {
 		cli_error("eval", "%s", err.msg);
 		goto done;
 	}
@@ -263,7 +263,8 @@ static int run(int argc, char **argv)
 		if (!quiet)
 			fprintf(stderr, "siam eval: embedding %d gallery "
 			        "images\n", ng);
-		if (siam_embed_data(m->net, gal, gitems, ng, gemb, &err) ||
+		if (siam_embed_data(m->net, gal, gitems, ng, m->views, gemb,
+		                    &err) ||
 		    siam_nn1_accuracy(&nn1, emb, labels, n, gemb, glabels, ng,
 		                      D, 0, &err)) {
 			cli_error("eval", "1-NN: %s", err.msg);

@@ -62,6 +62,9 @@ static void model_text(const siam_model *m, const char *name, int64_t id)
 	       p->digit ? " (digit convention)" : "", (double)p->mean,
 	       (double)p->std);
 	printf("parameters:  %zu\n", siam_net_num_params(m->net));
+	if (m->views > 1)
+		printf("views:       %d (an image embeds as the mean over "
+		       "itself and its 1-pixel shifts)\n", m->views);
 	printf("threshold:   %.6g\n", (double)m->threshold);
 	printf("margin:      %.6g\n", (double)m->margin);
 	if (m->meta && *m->meta)
@@ -77,10 +80,10 @@ static void model_json(const siam_model *m, const char *name, int64_t id)
 	cli_json_string(stdout, siam_net_spec(m->net));
 	printf(",\"embed_dim\":%d,\"input\":[%d,%d,%d],\"digit\":%s,"
 	       "\"mean\":%.6g,\"std\":%.6g,\"parameters\":%zu,"
-	       "\"threshold\":%.6g,\"margin\":%.6g,\"meta\":",
+	       "\"views\":%d,\"threshold\":%.6g,\"margin\":%.6g,\"meta\":",
 	       siam_net_embed_dim(m->net), p->c, p->h, p->w,
 	       p->digit ? "true" : "false", (double)p->mean, (double)p->std,
-	       siam_net_num_params(m->net), (double)m->threshold,
+	       siam_net_num_params(m->net), m->views, (double)m->threshold,
 	       (double)m->margin);
 	/* meta is JSON text already; an empty one is null. */
 	if (m->meta && *m->meta)

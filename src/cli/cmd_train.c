@@ -67,6 +67,9 @@ const struct cmd_entry cmd_train_entry = {
 	"                        instance triplets (an image, a distortion of\n"
 	"                        it, another image of its class)\n"
 	"      --instance-margin M  their margin (default 0.1)\n"
+	"      --views N         the model embeds an image as the mean over N\n"
+	"                        views: itself and its 1-pixel shifts (1, 5\n"
+	"                        or 9; default 1)\n"
 	"      --glyphs F        this fraction of anchors and negatives are\n"
 	"                        glyphs: the top of one class's image over the\n"
 	"                        bottom of another's (or left beside right),\n"
@@ -149,7 +152,7 @@ bad:
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
 	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM,
-	OPT_GLYPHS, OPT_TEMP, OPT_EMA
+	OPT_GLYPHS, OPT_TEMP, OPT_EMA, OPT_VIEWS
 };
 
 /* Parses argv into cfg (adding to what is there).  Returns 0, or an
@@ -175,6 +178,7 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 		{ "instance-margin", required_argument, NULL, OPT_INSTM },
 		{ "glyphs", required_argument, NULL, OPT_GLYPHS },
 		{ "ema", required_argument, NULL, OPT_EMA },
+		{ "views", required_argument, NULL, OPT_VIEWS },
 		{ "temperature", required_argument, NULL, OPT_TEMP },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'j' },
@@ -294,6 +298,14 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 			                    &f))
 				return SIAM_EXIT_ERROR;
 			o->ema = (float)f;
+			break;
+		case OPT_VIEWS:
+			if (cli_parse_int(E, "--views", optarg, 1, 9, &l))
+				return SIAM_EXIT_ERROR;
+			if (!siam_views_valid((int)l))
+				return cli_usage_error(E, "--views: 1, 5 or 9, "
+				                       "not %ld", l);
+			o->views = (int)l;
 			break;
 		case 's':
 			if (cli_parse_int(E, "--seed", optarg, 0, 0x7fffffffL,

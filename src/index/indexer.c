@@ -395,8 +395,9 @@ static int flush(indexer *ix, siam_error *err)
 {
 	int rc = 0;
 	if (ix->nb > 0) {
-		if ((rc = siam_net_embed(ix->model->net, ix->inputs, ix->nb,
-		                         ix->emb, err)))
+		if ((rc = siam_net_embed_views(ix->model->net, ix->inputs,
+		                               ix->nb, ix->model->views,
+		                               ix->emb, err)))
 			return rc;
 		if ((rc = txn_begin(ix, err)))
 			return rc;

@@ -50,6 +50,7 @@ void siam_train_opts_default(siam_train_opts *o)
 	o->threads = 0;
 	o->val_split = 0.1f;
 	o->instance_margin = 0.1f;
+	o->views = 1;
 	siam_augment_default(&o->aug);
 }
 
@@ -61,7 +62,7 @@ static double now_seconds(void)
 }
 
 int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
-                    int n, float *out, siam_error *err)
+                    int n, int views, float *out, siam_error *err)
 {
 	enum { B = 256 };
 	size_t in = siam_net_input_size(net);
@@ -82,8 +83,8 @@ int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
 			rc = d->load(d, items ? items[i0 + i] : i0 + i,
 			             buf + (size_t)i * in, err);
 		if (!rc)
-			rc = siam_net_embed(net, buf, b, out + (size_t)i0 * D,
-			                    err);
+			rc = siam_net_embed_views(net, buf, b, views,
+			                          out + (size_t)i0 * D, err);
 	}
 	free(buf);
 	return rc;
@@ -306,7 +307,8 @@ static int validate(run *r, siam_verif *out, siam_error *err)
 	int n = r->nval ? r->nval : SIAM_MIN(r->ntrain, 5000);
 	memcpy(siam_net_params(r->vnet), kept_weights(r),
 	       r->np * sizeof(float));
-	int rc = siam_embed_data(r->vnet, d, pool, n, r->vemb, err);
+	int rc = siam_embed_data(r->vnet, d, pool, n, r->o->views, r->vemb,
+	                         err);
 	if (rc)
 		return rc;
 	const float *e2 = r->vemb;
@@ -331,9 +333,9 @@ static int validate(run *r, siam_verif *out, siam_error *err)
 						&r->o->aug, &rng);
 			}
 			if (!rc)
-				rc = siam_net_embed(r->vnet, in, b,
-				                    r->vemb2 + (size_t)k0 * r->D,
-				                    err);
+				rc = siam_net_embed_views(
+					r->vnet, in, b, r->o->views,
+					r->vemb2 + (size_t)k0 * r->D, err);
 		}
 		free(in);
 		if (rc)
@@ -373,7 +375,7 @@ static int scale_init(run *r, siam_error *err)
 	/* The fresh weights: the moving average does not exist yet. */
 	memcpy(siam_net_params(r->vnet), siam_net_params(r->net),
 	       r->np * sizeof(float));
-	int rc = siam_embed_data(r->vnet, r->d, r->train, n, e, err);
+	int rc = siam_embed_data(r->vnet, r->d, r->train, n, 1, e, err);
 	double sum = 0;
 	for (int i = 0; !rc && i < n; i += 2)
 		sum += siam_l2_distance(e + (size_t)i * r->D,
@@ -999,6 +1001,8 @@ static char *make_meta(const run *r, int nvalidated)
 		put_fmt(&b, "\"glyphs\":%.9g,", (double)o->glyphs);
 	if (o->ema > 0)
 		put_fmt(&b, "\"ema\":%.9g,", (double)o->ema);
+	if (o->views != 1)
+		put_fmt(&b, "\"views\":%d,", o->views);
 	if (o->augment || r->unlabelled || r->ninst)
 		put_fmt(&b, "\"augment\":{\"shift\":%.9g,\"rotate\":%.9g,"
 		        "\"scale\":%.9g,\"bright\":%.9g,\"contrast\":%.9g,"
@@ -1060,6 +1064,9 @@ static int check_opts(const siam_train_opts *o, siam_error *err)
 	    !(o->instance_margin >= 0))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "instance fraction must be in [0, 1]");
+	if (!siam_views_valid(o->views))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "views must be 1, 5 or 9");
 	if (!(o->ema >= 0 && o->ema < 1))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "ema decay must be in [0, 1)");
@@ -1279,6 +1286,7 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 	}
 	m->threshold = r.best_val.best_threshold;
 	m->margin = o->margin;
+	m->views = o->views;
 	char *meta = make_meta(&r, r.nval > 0);
 	if (!meta) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
