@@ -405,8 +405,9 @@ void siam_model_free(siam_model *m);
 /* File format (little-endian):
  *   "SIAMMODL" magic, u32 version, u32 header length, header text
  *   (key=value lines: spec, embed, c/h/w, digit, mean, std, threshold,
- *   margin, and views when it is not 1), u32 meta length, meta JSON, u64 param count, float32 params,
- *   u32 CRC-32 of everything before it. */
+ *   margin, and views when it is not 1), u32 meta length, meta JSON,
+ *   u64 param count, float32 params, u32 CRC-32 of everything before
+ *   it. */
 int siam_model_save(const siam_model *m, const char *path, siam_error *err);
 int siam_model_load(siam_model **out, const char *path, siam_error *err);
 /* The same, to and from memory (the database stores the model blob).
