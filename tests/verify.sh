@@ -218,6 +218,9 @@ ok $? "unseen digits 5-9: AUC $auc >= 0.90, 1-NN $nn >= 0.85, one-shot $os >= 0.
 "$siam" info --model "$SIAM_SRCDIR/models/mnist-0-4.siam" --json 2>/dev/null |
 	grep -q '"views":9,'
 ok $? "models/mnist-0-4.siam embeds over 9 views"
+"$siam" info --model "$SIAM_SRCDIR/models/mnist-0-4.siam" 2>/dev/null >"$tmp/ui"
+grep -q '^margin: *none (supcon loss)' "$tmp/ui" && grep -q '^views: *9 ' "$tmp/ui"
+ok $? "siam info: a supcon model has no margin, and 9 views"
 
 echo "1..$n"
 [ $failed = 0 ]

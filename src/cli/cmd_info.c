@@ -66,7 +66,13 @@ static void model_text(const siam_model *m, const char *name, int64_t id)
 		printf("views:       %d (an image embeds as the mean over "
 		       "itself and its 1-pixel shifts)\n", m->views);
 	printf("threshold:   %.6g\n", (double)m->threshold);
-	printf("margin:      %.6g\n", (double)m->margin);
+	/* The supcon loss has a temperature, not a margin; the field
+	 * still holds the option's default, which would mislead here.
+	 * (The JSON keeps the field as stored.) */
+	if (m->meta && strstr(m->meta, "\"loss\":\"supcon\""))
+		printf("margin:      none (supcon loss)\n");
+	else
+		printf("margin:      %.6g\n", (double)m->margin);
 	if (m->meta && *m->meta)
 		printf("metadata:    %s\n", m->meta);
 }
