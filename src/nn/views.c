@@ -61,7 +61,7 @@ int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
 	int unit = siam_net_layer(net, L - 1)->kind == SIAM_LAYER_L2NORM;
 	/* Inputs in chunks, each chunk's views as one batch: memory stays
 	 * bounded and the GEMMs stay large. */
-	enum { CHUNK = 64 };
+	const int CHUNK = SIAM_MIN(B, 64);
 	float *x = siam_xmalloc_n((size_t)CHUNK * views, in * sizeof(float));
 	float *e = siam_xmalloc_n((size_t)CHUNK * views, D * sizeof(float));
 	int rc = 0;
