@@ -12,7 +12,6 @@
 #include "internal.h"
 
 #include <math.h>
-#include <string.h>
 
 /* The offsets (dx, dy) of views 0..8: the image, then its shifts by one
  * pixel right, left, down, up, then the four diagonal ones. */
