@@ -23,7 +23,7 @@
  */
 #include <sqlite3.h>
 
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <math.h>
 #include <stdio.h>

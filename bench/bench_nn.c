@@ -16,7 +16,7 @@
  * usage: bench_nn [--threads N] [--runs R] [--size N]
  */
 #include "config.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <cblas.h>
 #include <stdio.h>

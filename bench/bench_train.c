@@ -10,7 +10,7 @@
  * then embeds the 10,000 test images at batch 256 and at batch 1.
  * Prints "key value" lines that bench_train.sh reads.
  */
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <stdio.h>
 #include <stdlib.h>

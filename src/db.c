@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "db.h"
+#include "siam_nn.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,6 +16,7 @@
  */
 #include "internal.h"
 #include "fileio.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -23,6 +23,7 @@
  * the parser or the network builder with garbage.
  */
 #include "internal.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <stdio.h>

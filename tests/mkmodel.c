@@ -4,7 +4,7 @@
  *
  *   mkmodel OUT [SPEC [SEED [THRESHOLD]]]
  */
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <stdio.h>
 #include <stdlib.h>

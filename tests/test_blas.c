@@ -4,7 +4,8 @@
  * dimensions, alpha and beta.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
+#include "nn/nn.h" /* nn_sgemm_ref, the reference */
 
 #include <string.h>
 
@@ -47,8 +48,8 @@ int main(void)
 					memcpy(C2, C1, sizeof(float) * m * ldc);
 					siam_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb,
 					           beta, C1, ldc);
-					siam_sgemm_ref(ta, tb, m, n, k, alpha, A, lda, B,
-					               ldb, beta, C2, ldc);
+					nn_sgemm_ref(ta, tb, m, n, k, alpha, A, lda, B,
+					             ldb, beta, C2, ldc);
 					double maxerr = 0.0;
 					int pad_kept = 1;
 					for (int i = 0; i < m; i++) {
@@ -76,7 +77,7 @@ int main(void)
 	float A[] = { 1, 2, 3, 4, 5, 6 };    /* 2x3 */
 	float B[] = { 7, 8, 9, 10, 11, 12 }; /* 3x2 */
 	float C[4] = { 1, 1, 1, 1 };
-	siam_sgemm_ref(0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 2.0f, C, 2);
+	nn_sgemm_ref(0, 0, 2, 2, 3, 1.0f, A, 3, B, 2, 2.0f, C, 2);
 	tap_ok(C[0] == 60 && C[1] == 66 && C[2] == 141 && C[3] == 156,
 	       "reference: [1 2 3;4 5 6][7 8;9 10;11 12] + 2 = [60 66;141 156]");
 	float D[4] = { 1, 1, 1, 1 };

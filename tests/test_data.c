@@ -4,6 +4,7 @@
  * class lists, and the augmentation.
  */
 #include "internal.h"
+#include "siam_nn.h"
 #include "tap.h"
 
 #include <stb_image_write.h>

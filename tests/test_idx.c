@@ -3,7 +3,7 @@
  * gzipped, recognised by content, and every way a file can be wrong.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <string.h>

@@ -11,7 +11,7 @@
  * must give back what preprocessing the original 28x28 digit gives.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <fcntl.h>

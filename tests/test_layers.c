@@ -5,8 +5,8 @@
  * random projection of the output, L = sum(out * R), so dL/dout = R.
  */
 #include "tap.h"
-#include "siam.h"
-#include "nn/nn.h" /* the fused conv+relu+pool kernels net.c uses */
+#include "siam_nn.h"
+#include "nn/nn.h" /* the fused kernels net.c uses; the naive references */
 
 #include <string.h>
 
@@ -96,7 +96,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int pad)
 
 	siam_conv2d_forward(c.out, c.scratch, c.inp, c.w, c.b, B, C, H, W, OC,
 	                    K, pad);
-	siam_conv2d_forward_ref(ref, c.inp, c.w, c.b, B, C, H, W, OC, K, pad);
+	nn_conv2d_forward_ref(ref, c.inp, c.w, c.b, B, C, H, W, OC, K, pad);
 	double e = maxdiff(c.out, ref, no);
 	tap_ok(e < 1e-5, "conv2d %dx%dx%dx%d -> %dx%d pad %d forward vs "
 	       "reference (max err %.2g)", B, C, H, W, OC, K, pad, e);
@@ -110,8 +110,8 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int pad)
 	memcpy(db2, db, sizeof(float) * OC);
 	siam_conv2d_backward(dinp, dw, db, c.scratch, c.R, c.inp, c.w, B, C, H,
 	                     W, OC, K, pad);
-	siam_conv2d_backward_ref(dinp2, dw2, db2, c.R, c.inp, c.w, B, C, H, W,
-	                         OC, K, pad);
+	nn_conv2d_backward_ref(dinp2, dw2, db2, c.R, c.inp, c.w, B, C, H, W,
+	                       OC, K, pad);
 	double e1 = maxdiff(dinp, dinp2, ni), e2 = maxdiff(dw, dw2, nw),
 	       e3 = maxdiff(db, db2, OC);
 	tap_ok(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "conv2d %dx%dx%dx%d -> "
@@ -123,8 +123,8 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int pad)
 	conv_loss(&c);
 	siam_conv2d_backward(NULL, dw, db, c.scratch, c.R, c.inp, c.w, B, C, H,
 	                     W, OC, K, pad);
-	siam_conv2d_backward_ref(NULL, dw2, db2, c.R, c.inp, c.w, B, C, H, W,
-	                         OC, K, pad);
+	nn_conv2d_backward_ref(NULL, dw2, db2, c.R, c.inp, c.w, B, C, H, W,
+	                       OC, K, pad);
 	e2 = maxdiff(dw, dw2, nw);
 	tap_ok(e2 < 1e-4, "conv2d backward without dinp (dw %.2g)", e2);
 
@@ -169,14 +169,14 @@ static void test_conv_chunks(void)
 	float *scr = randv(ns, 1.0f), *o1 = randv(no, 1.0f), *o2 = randv(no, 1.0f);
 	float *d = randv(no, 1.0f);
 	siam_conv2d_forward(o1, scr, x, w, b, B, C, H, W, OC, K, pad);
-	siam_conv2d_forward_ref(o2, x, w, b, B, C, H, W, OC, K, pad);
+	nn_conv2d_forward_ref(o2, x, w, b, B, C, H, W, OC, K, pad);
 	double e = maxdiff(o1, o2, no);
 	tap_ok(e < 1e-4, "chunked conv2d forward vs reference (max err %.2g)", e);
 	float *dx1 = calloc(ni, sizeof(float)), *dx2 = calloc(ni, sizeof(float));
 	float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
 	float *db1 = calloc(OC, sizeof(float)), *db2 = calloc(OC, sizeof(float));
 	siam_conv2d_backward(dx1, dw1, db1, scr, d, x, w, B, C, H, W, OC, K, pad);
-	siam_conv2d_backward_ref(dx2, dw2, db2, d, x, w, B, C, H, W, OC, K, pad);
+	nn_conv2d_backward_ref(dx2, dw2, db2, d, x, w, B, C, H, W, OC, K, pad);
 	double e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
 	       e3 = maxdiff(db1, db2, OC);
 	tap_ok(e1 < 1e-4 && e2 < 1e-3 && e3 < 1e-3, "chunked conv2d backward vs "
@@ -345,7 +345,7 @@ static void test_dense(int B, int IN, int OUT)
 	c.out = randv(no, 1.0f);
 	float *ref = malloc(sizeof(float) * no);
 	dense_loss(&c);
-	siam_dense_forward_ref(ref, c.inp, c.w, c.b, B, IN, OUT);
+	nn_dense_forward_ref(ref, c.inp, c.w, c.b, B, IN, OUT);
 	double e = maxdiff(c.out, ref, no);
 	tap_ok(e < 1e-5, "dense %dx%d -> %d forward vs reference (max err %.2g)",
 	       B, IN, OUT, e);

@@ -4,7 +4,7 @@
  * contrastive loss at d = 0 (identical embeddings) without NaN.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <string.h>
 

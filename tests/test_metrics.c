@@ -3,6 +3,7 @@
  * hand computations and brute force, and the pair samplers' balance.
  */
 #include "internal.h"
+#include "siam_nn.h"
 #include "tap.h"
 
 #include <math.h>

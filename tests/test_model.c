@@ -3,7 +3,7 @@
  * kind of damage gives its own clear error.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <stdint.h>
 #include <string.h>

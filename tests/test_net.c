@@ -4,7 +4,7 @@
  * through a small network.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <string.h>
 

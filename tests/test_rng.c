@@ -3,7 +3,7 @@
  * the moments they claim.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <string.h>
 

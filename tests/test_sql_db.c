@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "db.h"
+#include "siam_nn.h"
 #include "tap.h"
 
 #include <math.h>

@@ -8,6 +8,7 @@
  * architecture's pieces are tested in test_net.
  */
 #include "internal.h"
+#include "siam_nn.h"
 #include "tap.h"
 
 #include <math.h>

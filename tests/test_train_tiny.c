@@ -5,7 +5,7 @@
  * place), and then verifies held-out pairs it never saw.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <string.h>
 

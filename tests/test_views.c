@@ -7,6 +7,7 @@
  * for images.
  */
 #include "internal.h"
+#include "siam_nn.h"
 #include "tap.h"
 
 #include <math.h>

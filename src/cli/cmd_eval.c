@@ -14,6 +14,7 @@
  */
 #include "config.h"
 #include "cli.h"
+#include "siam_nn.h"
 
 #include <getopt.h>
 #include <stdlib.h>

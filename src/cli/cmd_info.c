@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "cli_db.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "cli_db.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 #include "cli.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -36,6 +36,7 @@
  */
 #include "internal.h"
 #include "fileio.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -5,6 +5,7 @@
  * Weight decay therefore also touches biases; it is 0 by default.
  */
 #include "internal.h"
+#include "siam_nn.h"
 
 #include <math.h>
 

@@ -1,6 +1,6 @@
 /*
  * blas.c -- the one door to BLAS.  Every GEMM in siam goes through
- * siam_sgemm so that the tests can compare it with siam_sgemm_ref, the
+ * siam_sgemm so that the tests can compare it with nn_sgemm_ref, the
  * plain triple loop, and so that a different BLAS is one file away.
  */
 #include "nn.h"
@@ -28,9 +28,9 @@ void siam_sgemm(int ta, int tb, int m, int n, int k, float alpha,
 
 /* Accumulates in double so that it is a trustworthy reference; beta = 0
  * assigns (C may hold garbage or NaN), as BLAS does. */
-void siam_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha,
-                    const float *a, int lda, const float *b, int ldb,
-                    float beta, float *c, int ldc)
+void nn_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc)
 {
 	for (int i = 0; i < m; i++) {
 		for (int j = 0; j < n; j++) {

@@ -394,9 +394,9 @@ void siam_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
 }
 
 /* The references: the definition of convolution, loop by loop. */
-void siam_conv2d_forward_ref(float *out, const float *inp, const float *w,
-                             const float *b, int B, int C, int H, int W,
-                             int OC, int K, int pad)
+void nn_conv2d_forward_ref(float *out, const float *inp, const float *w,
+                           const float *b, int B, int C, int H, int W,
+                           int OC, int K, int pad)
 {
 	int OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
 	for (int bi = 0; bi < B; bi++)
@@ -420,10 +420,10 @@ void siam_conv2d_forward_ref(float *out, const float *inp, const float *w,
 				}
 }
 
-void siam_conv2d_backward_ref(float *dinp, float *dw, float *db,
-                              const float *dout, const float *inp,
-                              const float *w, int B, int C, int H, int W,
-                              int OC, int K, int pad)
+void nn_conv2d_backward_ref(float *dinp, float *dw, float *db,
+                            const float *dout, const float *inp,
+                            const float *w, int B, int C, int H, int W,
+                            int OC, int K, int pad)
 {
 	int OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
 	for (int bi = 0; bi < B; bi++)

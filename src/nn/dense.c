@@ -2,7 +2,7 @@
  * dense.c -- the fully connected layer, one GEMM per pass.  Its input is
  * read as (B, IN) whatever its (C,H,W) shape was: that is the flatten.
  */
-#include "internal.h"
+#include "nn.h"
 
 void siam_dense_forward(float *out, const float *inp, const float *w,
                         const float *b, int B, int IN, int OUT)
@@ -29,8 +29,8 @@ void siam_dense_backward(float *dinp, float *dw, float *db, const float *dout,
 			db[o] += dout[(size_t)i * OUT + o];
 }
 
-void siam_dense_forward_ref(float *out, const float *inp, const float *w,
-                            const float *b, int B, int IN, int OUT)
+void nn_dense_forward_ref(float *out, const float *inp, const float *w,
+                          const float *b, int B, int IN, int OUT)
 {
 	for (int i = 0; i < B; i++)
 		for (int o = 0; o < OUT; o++) {

@@ -1,11 +1,13 @@
 /*
- * nn.h -- what src/nn/ shares between its files; not installed, not
- * exported from libsiam.
+ * nn.h -- what src/nn/ shares between its files, and the naive reference
+ * kernels the tests and the selftest check the fast ones against; not
+ * installed, not exported from libsiam.
  */
 #ifndef SIAM_NN_H
 #define SIAM_NN_H
 
 #include "internal.h"
+#include "siam_nn.h"
 
 /* The trainer writes its stacked batch straight into the net's input
  * buffer instead of copying it twice.  nn_net_input grows the net's
@@ -41,6 +43,26 @@ SIAM_HIDDEN void nn_conv2d_backward(float *dinp, float *dw, float *db,
                                     int C, int H, int W, int OC, int K,
                                     int pad, int relu, int P, int first,
                                     int step);
+
+/* The naive references: direct loops, no BLAS, the definition of each
+ * operation with the contract of its fast kernel in siam_nn.h (the GEMM
+ * accumulates in double).  Only the tests and src/selftest.c call them:
+ * they are test hooks, kept out of the installed API. */
+SIAM_HIDDEN void nn_sgemm_ref(int ta, int tb, int m, int n, int k,
+                              float alpha, const float *a, int lda,
+                              const float *b, int ldb, float beta, float *c,
+                              int ldc);
+SIAM_HIDDEN void nn_conv2d_forward_ref(float *out, const float *inp,
+                                       const float *w, const float *b, int B,
+                                       int C, int H, int W, int OC, int K,
+                                       int pad);
+SIAM_HIDDEN void nn_conv2d_backward_ref(float *dinp, float *dw, float *db,
+                                        const float *dout, const float *inp,
+                                        const float *w, int B, int C, int H,
+                                        int W, int OC, int K, int pad);
+SIAM_HIDDEN void nn_dense_forward_ref(float *out, const float *inp,
+                                      const float *w, const float *b, int B,
+                                      int IN, int OUT);
 
 /* Threads for the net's own parallel loops: the last siam_set_threads,
  * else OpenBLAS's default.  nn_blas_threads gets and sets OpenBLAS's. */

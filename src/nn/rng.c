@@ -6,6 +6,7 @@
  * library's rand() differs between systems and is not thread-safe.
  */
 #include "internal.h"
+#include "siam_nn.h"
 
 #include <math.h>
 

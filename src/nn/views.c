@@ -10,6 +10,7 @@
  * price of one forward pass per view.
  */
 #include "internal.h"
+#include "siam_nn.h"
 
 #include <math.h>
 

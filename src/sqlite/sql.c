@@ -45,6 +45,7 @@
 #endif
 
 #include "internal.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <locale.h>

@@ -8,6 +8,7 @@
  * only positive pairs there are.
  */
 #include "internal.h"
+#include "siam_nn.h"
 
 #include <math.h>
 #include <stdlib.h>

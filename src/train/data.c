@@ -1,7 +1,7 @@
 /*
  * data.c -- data sources for training and evaluation.
  *
- * Every source fills one struct siam_data (see siam.h): a count, labels,
+ * Every source fills one struct siam_data (see siam_nn.h): a count, labels,
  * class names and a load function that writes one item as network input.
  * The trainer and the evaluator only ever see that struct, so a new kind
  * of source is one more opener here and nothing else.
@@ -18,6 +18,7 @@
 #define _GNU_SOURCE /* strcasestr */
 #include "internal.h"
 #include "train/train_internal.h"
+#include "siam_nn.h"
 
 #include <ctype.h>
 #include <dirent.h>

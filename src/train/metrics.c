@@ -10,6 +10,7 @@
  * groups splits them cleanly and ties never straddle it.
  */
 #include "internal.h"
+#include "siam_nn.h"
 
 #include <math.h>
 #include <string.h>

@@ -11,6 +11,7 @@
  */
 #include "internal.h"
 #include "train/train_internal.h"
+#include "siam_nn.h"
 
 #include <string.h>
 

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "train/train_internal.h"
 #include "utf8.h"
+#include "siam_nn.h"
 
 #include <errno.h>
 #include <math.h>

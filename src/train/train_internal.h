@@ -5,6 +5,7 @@
 #define SIAM_TRAIN_INTERNAL_H
 
 #include "internal.h"
+#include "siam_nn.h"
 
 /* A seed for one purpose of one run: the run's seed hashed with a tag
  * and two counters (epoch, step), so that every random stream can be

@@ -1,0 +1,531 @@
+/*
+ * siam_nn.h -- the network and training API of libsiam: for programs
+ * that build, train or evaluate networks (siam train and eval, the tests,
+ * the benchmarks, research code).
+ *
+ * Deterministic random numbers, the GEMM wrapper, the layers with their
+ * forward and backward passes, the losses, Adam, networks built from a
+ * spec string, views, the trainer, data sets, augmentation, pair and
+ * triplet samplers, verification metrics, the training loop and its
+ * checkpoints.  It includes <siam.h>, the application API, whose
+ * conventions hold here too.
+ */
+#ifndef SIAM_NN_H_PUBLIC
+#define SIAM_NN_H_PUBLIC
+
+#include "siam.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Deterministic random numbers (xoshiro256**, seeded by splitmix64)   */
+
+typedef struct siam_rng {
+	uint64_t s[4];
+} siam_rng;
+
+void siam_rng_seed(siam_rng *rng, uint64_t seed);
+uint64_t siam_rng_u64(siam_rng *rng);
+/* Uniform integer in [0, n); n > 0.  Unbiased. */
+uint32_t siam_rng_below(siam_rng *rng, uint32_t n);
+/* Uniform float in [0, 1). */
+float siam_rng_uniform(siam_rng *rng);
+/* Standard normal (Box-Muller). */
+float siam_rng_normal(siam_rng *rng);
+
+/* ------------------------------------------------------------------ */
+/* BLAS: every GEMM in siam goes through here so that tests can swap   */
+/* in the naive reference and benchmarks can count FLOPs.              */
+
+/* C = alpha * op(A) op(B) + beta * C, row-major, op = transpose if tX. */
+void siam_sgemm(int ta, int tb, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb,
+                float beta, float *c, int ldc);
+/* ------------------------------------------------------------------ */
+/* Layers (src/nn/).  llm.c style: forward assigns its output, backward */
+/* accumulates (+=) into dinp and dparams; the caller zeroes them.     */
+/* Shapes are given in the comment of each function.                   */
+
+/* conv2d, stride 1, square kernel K, zero padding pad (0 = valid,
+ * K/2 = same).  inp (B,C,H,W), w (OC,C,K,K), b (OC), out (B,OC,OH,OW)
+ * with OH = H + 2*pad - K + 1.  The batch runs in chunks of samples, one
+ * im2col and one GEMM per chunk; scratch is the workspace for that,
+ * siam_conv2d_scratch_size() floats (about 1 MB of im2col plus the
+ * chunk's output, whatever B).  Nothing is kept in scratch between calls:
+ * backward recomputes the im2col from inp. */
+size_t siam_conv2d_scratch_size(int B, int C, int H, int W, int OC, int K,
+                                int pad);
+void siam_conv2d_forward(float *out, float *scratch, const float *inp,
+                         const float *w, const float *b, int B, int C, int H,
+                         int W, int OC, int K, int pad);
+/* dinp may be NULL (first layer: no input gradient needed).  inp is the
+ * forward's input. */
+void siam_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,
+                          const float *dout, const float *inp,
+                          const float *w, int B, int C, int H, int W, int OC,
+                          int K, int pad);
+
+/* max-pool P x P, stride P (floor).  inp (B,C,H,W), out (B,C,H/P,W/P),
+ * argmax (B,C,H/P,W/P) remembers the winning input index for backward. */
+void siam_maxpool_forward(float *out, int *argmax, const float *inp, int B,
+                          int C, int H, int W, int P);
+void siam_maxpool_backward(float *dinp, const float *dout, const int *argmax,
+                           int B, int C, int H, int W, int P);
+
+/* ReLU over n floats.  Backward uses the forward output as its mask. */
+void siam_relu_forward(float *out, const float *inp, size_t n);
+void siam_relu_backward(float *dinp, const float *dout, const float *out,
+                        size_t n);
+
+/* dense: inp (B,IN), w (OUT,IN), b (OUT), out (B,OUT). */
+void siam_dense_forward(float *out, const float *inp, const float *w,
+                        const float *b, int B, int IN, int OUT);
+void siam_dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                         const float *inp, const float *w, int B, int IN,
+                         int OUT);
+
+/* L2 normalisation of each row: inp (B,D), out (B,D), out = inp/|inp|.
+ * norm (B) keeps |inp| for backward.  |inp| is floored at 1e-12. */
+void siam_l2norm_forward(float *out, float *norm, const float *inp, int B,
+                         int D);
+void siam_l2norm_backward(float *dinp, const float *dout, const float *out,
+                          const float *norm, int B, int D);
+
+/* ------------------------------------------------------------------ */
+/* Losses.  Each returns the mean loss over the batch and writes (not  */
+/* accumulates) the gradients w.r.t. its embedding inputs, already     */
+/* divided by the batch size.  Gradient pointers may be NULL.          */
+
+/* Contrastive loss (Hadsell, Chopra, LeCun 2006): a, b (N,D); y (N) is 1
+ * for a same pair, 0 for a different pair; d = |a-b|;
+ * L = y d^2 + (1-y) max(0, margin - d)^2.  Safe at d = 0. */
+float siam_contrastive_loss(float *da, float *db, const float *a,
+                            const float *b, const float *y, int N, int D,
+                            float margin);
+/* Triplet loss: L = max(0, |a-p|^2 - |a-n|^2 + margin). */
+float siam_triplet_loss(float *da, float *dp, float *dn, const float *a,
+                        const float *p, const float *n, int N, int D,
+                        float margin);
+
+/* Supervised contrastive loss (Khosla et al. 2020) over one batch of n
+ * embeddings z (n,D) of unit length (end the network with l2); ids[i]
+ * names what item i shows.  Every other item of the batch is a
+ * negative unless it has the same id; for each i that has a positive,
+ * L_i = log sum_{a != i} exp(z_i.z_a / tau)
+ *       - mean_{p != i, ids[p] = ids[i]} z_i.z_p / tau,
+ * and L is the mean of L_i.  Many negatives per anchor instead of one:
+ * the batch itself is the set of classes to tell apart.  dz may be
+ * NULL; work is scratch for n doubles. */
+float siam_supcon_loss(float *dz, const float *z, const int *ids, int n,
+                       int D, float tau, double *work);
+
+/* ------------------------------------------------------------------ */
+/* Adam with bias correction and decoupled weight decay (AdamW).       */
+
+typedef struct siam_adam {
+	float lr, beta1, beta2, eps, weight_decay;
+	long t; /* steps taken so far; siam_adam_step increments it */
+} siam_adam;
+
+void siam_adam_defaults(siam_adam *opt, float lr);
+void siam_adam_step(siam_adam *opt, float *params, const float *grads,
+                    float *m, float *v, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* Networks built from an architecture spec string.                    */
+/*                                                                     */
+/*   "in=1x28x28 conv5x32 relu pool2 conv5x64 relu pool2 fc256 relu fc64" */
+/*                                                                     */
+/* Tokens: in=CxHxW (first, once), convKxC (valid padding),            */
+/* convKxC:same, relu, poolP, flatten (no-op: fc flattens), fcN, l2    */
+/* (L2-normalise; last only).                                          */
+
+#define SIAM_DEFAULT_ARCH \
+	"in=1x28x28 conv5x32 relu pool2 conv5x64 relu pool2 fc256 relu fc64"
+
+typedef enum siam_layer_kind {
+	SIAM_LAYER_CONV,
+	SIAM_LAYER_RELU,
+	SIAM_LAYER_POOL,
+	SIAM_LAYER_FC,
+	SIAM_LAYER_L2NORM
+} siam_layer_kind;
+
+typedef struct siam_layer {
+	siam_layer_kind kind;
+	int in_c, in_h, in_w;    /* per-sample input shape  */
+	int out_c, out_h, out_w; /* per-sample output shape */
+	int k, pad;              /* conv kernel, padding; pool size in k */
+	size_t w_off, b_off;     /* offsets of weights and bias in params */
+	size_t w_len, b_len;
+} siam_layer;
+
+/* Parses spec and builds the network with zeroed parameters.
+ * On a bad spec the message names the offending token. */
+int siam_net_create(siam_net **out, const char *spec, siam_error *err);
+void siam_net_free(siam_net *net);
+
+/* He-normal initialisation of weights, zero biases, from seed. */
+void siam_net_init(siam_net *net, uint64_t seed);
+
+const char *siam_net_spec(const siam_net *net); /* canonical spec text */
+int siam_net_num_layers(const siam_net *net);
+const siam_layer *siam_net_layer(const siam_net *net, int i);
+int siam_net_input_c(const siam_net *net);
+int siam_net_input_h(const siam_net *net);
+int siam_net_input_w(const siam_net *net);
+size_t siam_net_input_size(const siam_net *net); /* C*H*W */
+int siam_net_embed_dim(const siam_net *net);
+size_t siam_net_num_params(const siam_net *net);
+float *siam_net_params(siam_net *net); /* one contiguous block */
+float *siam_net_grads(siam_net *net);  /* same layout as params */
+/* Floating-point operations (2 per multiply-add, conv and fc only) of
+ * one sample's forward pass, for GFLOP/s figures. */
+double siam_net_forward_flops(const siam_net *net);
+
+/* Forward pass of B samples, inp (B, input_size).  Returns a pointer to
+ * the (B, embed_dim) embeddings, owned by the net and valid until the
+ * next forward.  Grows activation buffers as needed; NULL on ENOMEM or
+ * B <= 0.  inp is copied: the caller may reuse it before backward.  A
+ * net is not thread-safe; use one net per thread. */
+const float *siam_net_forward(siam_net *net, const float *inp, int B,
+                              siam_error *err);
+/* Backward pass for the batch of the last forward: dout (B, embed_dim).
+ * Accumulates into siam_net_grads() (so call siam_net_zero_grad first). */
+void siam_net_backward(siam_net *net, const float *dout);
+void siam_net_zero_grad(siam_net *net);
+
+/* Embeds B inputs into out (B, embed_dim): a forward that copies out. */
+int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
+                   siam_error *err);
+
+/* Views (src/nn/views.c): an input embedded as the mean of the
+ * embeddings of `views` copies, the input itself and its one-pixel
+ * shifts (5: right, left, down, up; 9: and the diagonals), put back to
+ * unit length when the net ends in l2.  views = 1 is siam_net_embed.
+ * Less jitter on classes the net never saw, for views times the work. */
+#define SIAM_MAX_VIEWS 9
+int siam_views_valid(int views); /* 1, 5 or 9 */
+int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
+                         float *out, siam_error *err);
+/* dst = src (c, h, w) moved dx pixels right and dy down, the edge
+ * pixels repeated into the gap. */
+void siam_shift_input(float *dst, const float *src, int c, int h, int w,
+                      int dx, int dy);
+
+/* A trainer: the net plus Adam state, one contiguous block of moments. */
+typedef struct siam_trainer siam_trainer;
+
+int siam_trainer_create(siam_trainer **out, siam_net *net, float lr,
+                        float weight_decay, siam_error *err);
+void siam_trainer_free(siam_trainer *t);
+siam_adam *siam_trainer_adam(siam_trainer *t);
+
+/* One Siamese step on N pairs: a and b (N, input_size), y (N) 1 = same.
+ * Both sides run through the same parameters in one batch of 2N, both
+ * sides' gradients accumulate into the one gradient buffer, then Adam
+ * updates.  Returns the mean loss, or a negative value on error. */
+float siam_trainer_pair_step(siam_trainer *t, const float *a, const float *b,
+                             const float *y, int N, float margin,
+                             siam_error *err);
+/* One triplet step on N triplets (anchor, positive, negative). */
+float siam_trainer_triplet_step(siam_trainer *t, const float *a,
+                                const float *p, const float *n, int N,
+                                float margin, siam_error *err);
+
+/* ------------------------------------------------------------------ */
+/* IDX files (MNIST, Fashion-MNIST), plain or .gz                      */
+
+typedef struct siam_idx {
+	int n, rows, cols;     /* rows = cols = 0 for a label file */
+	unsigned char *data;   /* n*rows*cols pixels or n labels; owned */
+} siam_idx;
+
+/* Reads an IDX file (ubyte images, magic 0x00000803, or labels, 0x801);
+ * a path ending in .gz is inflated.  The header is checked against the
+ * data size. */
+int siam_idx_load(siam_idx *out, const char *path, siam_error *err);
+void siam_idx_release(siam_idx *idx);
+
+/* ------------------------------------------------------------------ */
+/* Training and evaluation (src/train/)                                */
+
+/* A data set: n items, each loadable as the network's input tensor.
+ * Every source sits behind this one struct, so the trainer never asks
+ * where items come from:
+ *   mnist:DIR    IDX files (MNIST, Fashion-MNIST), plain or .gz:
+ *                train-images-idx3-ubyte + train-labels-idx1-ubyte, or
+ *                t10k-* for the test split
+ *   folder:DIR   one sub-folder per class, any image stb_image decodes
+ *   augment:DIR  every image under DIR (recursive), unlabelled
+ * An unlabelled set (labels == NULL) counts each item as its own class;
+ * the trainer makes its positive pairs from two random augmentations of
+ * one item. */
+typedef struct siam_data siam_data;
+struct siam_data {
+	char *source;       /* the spec it was opened from */
+	int n;              /* number of items */
+	int num_classes;    /* labels lie in [0, num_classes); 0: unlabelled */
+	int *labels;        /* n labels, or NULL when unlabelled */
+	char **class_names; /* num_classes names: "0".."9", folder names */
+	int c, h, w;        /* shape of one loaded item */
+	float fill;         /* input value of a blank pixel (augment pads) */
+	int nbad;           /* unreadable files skipped (folder, augment) */
+	char **bad;         /* nbad messages, each naming its file */
+	/* Writes item i (0 <= i < n) as c*h*w floats of network input.
+	 * Safe to call from several threads at once. */
+	int (*load)(const siam_data *d, int i, float *out, siam_error *err);
+	/* Frees ctx; called by siam_data_free. */
+	void (*release)(siam_data *d);
+	void *ctx;
+};
+
+typedef enum siam_split { SIAM_SPLIT_TRAIN, SIAM_SPLIT_TEST } siam_split;
+
+/* Adjusts pre (already holding the network's input shape) to what the
+ * source spec calls for: MNIST gets mean 0.1307, std 0.3081 and the
+ * digit convention; Fashion-MNIST (a path naming "fashion") its own
+ * mean and std without it.  Other sources leave pre as it is. */
+void siam_data_suggest_preproc(siam_preproc *pre, const char *spec);
+
+/* Opens "KIND:PATH" (see above) for the split; items come out as pre
+ * describes.  Unreadable images in folder and augment sources are
+ * listed in bad[], not fatal; a source with no usable item is
+ * SIAM_EINVAL.  mnist ignores pre->digit: IDX digits are already in
+ * the MNIST convention and are only normalised (and resized if the
+ * network's input is not 28x28). */
+int siam_data_open(siam_data **out, const char *spec, siam_split split,
+                   const siam_preproc *pre, siam_error *err);
+/* n items held in memory: x (n, c*h*w) and labels (n, or NULL for
+ * unlabelled) are copied.  For tests and for programs with their own
+ * loaders. */
+int siam_data_from_memory(siam_data **out, const float *x,
+                          const int *labels, int n, int num_classes, int c,
+                          int h, int w, siam_error *err);
+void siam_data_free(siam_data *d);
+
+/* Parses a class list against d's classes into mask (num_classes
+ * bytes, 1 = selected): comma-separated numbers, ranges "0-4" or class
+ * names.  NULL or "" selects every class.  SIAM_EINVAL names the bad
+ * item. */
+int siam_data_parse_classes(const siam_data *d, const char *list,
+                            unsigned char *mask, siam_error *err);
+
+/* Random small affine distortions, applied to one network input. */
+typedef struct siam_augment {
+	float shift;     /* max translation, fraction of width/height */
+	float rotate;    /* max rotation, degrees */
+	float scale;     /* max relative scale change */
+	float bright;    /* max brightness change, in input units (0 = off) */
+	float contrast;  /* max relative contrast change (0 = off) */
+	float elastic;   /* elastic distortion strength alpha, in pixels
+	                  * (Simard et al. 2003; 0 = off) */
+	float sigma;     /* smoothness of the elastic field, in pixels */
+} siam_augment;
+
+/* shift 0.1, rotate 12, scale 0.1, no photometric or elastic change
+ * (sigma 4 for when elastic is set). */
+void siam_augment_default(siam_augment *a);
+/* out = a random distortion of inp, both (c,h,w); bilinear sampling,
+ * pixels from outside the image are fill.  out and inp must differ. */
+void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
+                        float fill, const siam_augment *a, siam_rng *rng);
+
+/* Pair and triplet sampling from a pool of items (indices into a data
+ * set) with their labels.  Unlabelled items (labels NULL) are each
+ * their own class: a "same" pair is an item with itself. */
+typedef struct siam_sampler siam_sampler;
+
+/* labels may be NULL; pool lists the n usable items.  Fails with
+ * SIAM_EINVAL if the pool has fewer than two classes. */
+int siam_sampler_create(siam_sampler **out, const int *labels,
+                        const int *pool, int n, siam_error *err);
+void siam_sampler_free(siam_sampler *s);
+/* One pair.  same = 1: an anchor uniform over the pool and a partner of
+ * its class (another item when the class has one); same = 0: an anchor
+ * uniform over the pool and a partner from another class chosen
+ * uniformly over the other classes, its item uniform in that class. */
+void siam_sampler_pair(siam_sampler *s, siam_rng *rng, int same, int *a,
+                       int *b);
+/* One triplet: anchor, positive of its class, negative of another. */
+void siam_sampler_triplet(siam_sampler *s, siam_rng *rng, int *a, int *p,
+                          int *n);
+/* An instance triplet: an anchor, itself as the positive (to be seen
+ * through another distortion) and another item of its class as the
+ * negative (the anchor itself when its class has one item). */
+void siam_sampler_instance(siam_sampler *s, siam_rng *rng, int *a, int *p,
+                           int *n);
+
+/* The evaluation protocol's pairs: every pool item in turn with one
+ * partner of its class and one of another class (drawn as above), from
+ * a generator seeded by seed: 2n pairs, half of them "same".  Items of
+ * a class with a single member get no same pair.  *a, *b and *same are
+ * malloc'ed; the caller frees them. */
+int siam_eval_pairs(int **a, int **b, unsigned char **same, size_t *npairs,
+                    const int *labels, const int *pool, int n,
+                    uint64_t seed, siam_error *err);
+
+/* Verification figures for n distances with their truth (same[i] = 1:
+ * the pair belongs together).  A pair is called "same" when its
+ * distance is below the threshold. */
+typedef struct siam_verif {
+	size_t pairs, positives;
+	float threshold;       /* the threshold accuracy was measured at */
+	double accuracy;       /* at threshold */
+	double auc;            /* ROC AUC, exact: Mann-Whitney, ties 1/2 */
+	double eer;            /* equal error rate */
+	float eer_threshold;
+	double tar_at_far;     /* true accept rate at FAR <= 1e-3 */
+	float best_threshold;  /* the threshold that maximises accuracy */
+	double best_accuracy;
+} siam_verif;
+
+int siam_verif_compute(siam_verif *out, const float *dist,
+                       const unsigned char *same, size_t n, float threshold,
+                       siam_error *err);
+/* The single figures, for callers that need one (each sorts a copy;
+ * they return a negative value when they cannot allocate). */
+double siam_accuracy_at(const float *dist, const unsigned char *same,
+                        size_t n, float threshold);
+double siam_roc_auc(const float *dist, const unsigned char *same, size_t n);
+/* EER: the error where FAR (different pairs accepted) and FRR (same
+ * pairs rejected) meet; at the threshold where |FAR - FRR| is least it
+ * is (FAR + FRR) / 2.  thr (may be NULL) receives that threshold. */
+double siam_eer(const float *dist, const unsigned char *same, size_t n,
+                float *thr);
+/* The largest fraction of same pairs accepted by a threshold that
+ * accepts at most far of the different pairs. */
+double siam_tar_at_far(const float *dist, const unsigned char *same,
+                       size_t n, double far);
+/* The threshold (midway between two neighbouring distances) that
+ * maximises accuracy; *acc (may be NULL) receives that accuracy. */
+float siam_best_threshold(const float *dist, const unsigned char *same,
+                          size_t n, double *acc);
+
+/* 1-nearest-neighbour accuracy of nq queries (nq, D) against ng gallery
+ * vectors (ng, D) under Euclidean distance, distances by siam_sgemm in
+ * blocks.  self = 1 when the queries are the gallery: a query then
+ * never matches itself. */
+int siam_nn1_accuracy(double *acc, const float *q, const int *qlabels,
+                      int nq, const float *g, const int *glabels, int ng,
+                      int D, int self, siam_error *err);
+/* N-way one-shot accuracy: each of trials draws way distinct classes
+ * from classes[0..nclasses), one support item per class and one query
+ * from one of them (not its support); correct when the query's nearest
+ * support is of its class.  Seeded; SIAM_EINVAL if fewer than way
+ * classes have two items. */
+int siam_oneshot_accuracy(double *acc, const float *emb, const int *labels,
+                          int n, int D, const int *classes, int nclasses,
+                          int way, int trials, uint64_t seed,
+                          siam_error *err);
+
+/* Embeds items[0..n) of d (all of d if items is NULL) into out (n, D),
+ * in batches, each over `views` views (1: the items as they are; see
+ * siam_net_embed_views). */
+int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
+                    int n, int views, float *out, siam_error *err);
+
+/* The training loop. */
+enum {
+	SIAM_LOSS_CONTRASTIVE = 0,
+	SIAM_LOSS_TRIPLET = 1,
+	SIAM_LOSS_SUPCON = 2  /* siam_supcon_loss; the net must end in l2 */
+};
+enum { SIAM_TRAIN_STEP = 0, SIAM_TRAIN_EPOCH = 1, SIAM_TRAIN_VALIDATE = 2 };
+
+typedef struct siam_train_status {
+	int event;          /* SIAM_TRAIN_STEP after every step,
+	                     * SIAM_TRAIN_VALIDATE before validating,
+	                     * SIAM_TRAIN_EPOCH after each epoch */
+	int epoch, epochs;  /* 1-based */
+	long step, steps;   /* steps done in this epoch, steps per epoch */
+	long pairs;         /* pairs (or triplets) done in this epoch */
+	double loss;        /* mean loss over this epoch's steps so far */
+	double seconds;     /* training time in this epoch so far */
+	/* SIAM_TRAIN_EPOCH only (-1 when there is no validation): */
+	double val_accuracy; /* at the best threshold on validation pairs */
+	double val_auc;
+	float val_threshold;
+	int best_epoch;      /* the epoch kept so far */
+	/* SIAM_TRAIN_STEP only: the weights the step left (not the moving
+	 * average), read-only, valid during the call. */
+	const float *weights;
+	size_t nweights;
+} siam_train_status;
+
+/* Returns non-zero to stop: the loop saves a checkpoint (if opts say
+ * where) and returns SIAM_EINTR. */
+typedef int (*siam_train_callback)(void *arg, const siam_train_status *st);
+
+typedef struct siam_train_opts {
+	int epochs;            /* default 10 */
+	int batch;             /* pairs (triplets) per step; default 64 */
+	long pairs;            /* per epoch; 0 = one per training image */
+	float lr;              /* Adam learning rate; default 1e-3 */
+	float margin;          /* default 1 */
+	float temperature;     /* supcon only; default 0.1 */
+	float weight_decay;    /* decoupled, AdamW; default 0 */
+	int loss;              /* SIAM_LOSS_*; default contrastive */
+	uint64_t seed;         /* default 1 */
+	int threads;           /* BLAS threads; 0 = leave as is */
+	float val_split;       /* fraction of images held out; default 0.1 */
+	const char *classes;   /* train on these classes only; NULL = all */
+	int augment;           /* 1: distort inputs with aug */
+	siam_augment aug;
+	int lr_decay;          /* 1: cosine decay of lr to 0 over the run */
+	/* > 0: validate, keep and save an exponential moving average of
+	 * the weights, updated after every step with this decay (e.g.
+	 * 0.98), instead of the weights themselves.  The average is
+	 * smoother than any single step's weights: the epoch-to-epoch
+	 * jitter of what a model does on classes it never saw drops. */
+	float ema;
+	/* Validate, and have the model embed, over this many views (1, 5
+	 * or 9; see siam_net_embed_views), so that the threshold is
+	 * calibrated on the distances the model will measure.  Training
+	 * steps see single views.  Default 1. */
+	int views;
+	/* Triplet loss only: this fraction of each batch are instance
+	 * triplets (siam_sampler_instance) with their own margin, so that
+	 * images of one class stay apart by their shapes instead of
+	 * collapsing to a point: detail the known classes do not need but
+	 * unseen classes do.  Implies augmentation. */
+	float instance;
+	float instance_margin;
+	/* This fraction of anchors (and of negatives) are glyphs: parts of
+	 * images of two training classes joined (top over bottom or left
+	 * beside right), each combination a class of its own (see
+	 * src/train/glyph.c).  Extra classes for a model that must work on
+	 * classes it never saw.  Labelled data only; not with instance. */
+	float glyphs;
+	const char *checkpoint; /* where an interrupted run saves; NULL: none */
+	const char *resume;     /* a checkpoint to continue from; NULL: none */
+	const char *config;     /* text stored in checkpoints verbatim (the
+	                         * command line), see siam_checkpoint_config */
+	siam_train_callback progress; /* may be NULL */
+	void *progress_arg;
+} siam_train_opts;
+
+void siam_train_opts_default(siam_train_opts *o);
+
+/* Trains m->net on d as opts say: samples balanced pairs (or triplets)
+ * from the training classes every epoch, holds out val_split of the
+ * images for validation every epoch, keeps the epoch with the best
+ * validation accuracy (ties: AUC), then sets m->threshold to the
+ * distance that maximises validation accuracy, m->margin, and m->meta
+ * to JSON describing the run and its validation figures.  The caller
+ * saves the model.  The same seed and thread count give the same model,
+ * resumed or not.  On SIAM_EINTR the model holds the current (not the
+ * best) weights. */
+int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
+               siam_error *err);
+
+/* Reads the config text stored in a checkpoint; *config is malloc'ed. */
+int siam_checkpoint_config(const char *path, char **config,
+                           siam_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIAM_NN_H_PUBLIC */
