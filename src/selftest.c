@@ -42,6 +42,17 @@ static void report(struct st *s, int ok, const char *what,
 		s->cb(s->arg, &c);
 }
 
+/* A line about one parameter's gradient check, for SIAM_SELFTEST_DETAIL. */
+static void detail(struct st *s, int layer, size_t param, double backward,
+                   double difference)
+{
+	char line[128];
+	snprintf(line, sizeof line, "layer %d param %zu: backward %g, "
+	         "difference %g", layer, param, backward, difference);
+	siam_selftest_check c = { 1, line, "", 0.0, 1 };
+	s->cb(s->arg, &c);
+}
+
 static void *st_alloc(struct st *s, size_t n, size_t size)
 {
 	void *p = s->nmem < ST_MAX_BUFFERS ? siam_xcalloc(n, size) : NULL;
@@ -69,7 +80,7 @@ static float *randv(struct st *s, size_t n, float scale)
 	return x;
 }
 
-static double maxdiff(const float *a, const float *b, size_t n)
+double nn_maxdiff(const float *a, const float *b, size_t n)
 {
 	double m = 0.0;
 	for (size_t i = 0; i < n; i++) {
@@ -96,7 +107,7 @@ static void check_sgemm(struct st *s)
 		           0.5f, c1, n);
 		nn_sgemm_ref(ta, tb, m, n, k, 0.7f, a, ta ? m : k, b,
 		             tb ? k : n, 0.5f, c2, n);
-		double e = maxdiff(c1, c2, (size_t)m * n);
+		double e = nn_maxdiff(c1, c2, (size_t)m * n);
 		worst = e > worst || e != e ? e : worst;
 		memcpy(c1, c2, sizeof(float) * m * n);
 	}
@@ -133,7 +144,7 @@ static void check_conv(struct st *s, int B, int C, int H, int W, int OC,
 
 	siam_conv2d_forward(o1, scr, x, w, b, B, C, H, W, OC, K, pad);
 	nn_conv2d_forward_ref(o2, x, w, b, B, C, H, W, OC, K, pad);
-	double e = maxdiff(o1, o2, no);
+	double e = nn_maxdiff(o1, o2, no);
 	snprintf(what, sizeof what, "conv2d %dx%dx%dx%d %s, %dx%d forward vs "
 	         "reference", B, C, H, W, pad ? "same" : "valid", K, OC);
 	report(s, e < tol, what, "max err", e);
@@ -142,8 +153,8 @@ static void check_conv(struct st *s, int B, int C, int H, int W, int OC,
 	                     K, pad);
 	nn_conv2d_backward_ref(dx2, dw2, db2, dout, x, w, B, C, H, W, OC, K,
 	                       pad);
-	e = fmax(maxdiff(dx1, dx2, ni),
-	         fmax(maxdiff(dw1, dw2, nw), maxdiff(db1, db2, OC)));
+	e = fmax(nn_maxdiff(dx1, dx2, ni),
+	         fmax(nn_maxdiff(dw1, dw2, nw), nn_maxdiff(db1, db2, OC)));
 	snprintf(what, sizeof what, "conv2d %dx%dx%dx%d %s, %dx%d backward vs "
 	         "reference", B, C, H, W, pad ? "same" : "valid", K, OC);
 	report(s, e < tol, what, "max err", e);
@@ -183,7 +194,7 @@ static void check_pool_relu(struct st *s)
 				                 x[p * H * W + best]));
 				rdx[p * H * W + best] += d[p * OH * OW + i * OW + j];
 			}
-	e = fmax(e, maxdiff(dx, rdx, ni));
+	e = fmax(e, nn_maxdiff(dx, rdx, ni));
 	report(s, e == 0.0, "maxpool forward and backward vs reference",
 	       "max err", e);
 
@@ -219,7 +230,7 @@ static void check_dense(struct st *s)
 		goto out;
 	siam_dense_forward(o1, x, w, b, B, IN, OUT);
 	nn_dense_forward_ref(o2, x, w, b, B, IN, OUT);
-	double e = maxdiff(o1, o2, (size_t)B * OUT);
+	double e = nn_maxdiff(o1, o2, (size_t)B * OUT);
 	report(s, e < 1e-4, "dense forward vs reference", "max err", e);
 	siam_dense_backward(dx, dw, db, d, x, w, B, IN, OUT);
 	e = 0.0;
@@ -354,9 +365,9 @@ static void check_default_net(struct st *s, siam_error *err)
 			continue;
 		/* four weights and two biases of each layer, at random */
 		for (int k6 = 0; k6 < 6; k6++) {
-			size_t i = k6 < 4
-			         ? l->w_off + siam_rng_below(&s->rng, (uint32_t)l->w_len)
-			         : l->b_off + siam_rng_below(&s->rng, (uint32_t)l->b_len);
+			uint32_t span = (uint32_t)(k6 < 4 ? l->w_len : l->b_len);
+			size_t i = (k6 < 4 ? l->w_off : l->b_off) +
+			           siam_rng_below(&s->rng, span);
 			float keep = p[i];
 			double best = INFINITY, bnum = 0.0;
 			for (int k = 0; k < 4; k++) {
@@ -376,14 +387,8 @@ static void check_default_net(struct st *s, siam_error *err)
 						best = e, bnum = d[q];
 				}
 			}
-			if ((s->flags & SIAM_SELFTEST_DETAIL) && s->cb) {
-				char line[128];
-				snprintf(line, sizeof line, "layer %d param %zu: "
-				         "backward %g, difference %g", li, i, g[i],
-				         bnum);
-				siam_selftest_check c = { 1, line, "", 0.0, 1 };
-				s->cb(s->arg, &c);
-			}
+			if ((s->flags & SIAM_SELFTEST_DETAIL) && s->cb)
+				detail(s, li, i, g[i], bnum);
 			worst = best > worst || best != best ? best : worst;
 			checked++;
 		}

@@ -20,17 +20,6 @@ static float *randv(size_t n, float scale)
 	return x;
 }
 
-static double maxdiff(const float *a, const float *b, size_t n)
-{
-	double m = 0.0;
-	for (size_t i = 0; i < n; i++) {
-		double d = fabs((double)a[i] - b[i]);
-		if (!(d <= m))
-			m = d;
-	}
-	return m;
-}
-
 static double dot(const float *a, const float *b, size_t n)
 {
 	double s = 0.0;
@@ -97,7 +86,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int pad)
 	siam_conv2d_forward(c.out, c.scratch, c.inp, c.w, c.b, B, C, H, W, OC,
 	                    K, pad);
 	nn_conv2d_forward_ref(ref, c.inp, c.w, c.b, B, C, H, W, OC, K, pad);
-	double e = maxdiff(c.out, ref, no);
+	double e = nn_maxdiff(c.out, ref, no);
 	tap_ok(e < 1e-5, "conv2d %dx%dx%dx%d -> %dx%d pad %d forward vs "
 	       "reference (max err %.2g)", B, C, H, W, OC, K, pad, e);
 
@@ -112,8 +101,8 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int pad)
 	                     W, OC, K, pad);
 	nn_conv2d_backward_ref(dinp2, dw2, db2, c.R, c.inp, c.w, B, C, H, W,
 	                       OC, K, pad);
-	double e1 = maxdiff(dinp, dinp2, ni), e2 = maxdiff(dw, dw2, nw),
-	       e3 = maxdiff(db, db2, OC);
+	double e1 = nn_maxdiff(dinp, dinp2, ni), e2 = nn_maxdiff(dw, dw2, nw),
+	       e3 = nn_maxdiff(db, db2, OC);
 	tap_ok(e1 < 1e-4 && e2 < 1e-4 && e3 < 1e-4, "conv2d %dx%dx%dx%d -> "
 	       "%dx%d pad %d backward vs reference (dinp %.2g, dw %.2g, db %.2g)",
 	       B, C, H, W, OC, K, pad, e1, e2, e3);
@@ -125,7 +114,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int pad)
 	                     W, OC, K, pad);
 	nn_conv2d_backward_ref(NULL, dw2, db2, c.R, c.inp, c.w, B, C, H, W,
 	                       OC, K, pad);
-	e2 = maxdiff(dw, dw2, nw);
+	e2 = nn_maxdiff(dw, dw2, nw);
 	tap_ok(e2 < 1e-4, "conv2d backward without dinp (dw %.2g)", e2);
 
 	/* finite differences of the fast forward; gradients from zero.
@@ -170,15 +159,15 @@ static void test_conv_chunks(void)
 	float *d = randv(no, 1.0f);
 	siam_conv2d_forward(o1, scr, x, w, b, B, C, H, W, OC, K, pad);
 	nn_conv2d_forward_ref(o2, x, w, b, B, C, H, W, OC, K, pad);
-	double e = maxdiff(o1, o2, no);
+	double e = nn_maxdiff(o1, o2, no);
 	tap_ok(e < 1e-4, "chunked conv2d forward vs reference (max err %.2g)", e);
 	float *dx1 = calloc(ni, sizeof(float)), *dx2 = calloc(ni, sizeof(float));
 	float *dw1 = calloc(nw, sizeof(float)), *dw2 = calloc(nw, sizeof(float));
 	float *db1 = calloc(OC, sizeof(float)), *db2 = calloc(OC, sizeof(float));
 	siam_conv2d_backward(dx1, dw1, db1, scr, d, x, w, B, C, H, W, OC, K, pad);
 	nn_conv2d_backward_ref(dx2, dw2, db2, d, x, w, B, C, H, W, OC, K, pad);
-	double e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
-	       e3 = maxdiff(db1, db2, OC);
+	double e1 = nn_maxdiff(dx1, dx2, ni), e2 = nn_maxdiff(dw1, dw2, nw),
+	       e3 = nn_maxdiff(db1, db2, OC);
 	tap_ok(e1 < 1e-4 && e2 < 1e-3 && e3 < 1e-3, "chunked conv2d backward vs "
 	       "reference (dinp %.2g, dw %.2g, db %.2g)", e1, e2, e3);
 	/* fused with relu and pool, against the layers one by one */
@@ -190,7 +179,7 @@ static void test_conv_chunks(void)
 	siam_maxpool_forward(p2, a2, r, B, OC, OH, OW, 2);
 	nn_conv2d_forward(p1, a1, scr, x, w, b, B, C, H, W, OC, K, pad, 1, 2, 0,
 	                  1);
-	e = maxdiff(p1, p2, np);
+	e = nn_maxdiff(p1, p2, np);
 	/* where the window is all negative the rectified values tie at 0
 	 * and the argmax may differ; no gradient flows there */
 	int same = 1;
@@ -209,8 +198,8 @@ static void test_conv_chunks(void)
 	siam_conv2d_backward(dx2, dw2, db2, scr, dc, x, w, B, C, H, W, OC, K, pad);
 	nn_conv2d_backward(dx1, dw1, db1, scr, dp, x, p1, a1, w, B, C, H, W, OC,
 	                   K, pad, 1, 2, 0, 1);
-	e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
-	e3 = maxdiff(db1, db2, OC);
+	e1 = nn_maxdiff(dx1, dx2, ni), e2 = nn_maxdiff(dw1, dw2, nw),
+	e3 = nn_maxdiff(db1, db2, OC);
 	tap_ok(e1 < 1e-5 && e2 < 1e-4 && e3 < 1e-4, "chunked fused conv+relu+"
 	       "pool backward vs layer by layer (dinp %.2g, dw %.2g, db %.2g)",
 	       e1, e2, e3);
@@ -346,7 +335,7 @@ static void test_dense(int B, int IN, int OUT)
 	float *ref = malloc(sizeof(float) * no);
 	dense_loss(&c);
 	nn_dense_forward_ref(ref, c.inp, c.w, c.b, B, IN, OUT);
-	double e = maxdiff(c.out, ref, no);
+	double e = nn_maxdiff(c.out, ref, no);
 	tap_ok(e < 1e-5, "dense %dx%d -> %d forward vs reference (max err %.2g)",
 	       B, IN, OUT, e);
 
@@ -470,7 +459,7 @@ static void test_fused(int relu, int P, int pad)
 		memcpy(o2, last, sizeof(float) * no);
 	nn_conv2d_forward(o1, am1, s1, x, w, b, B, C, H, W, OC, K, pad, relu, P,
 	                  0, 1);
-	double e = maxdiff(o1, o2, no);
+	double e = nn_maxdiff(o1, o2, no);
 	tap_ok(e < 1e-6, "fused conv%s%s pad %d forward vs layer by layer "
 	       "(max err %.2g)", relu ? "+relu" : "", P ? "+pool" : "", pad, e);
 
@@ -490,8 +479,8 @@ static void test_fused(int relu, int P, int pad)
 	siam_conv2d_backward(dx2, dw2, db2, s2, dc, x, w, B, C, H, W, OC, K, pad);
 	nn_conv2d_backward(dx1, dw1, db1, s1, dout, x, o1, am1, w, B, C, H, W,
 	                   OC, K, pad, relu, P, 0, 1);
-	double e1 = maxdiff(dx1, dx2, ni), e2 = maxdiff(dw1, dw2, nw),
-	       e3 = maxdiff(db1, db2, OC);
+	double e1 = nn_maxdiff(dx1, dx2, ni), e2 = nn_maxdiff(dw1, dw2, nw),
+	       e3 = nn_maxdiff(db1, db2, OC);
 	tap_ok(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5, "fused conv%s%s pad %d "
 	       "backward vs layer by layer (dinp %.2g, dw %.2g, db %.2g)",
 	       relu ? "+relu" : "", P ? "+pool" : "", pad, e1, e2, e3);

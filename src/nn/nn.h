@@ -60,6 +60,10 @@ SIAM_HIDDEN void nn_conv2d_backward_ref(float *dinp, float *dw, float *db,
                                         const float *dout, const float *inp,
                                         const float *w, int B, int C, int H,
                                         int W, int OC, int K, int pad);
+/* The largest |a[i] - b[i]| (a NaN counts as the worst): how far a fast
+ * kernel's output is from its reference's.  In src/selftest.c. */
+SIAM_HIDDEN double nn_maxdiff(const float *a, const float *b,
+                              size_t n);
 SIAM_HIDDEN void nn_dense_forward_ref(float *out, const float *inp,
                                       const float *w, const float *b, int B,
                                       int IN, int OUT);
