@@ -592,6 +592,23 @@ static void test_knn(sqlite3 *db)
 	/* JSON text is accepted as the query too */
 	is(db, "SELECT image_id FROM siam_knn('[0,0,0]', 1, 2)",
 	   q(db, "SELECT id FROM images WHERE path = 'other'"));
+	/* A hidden column with an unusable equality and a usable one: here
+	 * a.query = b.query cannot feed a when a runs first, the subquery
+	 * can (a subquery, so that SQLite does not propagate it into the
+	 * other term).  The plan must take the usable one, wherever it
+	 * stands, and b gets a's query from the query column. */
+	{
+		char want[64];
+		snprintf(want, sizeof want, "%s:%s",
+		         q(db, "SELECT id FROM images WHERE path = 'other'"),
+		         q(db, "SELECT id FROM images WHERE path = 'other'"));
+		is(db, "SELECT group_concat(a.image_id || ':' || b.image_id, ' ')"
+		   " FROM siam_knn AS a, siam_knn AS b WHERE a.query = b.query"
+		   " AND a.query = (SELECT '[0,0,0]') AND a.k = 1 AND b.k = 1"
+		   " AND a.model_id = 2 AND b.model_id = 2", want);
+		is(db, "SELECT typeof(query) || '|' || query || '|' || k || '|' ||"
+		   " model_id FROM siam_knn('[0,0,0]', 1, 2)", "text|[0,0,0]|1|2");
+	}
 	is(db, "SELECT count(*) FROM siam_knn(NULL, 5)", "0");
 	is(db, "SELECT count(*) FROM siam_knn('[0,0,0]', NULL, 2)", "0");
 

@@ -6,13 +6,13 @@
  * far outside the data, one wide dimension that makes the codes coarse,
  * odd dimensions.  And the SIMD row kernels must equal the reference.
  *
- * The kernels are static in src/sqlite/sql.c, so this file includes it.
+ * The kernels live in src/knn.c, without SQLite; this test links them.
  */
-#define SIAM_SQL_NO_REGISTER 1
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include "sqlite/sql.c"
+#include "knn.h"
 
 #include "tap.h"
+
+#include <string.h>
 
 static siam_rng rng;
 
@@ -27,9 +27,9 @@ static int same_hits(const knn_hit *a, int na, const knn_hit *b, int nb)
 }
 
 /* knn8 and knn_scan agree on nq queries drawn by make_query. */
-static void agree(const char *what, const float *x, i64 n, int dim,
+static void agree(const char *what, const float *x, int64_t n, int dim,
                   const int *ks, int nks, int nq,
-                  void (*make_query)(float *q, const float *x, i64 n,
+                  void (*make_query)(float *q, const float *x, int64_t n,
                                      int dim))
 {
 	knn8 ix;
@@ -67,7 +67,7 @@ static void agree(const char *what, const float *x, i64 n, int dim,
 	knn8_free(&ix);
 }
 
-static void q_normal(float *q, const float *x, i64 n, int dim)
+static void q_normal(float *q, const float *x, int64_t n, int dim)
 {
 	(void)x;
 	(void)n;
@@ -76,14 +76,14 @@ static void q_normal(float *q, const float *x, i64 n, int dim)
 }
 
 /* A row of the data itself: distance 0, and ties with its copies. */
-static void q_row(float *q, const float *x, i64 n, int dim)
+static void q_row(float *q, const float *x, int64_t n, int dim)
 {
 	memcpy(q, x + (size_t)siam_rng_below(&rng, (uint32_t)n) * dim,
 	       (size_t)dim * sizeof *q);
 }
 
 /* A row nudged by a hair: near-ties at the k-th place. */
-static void q_near_row(float *q, const float *x, i64 n, int dim)
+static void q_near_row(float *q, const float *x, int64_t n, int dim)
 {
 	q_row(q, x, n, dim);
 	for (int j = 0; j < dim; j++)
@@ -92,7 +92,7 @@ static void q_near_row(float *q, const float *x, i64 n, int dim)
 }
 
 /* Far outside the data: the query codes are clamped. */
-static void q_far(float *q, const float *x, i64 n, int dim)
+static void q_far(float *q, const float *x, int64_t n, int dim)
 {
 	(void)x;
 	(void)n;
@@ -100,7 +100,7 @@ static void q_far(float *q, const float *x, i64 n, int dim)
 		q[j] = 1e6f * (siam_rng_uniform(&rng) - 0.5f);
 }
 
-static float *normal_data(i64 n, int dim)
+static float *normal_data(int64_t n, int dim)
 {
 	float *x = malloc((size_t)n * dim * sizeof *x);
 	for (size_t i = 0; i < (size_t)n * dim; i++)
@@ -155,7 +155,7 @@ int main(void)
 	static const int ks[] = {1, 10, 100};
 	/* plain random data */
 	{
-		i64 n = 20000;
+		int64_t n = 20000;
 		int dim = 64;
 		float *x = normal_data(n, dim);
 		agree("normal 64-d", x, n, dim, ks, 3, 8, q_normal);
@@ -167,10 +167,10 @@ int main(void)
 	}
 	/* many exact duplicates: blocks of 50 identical rows */
 	{
-		i64 n = 10000;
+		int64_t n = 10000;
 		int dim = 24;
 		float *x = normal_data(n, dim);
-		for (i64 i = 0; i < n; i++)
+		for (int64_t i = 0; i < n; i++)
 			memcpy(x + i * dim, x + (i / 50 * 50) * dim,
 			       (size_t)dim * sizeof *x);
 		agree("duplicates, 24-d", x, n, dim, ks, 3, 6, q_row);
@@ -181,10 +181,10 @@ int main(void)
 	/* one dimension a million times wider: the codes of the others
 	 * collapse to a few values, the pass must fall back on the bound */
 	{
-		i64 n = 8000;
+		int64_t n = 8000;
 		int dim = 16;
 		float *x = normal_data(n, dim);
-		for (i64 i = 0; i < n; i++)
+		for (int64_t i = 0; i < n; i++)
 			x[i * dim] *= 1e6f;
 		agree("one wide dimension", x, n, dim, ks, 3, 4, q_row);
 		agree("one wide dimension, random queries", x, n, dim, ks, 3,
@@ -193,7 +193,7 @@ int main(void)
 	}
 	/* values on a coarse grid: codes are exact, distances tie a lot */
 	{
-		i64 n = 6000;
+		int64_t n = 6000;
 		int dim = 7;
 		float *x = malloc((size_t)n * dim * sizeof *x);
 		for (size_t i = 0; i < (size_t)n * dim; i++)
@@ -208,7 +208,7 @@ int main(void)
 		static const int dims[] = {1, 3, 100, 1000};
 		for (int d = 0; d < 4; d++) {
 			int dim = dims[d];
-			i64 n = dim >= 1000 ? 600 : 5000;
+			int64_t n = dim >= 1000 ? 600 : 5000;
 			float *x = normal_data(n, dim);
 			char what[40];
 			snprintf(what, sizeof what, "%d-d", dim);
@@ -225,7 +225,7 @@ int main(void)
 	}
 	/* every value equal: scale 0 is handled */
 	{
-		i64 n = 5000;
+		int64_t n = 5000;
 		int dim = 8;
 		float *x = malloc((size_t)n * dim * sizeof *x);
 		for (size_t i = 0; i < (size_t)n * dim; i++)
