@@ -324,7 +324,7 @@ int siam_index_run(struct sqlite3 *db, siam_model *m, int64_t model_id,
                    siam_error *err);
 
 /* ------------------------------------------------------------------ */
-/* Database (src/db.c) and the SQL interface (src/sqlite/sql.c)         */
+/* Database (src/db/) and the SQL interface (src/sqlite/sql.c)         */
 /*                                                                     */
 /* A siam database is a SQLite file: the model blob, one row per       */
 /* image and model with its embedding, and the files that failed.      */
@@ -435,6 +435,70 @@ int siam_db_delete_image(struct sqlite3 *db, int64_t id, siam_error *err);
 /* Records (or replaces) the failure of path: code is a SIAM_E* code. */
 int siam_db_put_error(struct sqlite3 *db, const char *path, int code,
                       const char *message, siam_error *err);
+/* Lists the messages of errors recorded at or after since (UTC text
+ * 'YYYY-MM-DDTHH:MM:SSZ', as the errors.time column), oldest first, at
+ * most limit of them; cb returns non-zero to stop (then that value is
+ * returned). */
+int siam_db_list_errors(struct sqlite3 *db, const char *since, int limit,
+                        int (*cb)(void *arg, const char *message),
+                        void *arg, siam_error *err);
+
+/* The id of the stored model identical to m (the same model file
+ * bytes), or *id = 0 if it was never stored.  Writes nothing. */
+int siam_db_find_model(struct sqlite3 *db, const siam_model *m, int64_t *id,
+                       siam_error *err);
+
+/* One model of the database, for siam_db_list_models. */
+typedef struct siam_db_model_row {
+	int64_t id;
+	const char *name;   /* valid during the callback only */
+	long long images;   /* rows of images with this model */
+	int embed_dim;
+	double threshold;
+} siam_db_model_row;
+/* Calls cb for every model, by id; cb returns non-zero to stop (then
+ * that value is returned). */
+int siam_db_list_models(struct sqlite3 *db,
+                        int (*cb)(void *arg, const siam_db_model_row *r),
+                        void *arg, siam_error *err);
+
+/* The counts 'siam info' shows. */
+typedef struct siam_db_stats {
+	long long images;   /* rows of images, all models */
+	long long embedded; /* of them, with an embedding */
+	long long urls;     /* of them, URLs */
+	long long labels;   /* distinct labels */
+	long long errors;   /* rows of errors */
+	long long models;   /* rows of models */
+} siam_db_stats;
+int siam_db_get_stats(struct sqlite3 *db, siam_db_stats *st,
+                      siam_error *err);
+
+/* The stored embedding (dim floats, into out) of an image whose bytes
+ * have this content_hash (siam_sha256_hex), indexed with model_id:
+ * *found = 1, or 0 if there is none of that size. */
+int siam_db_find_embedding(struct sqlite3 *db, const char *content_hash,
+                           int64_t model_id, float *out, int dim,
+                           int *found, siam_error *err);
+
+/* One answer of siam_db_knn. */
+typedef struct siam_db_hit {
+	int64_t image_id;
+	double distance;  /* from the stored vector, in double */
+	char *path;       /* images.path */
+	char *label;      /* images.label, or NULL */
+} siam_db_hit;
+/* The k (1..SIAM_KNN_MAX_K) images of model_id nearest to q (dim
+ * floats), by siam_knn, then sorted by their distance computed in
+ * double from the stored vectors (ties: lower image_id), so that an
+ * image's own embedding comes out at distance 0 exactly.  *hits (free
+ * with siam_db_hits_free) gets *n <= k of them; the connection must have
+ * the SQL functions (siam_db_open registers them). */
+int siam_db_knn(struct sqlite3 *db, int64_t model_id, const float *q,
+                int dim, int k, siam_db_hit **hits, int *n,
+                siam_error *err);
+/* Frees hits and their strings; NULL is a no-op. */
+void siam_db_hits_free(siam_db_hit *hits, int n);
 
 
 #ifdef __cplusplus

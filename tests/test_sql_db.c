@@ -7,7 +7,7 @@
  */
 #include <sqlite3.h>
 
-#include "db.h"
+#include "db/db.h"
 #include "siam_nn.h"
 #include "tap.h"
 

@@ -5,8 +5,7 @@
 #include "config.h"
 #include "cli_db.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stdio.h>
 
 sqlite3 *cli_db_open(const char *cmd, const char *path, int flags)
 {
@@ -17,46 +16,6 @@ sqlite3 *cli_db_open(const char *cmd, const char *path, int flags)
 		return NULL;
 	}
 	return db;
-}
-
-/* The id of the stored model identical to m, 0 if none. */
-static int find_model(const char *cmd, sqlite3 *db, const siam_model *m,
-                      int64_t *id)
-{
-	void *blob = NULL;
-	size_t len = 0;
-	siam_error err = { 0, "" };
-	char hex[65];
-	*id = 0;
-	if (siam_model_save_mem(m, &blob, &len, &err)) {
-		cli_error(cmd, "%s", err.msg);
-		return -1;
-	}
-	siam_sha256_hex(hex, blob, len);
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, blob FROM models WHERE sha256 = ?1"
-	                       " ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
-		cli_error(cmd, "%s", sqlite3_errmsg(db));
-		free(blob);
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((size_t)sqlite3_column_bytes(st, 1) == len &&
-		    !memcmp(sqlite3_column_blob(st, 1), blob, len)) {
-			*id = sqlite3_column_int64(st, 0);
-			break;
-		}
-	}
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		cli_error(cmd, "%s", sqlite3_errmsg(db));
-		rc = -1;
-	}
-	sqlite3_finalize(st);
-	free(blob);
-	return rc;
 }
 
 int cli_db_model(const char *cmd, sqlite3 *db, const char *given, int store,
@@ -88,8 +47,9 @@ int cli_db_model(const char *cmd, sqlite3 *db, const char *given, int store,
 	if (name)
 		snprintf(name, len, "%s", path);
 	if (!store) {
-		if (!find_model(cmd, db, *m, id))
+		if (!siam_db_find_model(db, *m, id, &err))
 			return 0;
+		cli_error(cmd, "%s", err.msg);
 		siam_model_free(*m);
 		*m = NULL;
 		return -1;

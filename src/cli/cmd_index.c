@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int run(int argc, char **argv);
 
@@ -148,21 +149,20 @@ fail:
 	return -1;
 }
 
+static int show_error(void *arg, const char *message)
+{
+	(void)arg;
+	fputs("  ", stderr);
+	cli_text_path(stderr, message);
+	fputc('\n', stderr);
+	return 0;
+}
+
 /* The errors of this run, the first few of them, for the terminal. */
 static void show_errors(sqlite3 *db, const char *since, long total)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT message FROM errors WHERE time >= ?1"
-	                       " ORDER BY id LIMIT 10", -1, &st,
-	                       NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_text(st, 1, since, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		fputs("  ", stderr);
-		cli_text_path(stderr, (const char *)sqlite3_column_text(st, 0));
-		fputc('\n', stderr);
-	}
-	sqlite3_finalize(st);
+	siam_error err = { 0, "" };
+	siam_db_list_errors(db, since, 10, show_error, NULL, &err);
 	if (total > 10)
 		fprintf(stderr, "  ... and %ld more\n", total - 10);
 }
@@ -248,15 +248,13 @@ static int run(int argc, char **argv)
 		goto done;
 	if (cli_db_model("index", db, model_arg, 1, &m, &model_id, NULL, 0))
 		goto done;
-	{ /* the database's clock, for "the errors of this run" */
-		sqlite3_stmt *st = NULL;
+	{ /* the clock errors.time is written with (SQLite's 'now' is
+	   * the system clock), for "the errors of this run" */
+		time_t now = time(NULL);
+		struct tm tm;
 		since[0] = 0;
-		if (sqlite3_prepare_v2(db, "SELECT strftime('%Y-%m-%dT%H:%M:%SZ',"
-		                       " 'now')", -1, &st, NULL) == SQLITE_OK &&
-		    sqlite3_step(st) == SQLITE_ROW)
-			snprintf(since, sizeof since, "%s",
-			         (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
+		if (gmtime_r(&now, &tm))
+			strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
 
 	prog p;

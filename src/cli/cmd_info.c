@@ -40,15 +40,30 @@ static long long file_size(const char *path)
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-static long long count(sqlite3 *db, const char *sql)
+/* One line (or JSON object) per model; cur marks the one in use. */
+typedef struct model_lister {
+	int json, n;
+	int64_t cur;
+} model_lister;
+
+static int list_model(void *arg, const siam_db_model_row *r)
 {
-	sqlite3_stmt *st = NULL;
-	long long n = -1;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
+	model_lister *ml = arg;
+	if (ml->json) {
+		printf("%s{\"id\":%lld,\"name\":", ml->n++ ? "," : "",
+		       (long long)r->id);
+		cli_json_string(stdout, r->name);
+		printf(",\"images\":%lld,\"embed_dim\":%d,\"threshold\":%.6g,"
+		       "\"current\":%s}", r->images, r->embed_dim, r->threshold,
+		       r->id == ml->cur ? "true" : "false");
+	} else {
+		printf("  %c %lld  %lld images, %d floats, threshold %.4g  ",
+		       r->id == ml->cur ? '*' : ' ', (long long)r->id,
+		       r->images, r->embed_dim, r->threshold);
+		cli_text_path(stdout, r->name);
+		putchar('\n');
+	}
+	return 0;
 }
 
 static void model_text(const siam_model *m, const char *name, int64_t id)
@@ -147,27 +162,20 @@ static int run(int argc, char **argv)
 		goto done;
 	}
 
-	long long images = -1, embedded = -1, errors = -1, models = -1,
-	          labels = -1, urls = -1;
+	siam_db_stats s = { -1, -1, -1, -1, -1, -1 };
 	long long size = -1, wal = -1;
+	siam_error err = { 0, "" };
 	if (have_db) {
-		images = count(db, "SELECT count(*) FROM images");
-		embedded = count(db, "SELECT count(*) FROM images"
-		                 " WHERE embedding IS NOT NULL");
-		urls = count(db, "SELECT count(*) FROM images WHERE is_url");
-		errors = count(db, "SELECT count(*) FROM errors");
-		models = count(db, "SELECT count(*) FROM models");
-		labels = count(db, "SELECT count(DISTINCT label) FROM images");
+		if (siam_db_get_stats(db, &s, &err)) {
+			cli_error("info", "%s", err.msg);
+			goto done;
+		}
 		size = file_size(path);
 		char walp[4200];
 		snprintf(walp, sizeof walp, "%s-wal", path);
 		wal = file_size(walp);
 	}
-	sqlite3_stmt *st = NULL;
-	const char *per_model =
-		"SELECT m.id, m.name, count(i.id), m.embed_dim, m.threshold"
-		" FROM models m LEFT JOIN images i ON i.model_id = m.id"
-		" GROUP BY m.id ORDER BY m.id";
+	model_lister ml = { json, 0, model_id };
 
 	if (json) {
 		putchar('{');
@@ -178,28 +186,11 @@ static int run(int argc, char **argv)
 			printf(",\"bytes\":%lld,\"wal_bytes\":%lld,\"images\":%lld,"
 			       "\"embedded\":%lld,\"urls\":%lld,\"labels\":%lld,"
 			       "\"errors\":%lld,\"models\":[",
-			       size, wal < 0 ? 0 : wal, images, embedded, urls,
-			       labels, errors);
-			if (sqlite3_prepare_v2(db, per_model, -1, &st, NULL) ==
-			    SQLITE_OK) {
-				int n = 0;
-				while (sqlite3_step(st) == SQLITE_ROW) {
-					printf("%s{\"id\":%lld,\"name\":",
-					       n++ ? "," : "",
-					       sqlite3_column_int64(st, 0));
-					const char *nm = (const char *)
-						sqlite3_column_text(st, 1);
-					cli_json_string(stdout, nm ? nm : "");
-					printf(",\"images\":%lld,\"embed_dim\":%d,"
-					       "\"threshold\":%.6g,\"current\":%s}",
-					       sqlite3_column_int64(st, 2),
-					       sqlite3_column_int(st, 3),
-					       sqlite3_column_double(st, 4),
-					       sqlite3_column_int64(st, 0) ==
-					                       model_id
-					               ? "true"
-					               : "false");
-				}
+			       size, wal < 0 ? 0 : wal, s.images, s.embedded,
+			       s.urls, s.labels, s.errors);
+			if (siam_db_list_models(db, list_model, &ml, &err)) {
+				cli_error("info", "%s", err.msg);
+				goto done;
 			}
 			printf("]}");
 		} else {
@@ -215,33 +206,19 @@ static int run(int argc, char **argv)
 			if (wal > 0)
 				printf(" (+ %lld bytes of write-ahead log)", wal);
 			printf("\nimages:      %lld (%lld embedded, %lld URLs, "
-			       "%lld labels)\n", images, embedded, urls, labels);
-			printf("errors:      %lld\n", errors);
-			printf("models:      %lld\n", models);
-			if (sqlite3_prepare_v2(db, per_model, -1, &st, NULL) ==
-			    SQLITE_OK)
-				while (sqlite3_step(st) == SQLITE_ROW) {
-					const char *nm = (const char *)
-						sqlite3_column_text(st, 1);
-					printf("  %c %lld  %lld images, %d floats, "
-					       "threshold %.4g  ",
-					       sqlite3_column_int64(st, 0) ==
-					                       model_id
-					               ? '*'
-					               : ' ',
-					       sqlite3_column_int64(st, 0),
-					       sqlite3_column_int64(st, 2),
-					       sqlite3_column_int(st, 3),
-					       sqlite3_column_double(st, 4));
-					cli_text_path(stdout, nm ? nm : "");
-					putchar('\n');
-				}
+			       "%lld labels)\n", s.images, s.embedded, s.urls,
+			       s.labels);
+			printf("errors:      %lld\n", s.errors);
+			printf("models:      %lld\n", s.models);
+			if (siam_db_list_models(db, list_model, &ml, &err)) {
+				cli_error("info", "%s", err.msg);
+				goto done;
+			}
 		} else {
 			printf("\ndatabase:    %s (none yet; 'siam index' "
 			       "creates it)\n", path);
 		}
 	}
-	sqlite3_finalize(st);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		cli_error("info", "cannot write");
 		goto done;

@@ -122,51 +122,6 @@ fail:
 	return -1;
 }
 
-/* 1 and the blob if an image with these bytes is stored for model_id,
- * 0 if not, -1 on a database error (printed). */
-static int stored_embedding(sqlite3 *db, const void *data, size_t len,
-                            int64_t model_id, int dim, unsigned char *blob)
-{
-	char hex[65];
-	sqlite3_stmt *st = NULL;
-	int found = 0;
-	siam_sha256_hex(hex, data, len);
-	if (sqlite3_prepare_v2(db, "SELECT embedding FROM images WHERE"
-	                       " content_hash = ?1 AND model_id = ?2 AND"
-	                       " length(embedding) = ?3 LIMIT 1", -1, &st,
-	                       NULL) != SQLITE_OK) {
-		cli_error("query", "%s", sqlite3_errmsg(db));
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, model_id);
-	sqlite3_bind_int(st, 3, dim * 4);
-	int r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		memcpy(blob, sqlite3_column_blob(st, 0), (size_t)dim * 4);
-		found = 1;
-	} else if (r != SQLITE_DONE) {
-		cli_error("query", "%s", sqlite3_errmsg(db));
-		found = -1;
-	}
-	sqlite3_finalize(st);
-	return found;
-}
-
-typedef struct hit {
-	long long id;
-	double d;
-	char *path, *label;
-} hit;
-
-static int hit_cmp(const void *pa, const void *pb)
-{
-	const hit *a = pa, *b = pb;
-	if (a->d != b->d)
-		return a->d < b->d ? -1 : 1;
-	return (a->id > b->id) - (a->id < b->id);
-}
-
 static int run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -219,13 +174,12 @@ static int run(int argc, char **argv)
 
 	int status = SIAM_EXIT_ERROR;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
 	siam_model *m = NULL;
 	siam_image img = { 0, 0, 0, NULL };
 	float *q = NULL;
-	unsigned char *blob = NULL, *data = NULL;
+	unsigned char *data = NULL;
 	size_t len = 0;
-	hit *hits = NULL;
+	siam_db_hit *hits = NULL;
 	int nhits = 0;
 	int64_t model_id = 0;
 	siam_error err = { 0, "" };
@@ -244,8 +198,7 @@ static int run(int argc, char **argv)
 	}
 	int dim = siam_net_embed_dim(m->net);
 	q = malloc((size_t)dim * sizeof *q);
-	blob = malloc((size_t)dim * 4);
-	if (!q || !blob) {
+	if (!q) {
 		cli_error("query", "out of memory");
 		goto done;
 	}
@@ -255,18 +208,14 @@ static int run(int argc, char **argv)
 	 * searched with its stored embedding: the network run on a batch
 	 * of one rounds differently from the batch that indexed it, and
 	 * the image itself should come out at distance 0, not 1e-7. */
-	int found = stored_embedding(db, data, len, model_id, dim, blob);
-	if (found < 0)
+	char hex[65];
+	int found = 0;
+	siam_sha256_hex(hex, data, len);
+	if (siam_db_find_embedding(db, hex, model_id, q, dim, &found, &err)) {
+		cli_error("query", "%s", err.msg);
 		goto done;
-	if (found) {
-		for (int i = 0; i < dim; i++) {
-			uint32_t u = (uint32_t)blob[4 * i] |
-			             (uint32_t)blob[4 * i + 1] << 8 |
-			             (uint32_t)blob[4 * i + 2] << 16 |
-			             (uint32_t)blob[4 * i + 3] << 24;
-			memcpy(&q[i], &u, 4);
-		}
-	} else {
+	}
+	if (!found) {
 		const char *name = strcmp(qarg, "-") ? qarg : "standard input";
 		if (siam_image_decode(&img, data, len, name, NULL, &err)) {
 			cli_error("query", "%s", err.msg);
@@ -276,71 +225,25 @@ static int run(int argc, char **argv)
 			cli_error("query", "%s: %s", name, err.msg);
 			goto done;
 		}
-		for (int i = 0; i < dim; i++) { /* float32 little-endian */
-			uint32_t u;
-			memcpy(&u, &q[i], 4);
-			for (int b = 0; b < 4; b++)
-				blob[4 * i + b] = (unsigned char)(u >> (8 * b));
-		}
 	}
-	/* siam_knn finds the k nearest; their distances are then computed
-	 * again here, directly from the stored vectors: the scan's fast
-	 * form (|q|^2 + |x|^2 - 2 q.x) leaves rounding noise of ~1e-7,
-	 * and the image itself should come out at distance 0, exactly. */
-	if (sqlite3_prepare_v2(db,
-		"SELECT k.image_id, i.embedding, i.path, i.label"
-		" FROM siam_knn(?1, ?2, ?3) AS k"
-		" JOIN images AS i ON i.id = k.image_id"
-		" ORDER BY k.distance, k.image_id", -1, &st, NULL) != SQLITE_OK) {
-		cli_error("query", "%s", sqlite3_errmsg(db));
-		goto done;
-	}
-	sqlite3_bind_blob(st, 1, blob, dim * 4, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, k);
-	sqlite3_bind_int64(st, 3, model_id);
+	/* siam_knn finds the k nearest; siam_db_knn computes their
+	 * distances again from the stored vectors, so that the image itself
+	 * comes out at distance 0, exactly. */
 	double t = have_thr ? thr : m->threshold;
-	if (!(hits = calloc((size_t)k, sizeof *hits))) {
-		cli_error("query", "out of memory");
+	int nall = 0;
+	if (siam_db_knn(db, model_id, q, dim, (int)k, &hits, &nall, &err)) {
+		cli_error("query", "%s", err.msg);
 		goto done;
 	}
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW && nhits < k) {
-		const unsigned char *e = sqlite3_column_blob(st, 1);
-		if (sqlite3_column_bytes(st, 1) != dim * 4 || !e)
+	/* --max-distance drops the farther ones; the rest keep their order */
+	for (int i = 0; i < nall; i++) {
+		if (hits[i].distance > maxd) {
+			free(hits[i].path);
+			free(hits[i].label);
 			continue;
-		double ss = 0;
-		for (int i = 0; i < dim; i++) {
-			uint32_t u = (uint32_t)e[4 * i] |
-			             (uint32_t)e[4 * i + 1] << 8 |
-			             (uint32_t)e[4 * i + 2] << 16 |
-			             (uint32_t)e[4 * i + 3] << 24;
-			float f;
-			memcpy(&f, &u, 4);
-			double dd = (double)f - q[i];
-			ss += dd * dd;
 		}
-		hit *h = &hits[nhits];
-		h->d = sqrt(ss);
-		if (h->d > maxd)
-			continue;
-		h->id = sqlite3_column_int64(st, 0);
-		const char *p = (const char *)sqlite3_column_text(st, 2);
-		const char *l = (const char *)sqlite3_column_text(st, 3);
-		h->path = strdup(p ? p : "");
-		h->label = l ? strdup(l) : NULL;
-		if (!h->path || (l && !h->label)) {
-			free(h->path);
-			free(h->label);
-			cli_error("query", "out of memory");
-			goto done;
-		}
-		nhits++;
+		hits[nhits++] = hits[i];
 	}
-	if (r != SQLITE_DONE && r != SQLITE_ROW) {
-		cli_error("query", "%s", sqlite3_errmsg(db));
-		goto done;
-	}
-	qsort(hits, (size_t)nhits, sizeof *hits, hit_cmp);
 
 	if (json) {
 		printf("{\"query\":");
@@ -352,8 +255,8 @@ static int run(int argc, char **argv)
 	}
 	int n = 0;
 	for (int i = 0; i < nhits; i++) {
-		long long id = hits[i].id;
-		double d = hits[i].d;
+		long long id = (long long)hits[i].image_id;
+		double d = hits[i].distance;
 		const char *path = hits[i].path, *label = hits[i].label;
 		int match = d < t;
 		n++;
@@ -388,15 +291,9 @@ static int run(int argc, char **argv)
 	}
 	status = n ? SIAM_EXIT_OK : SIAM_EXIT_NO;
 done:
-	sqlite3_finalize(st);
 	siam_image_release(&img);
-	for (int i = 0; i < nhits; i++) {
-		free(hits[i].path);
-		free(hits[i].label);
-	}
-	free(hits);
+	siam_db_hits_free(hits, nhits);
 	free(q);
-	free(blob);
 	free(data);
 	siam_model_free(m);
 	siam_db_close(db);

@@ -35,12 +35,12 @@
  *     callback (which can also stop the run) and the totals in status.
  */
 #include "internal.h"
+#include "db/db.h"
 #include "fileio.h"
 #include "siam_nn.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -293,7 +293,7 @@ typedef struct pending {
 } pending;
 
 typedef struct indexer {
-	sqlite3 *db;
+	struct sqlite3 *db;
 	siam_model *model;
 	int64_t model_id;
 	const siam_index_opts *o;
@@ -339,10 +339,7 @@ static int txn_begin(indexer *ix, siam_error *err)
 {
 	if (ix->in_txn)
 		return 0;
-	/* IMMEDIATE: take the write lock now (waiting up to the busy
-	 * timeout for another writer) rather than fail when a read
-	 * transaction has to be upgraded. */
-	int rc = siam_db_exec(ix->db, "BEGIN IMMEDIATE", err);
+	int rc = db_begin(ix->db, err);
 	if (rc)
 		return rc;
 	ix->in_txn = 1;
@@ -355,13 +352,13 @@ static int txn_commit(indexer *ix, siam_error *err)
 	if (!ix->in_txn)
 		return 0;
 	ix->in_txn = 0;
-	return siam_db_exec(ix->db, "COMMIT", err);
+	return db_commit(ix->db, err);
 }
 
 static void txn_rollback(indexer *ix)
 {
 	if (ix->in_txn)
-		sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+		db_rollback(ix->db);
 	ix->in_txn = 0;
 }
 
@@ -372,22 +369,6 @@ static int record_error(indexer *ix, const char *path, int code,
 	if (!rc)
 		rc = siam_db_put_error(ix->db, path, code, msg, err);
 	ix->st->errors++;
-	return rc;
-}
-
-static int touch_row(indexer *ix, int64_t id, int64_t size, int64_t mtime_ns,
-                     siam_error *err)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
-	if (sqlite3_prepare_v2(ix->db,
-	                       "UPDATE images SET size = ?1, mtime_ns = ?2,"
-	                       " indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ',"
-	                       " 'now') WHERE id = ?3", -1, &st, NULL) ||
-	    (sqlite3_bind_int64(st, 1, size), sqlite3_bind_int64(st, 2, mtime_ns),
-	     sqlite3_bind_int64(st, 3, id), sqlite3_step(st) != SQLITE_DONE))
-		rc = siam_errorf(err, SIAM_EDB, "%s", sqlite3_errmsg(ix->db));
-	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -458,7 +439,8 @@ static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 		 * UPDATE by row id; the embedding and the siam_knn change
 		 * counter are left alone. */
 		if (!(rc = txn_begin(ix, err)))
-			rc = touch_row(ix, jb->row_id, r->size, jb->mtime_ns, err);
+			rc = db_image_touch(ix->db, jb->row_id, r->size,
+			                    jb->mtime_ns, err);
 		ix->st->touched++;
 		break;
 	case R_NOTIMAGE:
@@ -482,45 +464,24 @@ static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 /* ------------------------------------------------------------------ */
 /* Step 1: what is stored.                                             */
 
+static int known_row(void *arg, const db_image_row *r)
+{
+	indexer *ix = arg;
+	known *k = map_get(&ix->map, r->path);
+	if (!k || (r->content_hash && !(k->hash = strdup(r->content_hash))))
+		return SIAM_ENOMEM;
+	k->id = r->id;
+	k->size = r->size;
+	k->mtime_ns = r->mtime_ns;
+	k->has_emb = r->has_embedding;
+	return 0;
+}
+
 static int load_known(indexer *ix, siam_error *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
-	if (sqlite3_prepare_v2(ix->db,
-	                       "SELECT path, id, size, mtime_ns, content_hash,"
-	                       " embedding IS NOT NULL FROM images"
-	                       " WHERE model_id = ?1", -1, &st, NULL))
-		return siam_errorf(err, SIAM_EDB, "%s",
-		                   sqlite3_errmsg(ix->db));
-	sqlite3_bind_int64(st, 1, ix->model_id);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(st, 0);
-		if (!path)
-			continue;
-		known *k = map_get(&ix->map, path);
-		if (!k) {
-			rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
-			goto out;
-		}
-		k->id = sqlite3_column_int64(st, 1);
-		k->size = sqlite3_column_type(st, 2) == SQLITE_NULL
-		                  ? SIAM_DB_UNKNOWN
-		                  : sqlite3_column_int64(st, 2);
-		k->mtime_ns = sqlite3_column_type(st, 3) == SQLITE_NULL
-		                      ? SIAM_DB_UNKNOWN
-		                      : sqlite3_column_int64(st, 3);
-		const char *h = (const char *)sqlite3_column_text(st, 4);
-		if (h && !(k->hash = strdup(h))) {
-			rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
-			goto out;
-		}
-		k->has_emb = sqlite3_column_int(st, 5);
-	}
-	if (r != SQLITE_DONE)
-		rc = siam_errorf(err, SIAM_EDB, "%s", sqlite3_errmsg(ix->db));
-out:
-	sqlite3_finalize(st);
+	int rc = db_images_each(ix->db, ix->model_id, known_row, ix, err);
+	if (rc == SIAM_ENOMEM)
+		siam_errorf(err, rc, "out of memory");
 	return rc;
 }
 
@@ -646,77 +607,43 @@ static int under_root(const char *path, const char *const *roots,
 	return 0;
 }
 
+typedef struct prune_ctx {
+	indexer *ix;
+	const char *const *roots;
+	int nroots;
+	int errors; /* 1: the errors table */
+} prune_ctx;
+
+/* 1: the row of path goes (under a root, and the walk did not find it). */
+static int prune_this(void *arg, const char *path)
+{
+	prune_ctx *p = arg;
+	if (!under_root(path, p->roots, p->nroots))
+		return 0;
+	known *k = map_find(&p->ix->map, path);
+	return !(k && (k->seen == SEEN_FILE ||
+	               (p->errors && k->seen == SEEN_ERROR)));
+}
+
 /* Deletes, for every model, the rows of files under the roots that the
  * walk did not find, and their rows in errors. */
 static int prune(indexer *ix, const char *const *roots, int nroots,
                  siam_error *err)
 {
-	static const char *const sel[2] = {
-		"SELECT id, path FROM images WHERE is_url = 0",
-		"SELECT id, path FROM errors"
-	};
-	static const char *const del[2] = {
-		"DELETE FROM images WHERE id = ?1",
-		"DELETE FROM errors WHERE id = ?1"
-	};
 	int64_t *ids = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
 	int rc = 0;
 
 	for (int t = 0; t < 2 && !rc; t++) {
-		sqlite3_stmt *st = NULL;
-		n = 0;
-		if (sqlite3_prepare_v2(ix->db, sel[t], -1, &st, NULL)) {
-			rc = siam_errorf(err, SIAM_EDB, "%s",
-			                 sqlite3_errmsg(ix->db));
-			break;
-		}
-		int r;
-		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-			const char *path =
-				(const char *)sqlite3_column_text(st, 1);
-			if (!path || !under_root(path, roots, nroots))
-				continue;
-			known *k = map_find(&ix->map, path);
-			int keep = k && (k->seen == SEEN_FILE ||
-			                 (t == 1 && k->seen == SEEN_ERROR));
-			if (keep)
-				continue;
-			if (n == cap) {
-				size_t ncap = cap ? 2 * cap : 256;
-				int64_t *ni = realloc(ids, ncap * sizeof *ni);
-				if (!ni) {
-					rc = siam_errorf(err, SIAM_ENOMEM,
-					                 "out of memory");
-					break;
-				}
-				ids = ni;
-				cap = ncap;
-			}
-			ids[n++] = sqlite3_column_int64(st, 0);
-		}
-		if (!rc && r != SQLITE_DONE)
-			rc = siam_errorf(err, SIAM_EDB, "%s",
-			                 sqlite3_errmsg(ix->db));
-		sqlite3_finalize(st);
-		st = NULL;
-		if (rc || !n)
+		prune_ctx pc = { ix, roots, nroots, t };
+		free(ids);
+		ids = NULL;
+		if ((rc = db_prune_candidates(ix->db, t, prune_this, &pc, &ids,
+		                              &n, err)) || !n)
 			continue;
-		if ((rc = txn_begin(ix, err)))
+		if ((rc = txn_begin(ix, err)) ||
+		    (rc = db_delete_rows(ix->db, t, ids, n, err)))
 			break;
-		if (sqlite3_prepare_v2(ix->db, del[t], -1, &st, NULL)) {
-			rc = siam_errorf(err, SIAM_EDB, "%s",
-			                 sqlite3_errmsg(ix->db));
-			break;
-		}
-		for (size_t i = 0; i < n && !rc; i++) {
-			sqlite3_bind_int64(st, 1, ids[i]);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = siam_errorf(err, SIAM_EDB, "%s",
-				                 sqlite3_errmsg(ix->db));
-			sqlite3_reset(st);
-		}
-		sqlite3_finalize(st);
 		if (t == 0)
 			ix->st->pruned += (long)n;
 	}

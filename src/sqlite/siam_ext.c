@@ -87,14 +87,14 @@
 **   hundred times faster than ORDER BY siam_distance(...) LIMIT k, tens
 **   of times faster than sqlite-vec (bench/bench_knn).
 **
-** The code lives in sql.c, compiled into libsiam as well; its header
-** explains why it is compiled twice.
+** The code lives in sql.c and src/db/, compiled for this module with
+** -DSIAM_SQLITE_EXTENSION: every SQLite call goes through the host's
+** sqlite3_api table (db/sqlite_api.h), and siam.so links no libsqlite3.
 */
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
-#define SIAM_SQL_EXTENSION 1
-#include "sql.c"
+#include "internal.h"
 
 #ifdef _WIN32
 __declspec(dllexport)
@@ -105,6 +105,12 @@ int sqlite3_siam_init(sqlite3 *db, char **pzErrMsg,
 int sqlite3_siam_init(sqlite3 *db, char **pzErrMsg,
                       const sqlite3_api_routines *pApi)
 {
+	siam_error err = {0};
 	SQLITE_EXTENSION_INIT2(pApi);
-	return sql_register(db, pzErrMsg);
+	if (siam_sql_register(db, &err) < 0) {
+		if (pzErrMsg)
+			*pzErrMsg = sqlite3_mprintf("%s", err.msg);
+		return err.code == SIAM_ENOMEM ? SQLITE_NOMEM : SQLITE_ERROR;
+	}
+	return SQLITE_OK;
 }

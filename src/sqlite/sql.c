@@ -4,27 +4,20 @@
  * The user manual is the header of siam_ext.c and siam-sql(7); this
  * comment explains how the one body of code serves two hosts.
  *
- * Compiled twice.
- *   1. Into libsiam (libsiamcore), as itself: <sqlite3.h>, direct calls
- *      into the libsqlite3 the program is linked with.  It exports
- *      siam_sql_register(), which siam_db_open() calls, so the CLI and any
- *      program linking libsiam get the functions without loading a module.
- *   2. Into the loadable module siam.so, #included by siam_ext.c with
- *      SIAM_SQL_EXTENSION defined, after <sqlite3ext.h> and
- *      SQLITE_EXTENSION_INIT1.  There every sqlite3_* call is a macro that
- *      goes through the host's sqlite3_api_routines table, as a loadable
- *      extension must: the host (the sqlite3 shell, Python, ...) may carry
- *      its own SQLite, statically linked, and a direct call would reach a
- *      different library with different global state.  In this build
- *      everything is static, so the two copies inside siam.so (libsiamcore
- *      is linked into it too) never clash, and only sqlite3_siam_init is
- *      exported.
- * The alternative, one copy calling through a function-pointer table in
- * both builds, would mean our own shim for every API call; compiling twice
- * costs nothing but build time and keeps the code plain SQLite C.
+ * Compiled twice (db/sqlite_api.h says how):
+ *   1. Into libsiam, with direct calls into the libsqlite3 the program
+ *      links.  It exports siam_sql_register(), which siam_db_open()
+ *      calls, so the CLI and any program linking libsiam get the
+ *      functions without loading a module.
+ *   2. Into the loadable module siam.so with -DSIAM_SQLITE_EXTENSION,
+ *      where every sqlite3_* call goes through the host's
+ *      sqlite3_api_routines table; sqlite3_siam_init (siam_ext.c) calls
+ *      siam_sql_register.  src/db/ is compiled the same two ways, and
+ *      the code both builds share (the kernels in knn.c, models, images)
+ *      makes no SQLite call, so siam.so links no libsqlite3.
  *
- * Nothing here calls libsiam code that touches SQLite (src/db.c): that
- * code uses direct calls and belongs to build 1 only.
+ * No SQL against siam's tables is written here: the current model, the
+ * embeddings, the change counter come from src/db/ (db/db.h).
  *
  * Per connection, one refcounted sql_conn is the user data of every
  * function and the client data of the module: it caches the database's
@@ -32,18 +25,14 @@
  * the loaded model itself.  siam_knn caches the embedding matrix in its
  * eponymous vtab object, which also lives once per connection.
  *
- * Layout: vectors and their one parse helper (sqlvec_parse); the distance
- * kernel (sql_ssd); the per-connection state; the scalar functions;
- * siam_knn (plans above knn_best_index, the plain scan knn_scan, the
- * exact int8 first pass knn8_search with the argument for its exactness);
+ * Layout: vectors and their one parse helper (sqlvec_parse); the
+ * per-connection state; the scalar functions; siam_knn (plans above
+ * knn_best_index; the kernels knn_scan and knn8_search are in knn.c);
  * registration.
  */
-#ifdef SIAM_SQL_EXTENSION
-/* siam_ext.c has included <sqlite3ext.h> and run SQLITE_EXTENSION_INIT1. */
-#else
-#include <sqlite3.h>
-#endif
+#include "db/sqlite_api.h"
 
+#include "db/db.h"
 #include "internal.h"
 #include "knn.h"
 #include "siam_nn.h"
@@ -89,12 +78,6 @@ static void sql_locale_pop(locale_t old)
 /* ------------------------------------------------------------------ */
 /* Vectors: float32 little-endian BLOBs, or JSON arrays of numbers.    */
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-#define SQL_BIG_ENDIAN 1
-#else
-#define SQL_BIG_ENDIAN 0
-#endif
-
 /* Vectors this short live on the stack: siam_distance in an ORDER BY
  * runs once per row and should not malloc. */
 #define SQLVEC_STACK 256
@@ -125,28 +108,6 @@ static int sqlvec_reserve(sqlvec *x, int n)
 		return -1;
 	x->heap = x->v = p;
 	return 0;
-}
-
-static float sql_load_f32(const unsigned char *p)
-{
-	uint32_t u;
-	memcpy(&u, p, 4);
-#if SQL_BIG_ENDIAN
-	u = __builtin_bswap32(u);
-#endif
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-
-static void sql_store_f32(unsigned char *p, float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, 4);
-#if SQL_BIG_ENDIAN
-	u = __builtin_bswap32(u);
-#endif
-	memcpy(p, &u, 4);
 }
 
 static int json_is_space(int c)
@@ -338,7 +299,7 @@ static int sqlvec_parse(sqlvec *x, sqlite3_value *val, const char *fn,
 		}
 		x->n = len / 4;
 		for (int i = 0; i < x->n; i++) {
-			x->v[i] = sql_load_f32(p + 4 * (size_t)i);
+			x->v[i] = db_load_f32(p + 4 * (size_t)i);
 			if (!isfinite(x->v[i])) {
 				*msg = sqlite3_mprintf(
 					"%s: element %d is NaN or infinite",
@@ -360,7 +321,7 @@ static void sqlvec_result_blob(sqlite3_context *ctx, const float *v, int n)
 		return;
 	}
 	for (int i = 0; i < n; i++)
-		sql_store_f32(p + 4 * (size_t)i, v[i]);
+		db_store_f32(p + 4 * (size_t)i, v[i]);
 	sqlite3_result_blob64(ctx, p, (sqlite3_uint64)n * 4, sqlite3_free);
 }
 
@@ -432,16 +393,6 @@ static int sql_txn_open(sqlite3 *db)
 	return 0;
 }
 
-/* The database's current model: meta.current_model if it names a model,
- * else the newest.  The same rule as siam_db_current_model(). */
-static const char sql_current_model_sql[] =
-	"SELECT m.id, m.threshold, m.embed_dim,"
-	" (SELECT value FROM meta WHERE key = 'models_gen')"
-	" FROM models AS m WHERE m.id = coalesce("
-	"  (SELECT value FROM meta WHERE key = 'current_model'"
-	"   AND value IN (SELECT id FROM models)),"
-	"  (SELECT max(id) FROM models))";
-
 /* Fills c->model_id (0 if none), threshold, embed_dim, models_gen.
  * Returns 0, or -1 with *msg. */
 static int sql_model_info(sql_conn *c, sqlite3 *db, const char *fn,
@@ -453,38 +404,22 @@ static int sql_model_info(sql_conn *c, sqlite3 *db, const char *fn,
 	    sqlite3_total_changes(db) == c->info_tc)
 		return 0;
 	c->info_valid = 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, sql_current_model_sql, -1, &st, NULL) !=
-	    SQLITE_OK) {
-		*msg = sqlite3_mprintf("%s: no siam schema in this database: "
-		                       "%s", fn, sqlite3_errmsg(db));
+	db_model_info mi;
+	siam_error err = {0};
+	if (db_model_current(db, &mi, &err) < 0) {
+		*msg = sqlite3_mprintf("%s: %s", fn, err.msg);
 		return -1;
 	}
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		c->model_id = sqlite3_column_int64(st, 0);
-		c->threshold = sqlite3_column_double(st, 1);
-		c->embed_dim = sqlite3_column_int(st, 2);
-		/* no models_gen row: a value never equal to the last one,
-		 * so that siam_embed reloads the model every time */
-		c->models_gen = sqlite3_column_type(st, 3) == SQLITE_NULL ?
-		                c->models_gen + 1 :
-		                sqlite3_column_int64(st, 3);
-	} else if (rc == SQLITE_DONE) {
-		c->model_id = 0;
-		c->threshold = 0;
-		c->embed_dim = 0;
-		c->models_gen = 0;
-	} else {
-		*msg = sqlite3_mprintf("%s: %s", fn, sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		return -1;
-	}
-	/* read while our statement holds a read transaction: current */
+	c->model_id = mi.id;
+	c->threshold = mi.threshold;
+	c->embed_dim = mi.embed_dim;
+	/* no models_gen row: a value never equal to the last one, so that
+	 * siam_embed reloads the model every time */
+	c->models_gen = mi.has_gen ? mi.models_gen : c->models_gen + 1;
+	/* read right after a statement's read transaction: current */
 	c->info_dv = sql_data_version(db);
 	c->info_tc = sqlite3_total_changes(db);
 	c->info_valid = autocommit;
-	sqlite3_finalize(st);
 	return 0;
 }
 
@@ -654,36 +589,16 @@ static int sql_conn_model(sql_conn *c, sqlite3 *db, const char *fn,
 	siam_model_free(c->model);
 	c->model = NULL;
 
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-	if (sqlite3_prepare_v2(db, "SELECT blob FROM models WHERE id = ?1",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		*msg = sqlite3_mprintf("%s: %s", fn, sqlite3_errmsg(db));
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, c->model_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		*msg = sqlite3_mprintf("%s: cannot read model %lld: %s", fn,
-		                       (long long)c->model_id,
-		                       sqlite3_errmsg(db));
-		goto out;
-	}
-	const void *blob = sqlite3_column_blob(st, 0);
-	int len = sqlite3_column_bytes(st, 0);
 	char name[64];
-	snprintf(name, sizeof name, "model %lld", (long long)c->model_id);
 	siam_error err = {0};
-	if (siam_model_load_mem(&c->model, blob, (size_t)len, name, &err) < 0) {
-		c->model = NULL;
+	snprintf(name, sizeof name, "model %lld", (long long)c->model_id);
+	if (db_model_load(db, c->model_id, name, &c->model, &err) < 0) {
 		*msg = sqlite3_mprintf("%s: %s", fn, err.msg);
-		goto out;
+		return -1;
 	}
 	c->model_id_loaded = c->model_id;
 	c->models_gen_loaded = c->models_gen;
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	return rc;
+	return 0;
 }
 
 /* siam_embed(image): the embedding of an image file (TEXT path) or of
@@ -962,101 +877,85 @@ static int knn_error(knn_vtab *vt, char *msg)
 	return msg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
-/* Reads images_gen: 0 and *gen on success; -1 and *msg on failure. */
+/* Reads images_gen: 0 and *gen, 1 if there is no counter (every query
+ * then reloads, see knn_filter), -1 and *msg on failure. */
 static int knn_images_gen(sqlite3 *db, i64 *gen, char **msg)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = "
-	                       "'images_gen'", -1, &st, NULL) != SQLITE_OK) {
-		*msg = sqlite3_mprintf("siam_knn: no siam schema in this "
-		                       "database: %s", sqlite3_errmsg(db));
+	siam_error err = {0};
+	int64_t g = 0;
+	int rc = db_images_gen(db, &g, &err);
+	*gen = g;
+	if (rc < 0) {
+		*msg = sqlite3_mprintf("siam_knn: %s", err.msg);
 		return -1;
 	}
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*gen = sqlite3_column_int64(st, 0);
-	} else if (rc == SQLITE_DONE) {
-		*gen = 0; /* no counter: every query reloads (see knn_filter) */
-		sqlite3_finalize(st);
+	return rc;
+}
+
+typedef struct knn_loader {
+	knn_vtab *vt;
+	i64 model_id;
+	int dim;
+	char *msg;
+} knn_loader;
+
+/* One row for knn_load: appended to the matrix. */
+static int knn_load_row(void *arg, int64_t id, const void *blob, int len)
+{
+	knn_loader *ld = arg;
+	knn_vtab *vt = ld->vt;
+	int dim = ld->dim;
+	if (len != 4 * dim || !blob) {
+		ld->msg = sqlite3_mprintf(
+			"siam_knn: image %lld has an embedding of %d "
+			"bytes, but model %lld makes %d dimensions "
+			"(%d bytes)", (long long)id, len,
+			(long long)ld->model_id, dim, 4 * dim);
 		return 1;
-	} else {
-		*msg = sqlite3_mprintf("siam_knn: %s", sqlite3_errmsg(db));
-		sqlite3_finalize(st);
-		return -1;
 	}
-	sqlite3_finalize(st);
+	if (vt->n == vt->cap) {
+		i64 cap = vt->cap ? 2 * vt->cap : 1024;
+		float *x = realloc(vt->x, (size_t)cap * (size_t)dim * sizeof *x);
+		if (x)
+			vt->x = x;
+		i64 *ids = x ? realloc(vt->ids, (size_t)cap * sizeof *ids) :
+		               NULL;
+		if (!ids) {
+			ld->msg = sqlite3_mprintf("siam_knn: out of memory "
+			                          "loading %lld embeddings",
+			                          (long long)vt->n);
+			return 1;
+		}
+		vt->ids = ids;
+		vt->cap = cap;
+	}
+	float *row = vt->x + (size_t)vt->n * (size_t)dim;
+	const unsigned char *p = blob;
+	for (int j = 0; j < dim; j++)
+		row[j] = db_load_f32(p + 4 * j);
+	vt->ids[vt->n++] = id;
 	return 0;
 }
 
 /* Loads the embeddings of model_id (dim floats each) into the matrix. */
 static int knn_load(knn_vtab *vt, i64 model_id, int dim, char **msg)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
+	knn_loader ld = {vt, model_id, dim, NULL};
+	siam_error err = {0};
 	vt->loaded = 0;
 	vt->n = 0;
-	if (sqlite3_prepare_v2(vt->db,
-	                       /* one pass over the table beats an index
-	                        * lookup per row, even with several models */
-	                       "SELECT id, embedding FROM images NOT INDEXED"
-	                       " WHERE model_id = ?1 AND embedding IS NOT NULL"
-	                       " ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
-		*msg = sqlite3_mprintf("siam_knn: %s", sqlite3_errmsg(vt->db));
+	int rc = db_embeddings_each(vt->db, model_id, knn_load_row, &ld, &err);
+	if (rc != 0) {
+		*msg = ld.msg ? ld.msg :
+		       sqlite3_mprintf("siam_knn: %s", err.msg);
+		vt->n = 0;
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, model_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		i64 id = sqlite3_column_int64(st, 0);
-		const unsigned char *p = sqlite3_column_blob(st, 1);
-		int len = sqlite3_column_bytes(st, 1);
-		if (len != 4 * dim) {
-			*msg = sqlite3_mprintf(
-				"siam_knn: image %lld has an embedding of %d "
-				"bytes, but model %lld makes %d dimensions "
-				"(%d bytes)", (long long)id, len,
-				(long long)model_id, dim, 4 * dim);
-			goto fail;
-		}
-		if (vt->n == vt->cap) {
-			i64 cap = vt->cap ? 2 * vt->cap : 1024;
-			float *x = realloc(vt->x, (size_t)cap * (size_t)dim *
-			                          sizeof *x);
-			if (!x)
-				goto nomem;
-			vt->x = x;
-			i64 *ids = realloc(vt->ids, (size_t)cap * sizeof *ids);
-			if (!ids)
-				goto nomem;
-			vt->ids = ids;
-			vt->cap = cap;
-		}
-		float *row = vt->x + (size_t)vt->n * (size_t)dim;
-#if SQL_BIG_ENDIAN
-		for (int j = 0; j < dim; j++)
-			row[j] = sql_load_f32(p + 4 * j);
-#else
-		memcpy(row, p, (size_t)len);
-#endif
-		vt->ids[vt->n++] = id;
-	}
-	if (rc != SQLITE_DONE) {
-		*msg = sqlite3_mprintf("siam_knn: %s", sqlite3_errmsg(vt->db));
-		goto fail;
-	}
-	sqlite3_finalize(st);
 	vt->model_id = model_id;
 	vt->dim = dim;
 	vt->loaded = 1;
 	return 0;
-nomem:
-	*msg = sqlite3_mprintf("siam_knn: out of memory loading %lld "
-	                       "embeddings", (long long)vt->n);
-fail:
-	sqlite3_finalize(st);
-	vt->n = 0;
-	return -1;
 }
-
 
 static void knn8_release(knn_vtab *vt)
 {
@@ -1175,18 +1074,12 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 		if (r < 0)
 			return knn_error(vt, sqlite3_mprintf(
 				"siam_knn: model_id must be an integer"));
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(vt->db, "SELECT embed_dim FROM models "
-		                       "WHERE id = ?1", -1, &st, NULL) !=
-		    SQLITE_OK)
-			return knn_error(vt, sqlite3_mprintf(
-				"siam_knn: no siam schema in this database: %s",
-				sqlite3_errmsg(vt->db)));
-		sqlite3_bind_int64(st, 1, model_id);
-		r = sqlite3_step(st);
-		dim = sqlite3_column_int(st, 0);
-		sqlite3_finalize(st);
-		if (r != SQLITE_ROW)
+		siam_error err = {0};
+		r = db_model_dim(vt->db, model_id, &dim, &err);
+		if (r < 0)
+			return knn_error(vt, sqlite3_mprintf("siam_knn: %s",
+			                                     err.msg));
+		if (r == 1)
 			return knn_error(vt, sqlite3_mprintf(
 				"siam_knn: no model with id %lld",
 				(long long)model_id));
@@ -1283,8 +1176,8 @@ static int knn_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx,
 		break;
 	case KNN_COL_PATH:
 		if (!cur->path_st &&
-		    sqlite3_prepare_v2(vt->db, "SELECT path FROM images WHERE "
-		                       "id = ?1", -1, &cur->path_st, NULL) !=
+		    sqlite3_prepare_v2(vt->db, db_sql_image_path, -1,
+		                       &cur->path_st, NULL) !=
 		            SQLITE_OK) {
 			cur->path_st = NULL;
 			return knn_error(vt, sqlite3_mprintf(
@@ -1400,19 +1293,15 @@ out:
 	return rc;
 }
 
-/* SIAM_SQL_NO_REGISTER: tests/test_sql_knn.c includes this file for its
- * kernels and links libsiam's siam_sql_register. */
-#if !defined(SIAM_SQL_EXTENSION) && !defined(SIAM_SQL_NO_REGISTER)
 int siam_sql_register(sqlite3 *db, siam_error *err)
 {
 	char *msg = NULL;
 	int rc = sql_register(db, &msg);
 	if (rc != SQLITE_OK) {
-		siam_errorf(err, rc == SQLITE_NOMEM ? SIAM_ENOMEM : SIAM_EDB,
-		            "%s", msg ? msg : "out of memory");
+		int code = rc == SQLITE_NOMEM ? SIAM_ENOMEM : SIAM_EDB;
+		siam_errorf(err, code, "%s", msg ? msg : "out of memory");
 		sqlite3_free(msg);
-		return rc == SQLITE_NOMEM ? SIAM_ENOMEM : SIAM_EDB;
+		return code;
 	}
 	return 0;
 }
-#endif

@@ -1,0 +1,343 @@
+/*
+ * images.c -- the images table: put, find, touch and delete a row, read
+ * a model's rows (the indexer's step 1) and embeddings (siam_knn), the
+ * change counter, and the candidates of --prune.
+ */
+#include "db/stmt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* embedding, phash, width and height describe the content: given, they
+ * are written; not given, they stay only if the content hash did not
+ * change.  (In an UPDATE every right-hand side sees the old row.) */
+static const char db_put_image_sql[] =
+	"INSERT INTO images(path, is_url, content_hash, size, mtime_ns, width,"
+	" height, model_id, embedding, phash, label)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+	" ON CONFLICT (path, model_id) DO UPDATE SET"
+	"  is_url = excluded.is_url,"
+	"  content_hash = excluded.content_hash,"
+	"  size = excluded.size,"
+	"  mtime_ns = excluded.mtime_ns,"
+	"  embedding = CASE WHEN excluded.embedding IS NOT NULL"
+	"   THEN excluded.embedding"
+	"   WHEN excluded.content_hash IS content_hash THEN embedding END,"
+	"  phash = CASE WHEN excluded.phash IS NOT NULL THEN excluded.phash"
+	"   WHEN excluded.content_hash IS content_hash THEN phash END,"
+	"  width = CASE WHEN excluded.width IS NOT NULL THEN excluded.width"
+	"   WHEN excluded.content_hash IS content_hash THEN width END,"
+	"  height = CASE WHEN excluded.height IS NOT NULL THEN excluded.height"
+	"   WHEN excluded.content_hash IS content_hash THEN height END,"
+	"  label = coalesce(excluded.label, label),"
+	"  indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
+
+int siam_db_put_image(sqlite3 *db, const siam_db_image *img, int64_t *id,
+                      siam_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	unsigned char *emb = NULL;
+	int rc, in_sp = 0;
+
+	if (id)
+		*id = 0;
+	if (!img->path)
+		return siam_errorf(err, SIAM_EINVAL, "no image path given");
+	/* The model must exist and agree on the embedding size. */
+	int dim;
+	if ((rc = db_model_dim(db, img->model_id, &dim, err)) < 0)
+		return rc;
+	if (rc == 1)
+		return siam_errorf(err, SIAM_EINVAL, "%s: no model with id "
+		                   "%lld", db_name(db), (long long)img->model_id);
+	if (img->embedding && img->dim != dim)
+		return siam_errorf(err, SIAM_EINVAL, "%s: embedding of %d "
+		                   "dimensions for model %lld, which makes %d",
+		                   img->path, img->dim,
+		                   (long long)img->model_id, dim);
+	if (img->embedding) {
+		emb = malloc((size_t)dim * 4);
+		if (!emb)
+			return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+		for (int i = 0; i < dim; i++)
+			db_store_f32(emb + 4 * i, img->embedding[i]);
+	}
+
+	if ((rc = siam_db_exec(db, "SAVEPOINT siam_put_image", err)) < 0)
+		goto out;
+	in_sp = 1;
+	if ((rc = db_prepare(db, db_put_image_sql, &st, err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, img->path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, img->is_url != 0);
+	if (img->content_hash)
+		sqlite3_bind_text(st, 3, img->content_hash, -1, SQLITE_STATIC);
+	db_bind_i64_or_null(st, 4, img->size);
+	db_bind_i64_or_null(st, 5, img->mtime_ns);
+	if (img->width > 0)
+		sqlite3_bind_int(st, 6, img->width);
+	if (img->height > 0)
+		sqlite3_bind_int(st, 7, img->height);
+	sqlite3_bind_int64(st, 8, img->model_id);
+	if (emb)
+		sqlite3_bind_blob(st, 9, emb, dim * 4, SQLITE_STATIC);
+	if (img->has_phash)
+		sqlite3_bind_int64(st, 10, (int64_t)img->phash);
+	if (img->label)
+		sqlite3_bind_text(st, 11, img->label, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err);
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((rc = db_prepare(db, "DELETE FROM errors WHERE path = ?1", &st,
+	                     err)) < 0)
+		goto out;
+	sqlite3_bind_text(st, 1, img->path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(db, err);
+		goto out;
+	}
+	if (id) {
+		sqlite3_finalize(st);
+		st = NULL;
+		if ((rc = db_prepare(db, "SELECT id FROM images WHERE path = ?1"
+		                     " AND model_id = ?2", &st, err)) < 0)
+			goto out;
+		sqlite3_bind_text(st, 1, img->path, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, img->model_id);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			rc = db_fail(db, err);
+			goto out;
+		}
+		*id = sqlite3_column_int64(st, 0);
+	}
+out:
+	sqlite3_finalize(st);
+	if (in_sp)
+		db_savepoint_end(db, "siam_put_image", rc);
+	free(emb);
+	if (rc < 0 && id)
+		*id = 0;
+	return rc;
+}
+
+int siam_db_find_image(sqlite3 *db, const char *path, int64_t model_id,
+                       siam_db_image_info *info, int *found,
+                       siam_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = 0;
+	memset(info, 0, sizeof *info);
+	if ((rc = db_prepare(db, "SELECT id, size, mtime_ns, content_hash,"
+	                     " embedding IS NOT NULL FROM images"
+	                     " WHERE path = ?1 AND model_id = ?2", &st,
+	                     err)) < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, model_id);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*found = 1;
+		info->id = sqlite3_column_int64(st, 0);
+		info->size = db_column_i64_or_unknown(st, 1);
+		info->mtime_ns = db_column_i64_or_unknown(st, 2);
+		const char *h = (const char *)sqlite3_column_text(st, 3);
+		if (h)
+			snprintf(info->content_hash, sizeof info->content_hash,
+			         "%s", h);
+		info->has_embedding = sqlite3_column_int(st, 4);
+	} else if (r != SQLITE_DONE) {
+		rc = db_fail(db, err);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int siam_db_delete_image(sqlite3 *db, int64_t id, siam_error *err)
+{
+	return db_delete_rows(db, 0, &id, 1, err);
+}
+
+int db_image_touch(sqlite3 *db, int64_t id, int64_t size, int64_t mtime_ns,
+                   siam_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = db_prepare(db, "UPDATE images SET size = ?1, mtime_ns = ?2,"
+	                    " indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ',"
+	                    " 'now') WHERE id = ?3", &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, size);
+	sqlite3_bind_int64(st, 2, mtime_ns);
+	sqlite3_bind_int64(st, 3, id);
+	return db_step_done(db, st, err);
+}
+
+int db_images_each(sqlite3 *db, int64_t model_id,
+                   int (*cb)(void *arg, const db_image_row *r), void *arg,
+                   siam_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = db_prepare(db, "SELECT path, id, size, mtime_ns, content_hash,"
+	                    " embedding IS NOT NULL FROM images"
+	                    " WHERE model_id = ?1", &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, model_id);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		db_image_row row;
+		row.path = (const char *)sqlite3_column_text(st, 0);
+		if (!row.path)
+			continue;
+		row.id = sqlite3_column_int64(st, 1);
+		row.size = db_column_i64_or_unknown(st, 2);
+		row.mtime_ns = db_column_i64_or_unknown(st, 3);
+		row.content_hash = (const char *)sqlite3_column_text(st, 4);
+		row.has_embedding = sqlite3_column_int(st, 5);
+		if ((rc = cb(arg, &row)) != 0)
+			break;
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = db_fail(db, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_embeddings_each(sqlite3 *db, int64_t model_id,
+                       int (*cb)(void *arg, int64_t id, const void *blob,
+                                 int len),
+                       void *arg, siam_error *err)
+{
+	sqlite3_stmt *st;
+	/* one pass over the table beats an index lookup per row, even
+	 * with several models */
+	int rc = db_prepare(db, "SELECT id, embedding FROM images NOT INDEXED"
+	                    " WHERE model_id = ?1 AND embedding IS NOT NULL"
+	                    " ORDER BY id", &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, model_id);
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 1);
+		int len = sqlite3_column_bytes(st, 1);
+		if ((rc = cb(arg, sqlite3_column_int64(st, 0), p, len)) != 0)
+			break;
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = db_fail(db, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_images_gen(sqlite3 *db, int64_t *gen, siam_error *err)
+{
+	sqlite3_stmt *st;
+	*gen = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = "
+	                       "'images_gen'", -1, &st, NULL) != SQLITE_OK)
+		return siam_errorf(err, SIAM_EDB, "no siam schema in this "
+		                   "database: %s", sqlite3_errmsg(db));
+	int rc = 0, r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		*gen = sqlite3_column_int64(st, 0);
+	else
+		rc = r == SQLITE_DONE ? 1 : db_fail(db, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+const char db_sql_image_path[] = "SELECT path FROM images WHERE id = ?1";
+
+int siam_db_find_embedding(sqlite3 *db, const char *content_hash,
+                           int64_t model_id, float *out, int dim,
+                           int *found, siam_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = db_prepare(db, "SELECT embedding FROM images WHERE"
+	                    " content_hash = ?1 AND model_id = ?2 AND"
+	                    " length(embedding) = ?3 LIMIT 1", &st, err);
+	*found = 0;
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, content_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, model_id);
+	sqlite3_bind_int(st, 3, dim * 4);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_blob(st, 0);
+		for (int i = 0; i < dim; i++)
+			out[i] = db_load_f32(p + 4 * i);
+		*found = 1;
+	} else if (r != SQLITE_DONE) {
+		rc = db_fail(db, err);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int db_prune_candidates(sqlite3 *db, int errors,
+                        int (*cb)(void *arg, const char *path), void *arg,
+                        int64_t **ids, size_t *n, siam_error *err)
+{
+	sqlite3_stmt *st;
+	size_t cap = 0;
+	int rc = db_prepare(db, errors ? "SELECT id, path FROM errors" :
+	                    "SELECT id, path FROM images WHERE is_url = 0",
+	                    &st, err);
+	*ids = NULL;
+	*n = 0;
+	if (rc < 0)
+		return rc;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(st, 1);
+		if (!path || !cb(arg, path))
+			continue;
+		if (*n == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			int64_t *ni = realloc(*ids, ncap * sizeof *ni);
+			if (!ni) {
+				rc = siam_errorf(err, SIAM_ENOMEM,
+				                 "out of memory");
+				break;
+			}
+			*ids = ni;
+			cap = ncap;
+		}
+		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = db_fail(db, err);
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int db_delete_rows(sqlite3 *db, int errors, const int64_t *ids, size_t n,
+                   siam_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = db_prepare(db, errors ? "DELETE FROM errors WHERE id = ?1" :
+	                    "DELETE FROM images WHERE id = ?1", &st, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_bind_int64(st, 1, ids[i]);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_fail(db, err);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * stmt.h -- private to the files of src/db/: the helpers every db file uses to
+ * prepare, step and report (stmt.c).  Include after sqlite_api.h.
+ */
+#ifndef SIAM_DB_STMT_H
+#define SIAM_DB_STMT_H
+
+#include "db/sqlite_api.h"
+#include "db/db.h"
+
+/* The name to put in messages: the file name, or ":memory:". */
+SIAM_HIDDEN const char *db_name(sqlite3 *db);
+/* Fills err from the connection's last error, "NAME: message", and
+ * returns the SIAM_E* code (SIAM_EFORMAT for a file that is not a
+ * database, SIAM_ENOMEM, else SIAM_EDB). */
+SIAM_HIDDEN int db_fail(sqlite3 *db, siam_error *err);
+/* sqlite3_prepare_v2; *st is NULL on failure (reported by db_fail). */
+SIAM_HIDDEN int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
+                           siam_error *err);
+/* Steps a statement that returns no rows and finalizes it. */
+SIAM_HIDDEN int db_step_done(sqlite3 *db, sqlite3_stmt *st, siam_error *err);
+/* Binds v, or NULL if v is SIAM_DB_UNKNOWN. */
+SIAM_HIDDEN void db_bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v);
+/* Column i as an int64, SIAM_DB_UNKNOWN if NULL. */
+SIAM_HIDDEN int64_t db_column_i64_or_unknown(sqlite3_stmt *st, int i);
+/* Ends savepoint name: rolled back first if rc reports a failure, so a
+ * failed call leaves the database as it was. */
+SIAM_HIDDEN void db_savepoint_end(sqlite3 *db, const char *name, int rc);
+
+#endif
