@@ -22,6 +22,16 @@ if [ -e "$src/config.status" ]; then
 	src=$copy
 	cd "$src"
 fi
+# tests/sql_host.sh loads siam.so into a host built from another SQLite
+# amalgamation: .ci/run fetches it (.ci/fetch-sqlite) into this cache.
+if [ -z "${SIAM_SQLITE_AMALGAMATION:-}" ]; then
+	amal=${SIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/siam}/better-sqlite3/package/deps/sqlite3
+	if [ -f "$amal/sqlite3.c" ]; then
+		SIAM_SQLITE_AMALGAMATION=$amal
+		export SIAM_SQLITE_AMALGAMATION
+	fi
+fi
+echo "== SQLite amalgamation for tests/sql_host.sh: ${SIAM_SQLITE_AMALGAMATION:-none (skipped)}"
 if ! autoreconf -fi >/tmp/siam-autoreconf.log 2>&1; then
 	cat /tmp/siam-autoreconf.log
 	echo "0 passed, 1 failed"
