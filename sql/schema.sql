@@ -3,7 +3,7 @@
 -- A siam database is an ordinary SQLite file.  It holds the model that made
 -- its embeddings (so the file is self-contained), one row per indexed image
 -- and model, and the files that could not be indexed.  libsiam compiles this
--- very text into itself (src/db_schema_sql.c is generated from it at build
+-- very text into itself (src/db/schema_sql.c is generated from it at build
 -- time) and runs it on a new database; `sqlite3 new.db < sql/schema.sql`
 -- creates the same database by hand.
 --
@@ -17,7 +17,7 @@
 --   * Paths and URLs are stored exactly as given, as TEXT bound through a
 --     parameter: any bytes (not only UTF-8), quotes, spaces, newlines.
 --
--- Versions (PRAGMA user_version; src/db.c migrates step by step and refuses
+-- Versions (PRAGMA user_version; src/db/open.c migrates step by step and refuses
 -- a database newer than it knows):
 --   1  models, images (without phash and label) and errors.
 --   2  adds images.phash, images.label, the meta table and the triggers that
