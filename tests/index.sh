@@ -18,28 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-fails=0
-ok() { # ok COND-STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		fails=$((fails + 1))
-	fi
-}
-is() { # is GOT WANT DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = "$2" ]; then
-		echo "ok $n - $3"
-	else
-		echo "not ok $n - $3"
-		echo "# got:  '$1'"
-		echo "# want: '$2'"
-		fails=$((fails + 1))
-	fi
-}
+. "$S/tests/tap.sh"
 # The value of "key":NUMBER in a one-line JSON object.
 jnum() { sed -n "s/.*\"$1\":\\([-0-9.]*\\).*/\\1/p"; }
 q() { "$SIAM" sql --db "$DB" --no-header "$1"; }

@@ -49,30 +49,8 @@ if [ ! -x "$host" ] || [ "$amal/sqlite3.c" -nt "$host" ] ||
 	mv -f "$host.tmp" "$host"
 fi
 
-# A sanitizer build's module needs the ASan runtime loaded first.
-asan=$(ldd "$b/siam.so" 2>/dev/null | awk '/libasan/ { print $3; exit }')
-if [ -n "$asan" ]; then
-	LD_PRELOAD=$asan
-	ASAN_OPTIONS=detect_leaks=0
-	OPENBLAS_NUM_THREADS=1
-	export LD_PRELOAD ASAN_OPTIONS OPENBLAS_NUM_THREADS
-fi
-
-n=0 failed=0
-is() { # is GOT WANT WHAT
-	n=$((n + 1))
-	if [ "$1" = "$2" ]; then
-		echo "ok $n - $3"
-	else
-		echo "not ok $n - $3"
-		printf '# got:  %s\n# want: %s\n' "$1" "$2"
-		failed=1
-	fi
-}
-ok() { # ok CONDITION-STATUS WHAT
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
-}
+. "$s/tests/tap.sh"
+tap_asan_host "$b/siam.so"
 mod=$b/siam
 inhost() { "$host" "$@" 2>&1; }
 inshell() { db=$1; shift; sqlite3 -batch "$db" ".load $mod" "$@" 2>&1; }
@@ -82,13 +60,8 @@ hv=$(inhost :memory: "$mod" "SELECT sqlite_version()")
 sv=$(sqlite3 -batch :memory: "SELECT sqlite_version()")
 hs=$(sed -n 's/^#define SQLITE_VERSION  *"\(.*\)"/\1/p' "$amal/sqlite3.h")
 is "$hv" "$hs" "the host runs its own SQLite ($hv)"
-n=$((n + 1))
-if [ -n "$hv" ] && [ "$hv" != "$sv" ]; then
-	echo "ok $n - another SQLite than the system's ($hv, system $sv)"
-else
-	echo "not ok $n - another SQLite than the system's ($hv, system $sv)"
-	failed=1
-fi
+[ -n "$hv" ] && [ "$hv" != "$sv" ]
+ok $? "another SQLite than the system's ($hv, system $sv)"
 is "$(inhost :memory: "$mod" "SELECT siam_distance('[0,0]', '[3,4]')")" \
 	5.0 "siam_distance in the host"
 is "$(inhost :memory: "$mod" "SELECT siam_distance('[1]', x'00')")" \
@@ -122,5 +95,4 @@ is "$hk" "$sk" "siam_knn: the same rows and distances as in the shell"
 is "$(inhost "$db" "$mod" "SELECT siam_match(embedding, embedding)
 	FROM images LIMIT 1")" 1 "siam_match with the model's threshold"
 
-echo "1..$n"
-exit $failed
+tap_end

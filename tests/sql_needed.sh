@@ -16,17 +16,7 @@ for tool in readelf nm; do
 	fi
 done
 
-n=0 failed=0
-is() { # is GOT WANT WHAT
-	n=$((n + 1))
-	if [ "$1" = "$2" ]; then
-		echo "ok $n - $3"
-	else
-		echo "not ok $n - $3"
-		printf '# got:  %s\n# want: %s\n' "$1" "$2"
-		failed=1
-	fi
-}
+. "${SIAM_SRCDIR:-.}/tests/tap.sh"
 
 needed=$(readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
 echo "# NEEDED: $needed"
@@ -48,5 +38,4 @@ if [ -f "$b/.libs/libsiam.so" ]; then
 		"libsiam links libsqlite3"
 fi
 
-echo "1..$n"
-exit $failed
+tap_end

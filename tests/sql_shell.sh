@@ -13,28 +13,8 @@ if ! command -v sqlite3 >/dev/null 2>&1; then
 	echo "1..0 # SKIP no sqlite3 shell (apt-get install sqlite3)"
 	exit 0
 fi
-# A sanitizer build's module needs the ASan runtime loaded first.
-asan=$(ldd "$mod.so" 2>/dev/null | awk '/libasan/ { print $3; exit }')
-if [ -n "$asan" ]; then
-	# no leak report for the host's own allocations, and no OpenBLAS
-	# thread pool racing the host's exit
-	LD_PRELOAD=$asan
-	ASAN_OPTIONS=detect_leaks=0
-	OPENBLAS_NUM_THREADS=1
-	export LD_PRELOAD ASAN_OPTIONS OPENBLAS_NUM_THREADS
-fi
-
-n=0 failed=0
-is() { # is GOT WANT WHAT
-	n=$((n + 1))
-	if [ "$1" = "$2" ]; then
-		echo "ok $n - $3"
-	else
-		echo "not ok $n - $3"
-		printf '# got:  %s\n# want: %s\n' "$1" "$2"
-		failed=1
-	fi
-}
+. "$s/tests/tap.sh"
+tap_asan_host "$mod.so"
 sq() { sqlite3 -batch "$@" 2>&1; }
 # the message of an SQL error, without the shell's own prefix
 err() { sq "$@" | sed -n 's/.*\(siam_[a-z]*: \)/\1/p'; }
@@ -98,5 +78,4 @@ is "$(err "$db" ".load $mod" "SELECT siam_embed(x'0102')")" \
 	"siam_embed: model 1: not a siam model file" \
 	"siam_embed names a broken model"
 
-echo "1..$n"
-exit $failed
+tap_end

@@ -178,35 +178,57 @@ int db_image_touch(sqlite3 *db, int64_t id, int64_t size, int64_t mtime_ns,
 	return db_step_done(db, st, err);
 }
 
+/* A statement of one model's rows: ?1 is the model id. */
+static int model_rows(sqlite3 *db, const char *sql, int64_t model_id,
+                      int (*row)(void *arg, sqlite3_stmt *st), void *arg,
+                      siam_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = db_prepare(db, sql, &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, model_id);
+	return db_rows(db, st, row, arg, err);
+}
+
+typedef struct image_lister {
+	int (*cb)(void *arg, const db_image_row *r);
+	int (*emb_cb)(void *arg, int64_t id, const void *blob, int len);
+	void *arg;
+} image_lister;
+
+static int image_row(void *arg, sqlite3_stmt *st)
+{
+	image_lister *il = arg;
+	db_image_row row;
+	row.path = (const char *)sqlite3_column_text(st, 0);
+	if (!row.path)
+		return 0;
+	row.id = sqlite3_column_int64(st, 1);
+	row.size = db_column_i64_or_unknown(st, 2);
+	row.mtime_ns = db_column_i64_or_unknown(st, 3);
+	row.content_hash = (const char *)sqlite3_column_text(st, 4);
+	row.has_embedding = sqlite3_column_int(st, 5);
+	return il->cb(il->arg, &row);
+}
+
 int db_images_each(sqlite3 *db, int64_t model_id,
                    int (*cb)(void *arg, const db_image_row *r), void *arg,
                    siam_error *err)
 {
-	sqlite3_stmt *st;
-	int rc = db_prepare(db, "SELECT path, id, size, mtime_ns, content_hash,"
-	                    " embedding IS NOT NULL FROM images"
-	                    " WHERE model_id = ?1", &st, err);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, model_id);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		db_image_row row;
-		row.path = (const char *)sqlite3_column_text(st, 0);
-		if (!row.path)
-			continue;
-		row.id = sqlite3_column_int64(st, 1);
-		row.size = db_column_i64_or_unknown(st, 2);
-		row.mtime_ns = db_column_i64_or_unknown(st, 3);
-		row.content_hash = (const char *)sqlite3_column_text(st, 4);
-		row.has_embedding = sqlite3_column_int(st, 5);
-		if ((rc = cb(arg, &row)) != 0)
-			break;
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = db_fail(db, err);
-	sqlite3_finalize(st);
-	return rc;
+	image_lister il = { cb, NULL, arg };
+	return model_rows(db, "SELECT path, id, size, mtime_ns, content_hash,"
+	                  " embedding IS NOT NULL FROM images"
+	                  " WHERE model_id = ?1", model_id, image_row, &il,
+	                  err);
+}
+
+static int embedding_row(void *arg, sqlite3_stmt *st)
+{
+	image_lister *il = arg;
+	return il->emb_cb(il->arg, sqlite3_column_int64(st, 0),
+	                  sqlite3_column_blob(st, 1),
+	                  sqlite3_column_bytes(st, 1));
 }
 
 int db_embeddings_each(sqlite3 *db, int64_t model_id,
@@ -214,26 +236,12 @@ int db_embeddings_each(sqlite3 *db, int64_t model_id,
                                  int len),
                        void *arg, siam_error *err)
 {
-	sqlite3_stmt *st;
+	image_lister il = { NULL, cb, arg };
 	/* one pass over the table beats an index lookup per row, even
 	 * with several models */
-	int rc = db_prepare(db, "SELECT id, embedding FROM images NOT INDEXED"
-	                    " WHERE model_id = ?1 AND embedding IS NOT NULL"
-	                    " ORDER BY id", &st, err);
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_int64(st, 1, model_id);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const void *p = sqlite3_column_blob(st, 1);
-		int len = sqlite3_column_bytes(st, 1);
-		if ((rc = cb(arg, sqlite3_column_int64(st, 0), p, len)) != 0)
-			break;
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = db_fail(db, err);
-	sqlite3_finalize(st);
-	return rc;
+	return model_rows(db, "SELECT id, embedding FROM images NOT INDEXED"
+	                  " WHERE model_id = ?1 AND embedding IS NOT NULL"
+	                  " ORDER BY id", model_id, embedding_row, &il, err);
 }
 
 int db_images_gen(sqlite3 *db, int64_t *gen, siam_error *err)
@@ -282,46 +290,52 @@ int siam_db_find_embedding(sqlite3 *db, const char *content_hash,
 	return rc;
 }
 
+typedef struct prune_list {
+	int (*cb)(void *arg, const char *path);
+	void *arg;
+	int64_t *ids;
+	size_t n, cap;
+} prune_list;
+
+static int prune_row(void *arg, sqlite3_stmt *st)
+{
+	prune_list *pl = arg;
+	const char *path = (const char *)sqlite3_column_text(st, 1);
+	if (!path || !pl->cb(pl->arg, path))
+		return 0;
+	if (pl->n == pl->cap) {
+		size_t cap = pl->cap ? 2 * pl->cap : 256;
+		int64_t *ids = realloc(pl->ids, cap * sizeof *ids);
+		if (!ids)
+			return SIAM_ENOMEM;
+		pl->ids = ids;
+		pl->cap = cap;
+	}
+	pl->ids[pl->n++] = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
 int db_prune_candidates(sqlite3 *db, int errors,
                         int (*cb)(void *arg, const char *path), void *arg,
                         int64_t **ids, size_t *n, siam_error *err)
 {
+	prune_list pl = { cb, arg, NULL, 0, 0 };
 	sqlite3_stmt *st;
-	size_t cap = 0;
 	int rc = db_prepare(db, errors ? "SELECT id, path FROM errors" :
 	                    "SELECT id, path FROM images WHERE is_url = 0",
 	                    &st, err);
 	*ids = NULL;
 	*n = 0;
-	if (rc < 0)
-		return rc;
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *path = (const char *)sqlite3_column_text(st, 1);
-		if (!path || !cb(arg, path))
-			continue;
-		if (*n == cap) {
-			size_t ncap = cap ? 2 * cap : 256;
-			int64_t *ni = realloc(*ids, ncap * sizeof *ni);
-			if (!ni) {
-				rc = siam_errorf(err, SIAM_ENOMEM,
-				                 "out of memory");
-				break;
-			}
-			*ids = ni;
-			cap = ncap;
-		}
-		(*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = db_fail(db, err);
-	sqlite3_finalize(st);
+	if (rc == 0 && (rc = db_rows(db, st, prune_row, &pl, err)) ==
+	                   SIAM_ENOMEM)
+		siam_errorf(err, rc, "out of memory");
 	if (rc < 0) {
-		free(*ids);
-		*ids = NULL;
-		*n = 0;
+		free(pl.ids);
+		return rc;
 	}
-	return rc;
+	*ids = pl.ids;
+	*n = pl.n;
+	return 0;
 }
 
 int db_delete_rows(sqlite3 *db, int errors, const int64_t *ids, size_t n,

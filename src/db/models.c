@@ -228,11 +228,29 @@ int siam_db_load_model(sqlite3 *db, int64_t id, siam_model **out,
 	return rc;
 }
 
+typedef struct model_lister {
+	int (*cb)(void *arg, const siam_db_model_row *r);
+	void *arg;
+} model_lister;
+
+static int model_row(void *arg, sqlite3_stmt *st)
+{
+	model_lister *ml = arg;
+	const char *name = (const char *)sqlite3_column_text(st, 1);
+	siam_db_model_row row = {
+		sqlite3_column_int64(st, 0), name ? name : "",
+		sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3),
+		sqlite3_column_double(st, 4)
+	};
+	return ml->cb(ml->arg, &row);
+}
+
 /* Every model with its number of images, by id. */
 int siam_db_list_models(sqlite3 *db,
                         int (*cb)(void *arg, const siam_db_model_row *r),
                         void *arg, siam_error *err)
 {
+	model_lister ml = { cb, arg };
 	sqlite3_stmt *st;
 	int rc = db_prepare(db,
 		"SELECT m.id, m.name, count(i.id), m.embed_dim, m.threshold"
@@ -240,19 +258,5 @@ int siam_db_list_models(sqlite3 *db,
 		" GROUP BY m.id ORDER BY m.id", &st, err);
 	if (rc < 0)
 		return rc;
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 1);
-		siam_db_model_row row = {
-			sqlite3_column_int64(st, 0), name ? name : "",
-			sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3),
-			sqlite3_column_double(st, 4)
-		};
-		if ((rc = cb(arg, &row)) != 0)
-			break;
-	}
-	if (rc == 0 && r != SQLITE_DONE)
-		rc = db_fail(db, err);
-	sqlite3_finalize(st);
-	return rc;
+	return db_rows(db, st, model_row, &ml, err);
 }

@@ -42,6 +42,20 @@ int db_step_done(sqlite3 *db, sqlite3_stmt *st, siam_error *err)
 	return rc;
 }
 
+int db_rows(sqlite3 *db, sqlite3_stmt *st,
+            int (*row)(void *arg, sqlite3_stmt *st), void *arg,
+            siam_error *err)
+{
+	int rc = 0, r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if ((rc = row(arg, st)) != 0)
+			break;
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = db_fail(db, err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 void db_bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v)
 {
 	if (v == SIAM_DB_UNKNOWN)

@@ -19,6 +19,12 @@ SIAM_HIDDEN int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
                            siam_error *err);
 /* Steps a statement that returns no rows and finalizes it. */
 SIAM_HIDDEN int db_step_done(sqlite3 *db, sqlite3_stmt *st, siam_error *err);
+/* Steps st to its end, calling row(arg, st) for each row, and
+ * finalizes it.  row returns 0 to go on, anything else to stop: that
+ * value is returned (with err filled by row, if it is an error). */
+SIAM_HIDDEN int db_rows(sqlite3 *db, sqlite3_stmt *st,
+                        int (*row)(void *arg, sqlite3_stmt *st), void *arg,
+                        siam_error *err);
 /* Binds v, or NULL if v is SIAM_DB_UNKNOWN. */
 SIAM_HIDDEN void db_bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v);
 /* Column i as an int64, SIAM_DB_UNKNOWN if NULL. */
