@@ -9,6 +9,7 @@
  * The kernels live in src/knn.c, without SQLite; this test links them.
  */
 #include "knn.h"
+#include "siam_nn.h"
 
 #include "tap.h"
 
