@@ -2,7 +2,7 @@
  * knn.h -- the nearest-neighbour kernels (src/knn.c): squared distance,
  * exact k-nearest scan, and the int8 first pass that returns the scan's
  * answer bit for bit.  No SQLite here: the SQL functions and siam_knn
- * (src/sqlite/sql.c) call these on plain float matrices.  Private to
+ * (src/sqlite/) call these on plain float matrices.  Private to
  * libsiam, the module and the tests.
  */
 #ifndef SIAM_KNN_H

@@ -1,6 +1,6 @@
 /*
  * db.h -- src/db/, the one owner of siam's tables: the calls that the
- * indexer, the SQL functions (src/sqlite/sql.c) and the tests use
+ * indexer, the SQL functions (src/sqlite/) and the tests use
  * beside the public siam_db_* API of siam.h.  No other file writes SQL
  * against images, models, meta or errors.
  *

@@ -87,7 +87,7 @@
 **   hundred times faster than ORDER BY siam_distance(...) LIMIT k, tens
 **   of times faster than sqlite-vec (bench/bench_knn).
 **
-** The code lives in sql.c and src/db/, compiled for this module with
+** The code lives in src/sqlite/ and src/db/, compiled for this module with
 ** -DSIAM_SQLITE_EXTENSION: every SQLite call goes through the host's
 ** sqlite3_api table (db/sqlite_api.h), and siam.so links no libsqlite3.
 */

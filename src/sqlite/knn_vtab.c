@@ -1,0 +1,586 @@
+/*
+ * knn_vtab.c -- siam_knn, the eponymous virtual table of exact k nearest
+ * neighbours over images.embedding (the user manual is siam_ext.c's
+ * header and siam-sql(7)).  The query plans and what xFilter receives
+ * are documented above knn_best_index; the matrix comes from src/db/
+ * (db_embeddings_each), the search from knn.c.  Compiled twice, like
+ * sql.c (see db/sqlite_api.h).
+ */
+#include "db/sqlite_api.h"
+
+#include "db/db.h"
+#include "knn.h"
+#include "sqlite/sql.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* siam_knn: exact k nearest neighbours over images.embedding          */
+
+enum {
+	KNN_COL_IMAGE_ID,
+	KNN_COL_DISTANCE,
+	KNN_COL_PATH,
+	KNN_COL_QUERY, /* hidden: the query vector */
+	KNN_COL_K,     /* hidden: how many */
+	KNN_COL_MODEL  /* hidden: which model's embeddings; default current */
+};
+
+typedef struct knn_vtab {
+	sqlite3_vtab base;
+	sqlite3 *db;
+	sql_conn *conn;
+	/* The matrix: n rows of dim floats, the embeddings of model_id
+	 * in image_id order, as of images_gen = gen. */
+	int loaded;
+	i64 model_id, gen;
+	int dim;
+	i64 n, cap;
+	float *x;
+	i64 *ids;
+	struct knn8 *q8; /* the int8 copy for the first pass, or NULL */
+	int scans;       /* queries since the matrix was loaded */
+} knn_vtab;
+
+typedef struct knn_cursor {
+	sqlite3_vtab_cursor base;
+	knn_hit *hits; /* nhits, ascending (ssd, row) */
+	int nhits, i;
+	i64 k, model_id;
+	sqlite3_value *query;  /* the query as given, for the query column */
+	sqlite3_stmt *path_st; /* prepared on the first path asked for */
+} knn_cursor;
+
+static int knn_connect(sqlite3 *db, void *aux, int argc,
+                       const char *const *argv, sqlite3_vtab **out,
+                       char **pzErr)
+{
+	(void)argc;
+	(void)argv;
+	(void)pzErr;
+	int rc = sqlite3_declare_vtab(db,
+		"CREATE TABLE x(image_id INTEGER, distance REAL, path TEXT,"
+		" query HIDDEN, k HIDDEN, model_id HIDDEN)");
+	if (rc != SQLITE_OK)
+		return rc;
+	knn_vtab *vt = calloc(1, sizeof *vt);
+	if (!vt)
+		return SQLITE_NOMEM;
+	vt->db = db;
+	vt->conn = aux;
+	vt->conn->refs++;
+	/* It only reads the database it is attached to: safe in triggers
+	 * and views of an untrusted schema. */
+	sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+	*out = &vt->base;
+	return SQLITE_OK;
+}
+
+static void knn8_release(knn_vtab *vt);
+
+static int knn_disconnect(sqlite3_vtab *base)
+{
+	knn_vtab *vt = (knn_vtab *)base;
+	sql_conn_unref(vt->conn);
+	knn8_release(vt);
+	free(vt->x);
+	free(vt->ids);
+	free(vt);
+	return SQLITE_OK;
+}
+
+static int knn_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
+{
+	(void)base;
+	knn_cursor *cur = calloc(1, sizeof *cur);
+	if (!cur)
+		return SQLITE_NOMEM;
+	*out = &cur->base;
+	return SQLITE_OK;
+}
+
+static int knn_close(sqlite3_vtab_cursor *base)
+{
+	knn_cursor *cur = (knn_cursor *)base;
+	sqlite3_finalize(cur->path_st);
+	sqlite3_value_free(cur->query);
+	free(cur->hits);
+	free(cur);
+	return SQLITE_OK;
+}
+
+/* idxNum bits: which arguments xFilter receives, in this order. */
+#define KNN_ARG_QUERY 1
+#define KNN_ARG_K 2
+#define KNN_ARG_MODEL 4
+#define KNN_ARG_LIMIT 8
+#define KNN_ARG_OFFSET 16
+
+/*
+ * Query plans.  siam_knn answers one question: the k rows of images with
+ * the smallest distance to a query vector.  It consumes:
+ *   query = ?     required.  Without it the plan still succeeds (so that
+ *                 the user gets our message instead of "no query
+ *                 solution") but at a huge cost, and xFilter errors.
+ *   k = ?         how many rows; 1..SIAM_KNN_MAX_K.
+ *   model_id = ?  optional: whose embeddings; default the current model.
+ *   LIMIT n [OFFSET m]  (SQLite >= 3.38) stand in for k when k is absent:
+ *                 k = n + m, as SQLite skips the OFFSET rows itself.
+ * A hidden column with equalities that are all unusable (their values
+ * come from a table joined later) makes the plan SQLITE_CONSTRAINT, so
+ * that SQLite picks a join order that can supply one.  One usable
+ * equality on a column is enough, wherever it stands among the
+ * constraints: the plan consumes it, and SQLite checks the others
+ * against the row (xColumn returns k, model_id and the query value
+ * itself, so "query = t.v" compares as written).
+ * Rows come out by ascending distance, ties by ascending image_id, so
+ * "ORDER BY distance" and "ORDER BY distance, image_id" are consumed.
+ *
+ * xFilter receives, in this order, only those present (bits of idxNum):
+ *   argv[.] query   if KNN_ARG_QUERY
+ *   argv[.] k       if KNN_ARG_K
+ *   argv[.] model_id if KNN_ARG_MODEL
+ *   argv[.] LIMIT   if KNN_ARG_LIMIT (only when KNN_ARG_K is absent)
+ *   argv[.] OFFSET  if KNN_ARG_OFFSET (only with KNN_ARG_LIMIT)
+ */
+static int knn_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
+{
+	int iq = -1, ik = -1, im = -1, il = -1, io = -1;
+	int unusable = 0; /* bit (1 << column - KNN_COL_QUERY) */
+	(void)base;
+	for (int i = 0; i < info->nConstraint; i++) {
+		const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+#ifdef SQLITE_INDEX_CONSTRAINT_LIMIT
+		if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable) {
+			il = i;
+			continue;
+		}
+		if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET && c->usable) {
+			io = i;
+			continue;
+		}
+#endif
+		if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
+			continue;
+		if (c->iColumn != KNN_COL_QUERY && c->iColumn != KNN_COL_K &&
+		    c->iColumn != KNN_COL_MODEL)
+			continue;
+		if (!c->usable) {
+			/* not yet: a usable one may follow */
+			unusable |= 1 << (c->iColumn - KNN_COL_QUERY);
+			continue;
+		}
+		if (c->iColumn == KNN_COL_QUERY)
+			iq = i;
+		else if (c->iColumn == KNN_COL_K)
+			ik = i;
+		else
+			im = i;
+	}
+	if (((unusable & 1) && iq < 0) || ((unusable & 2) && ik < 0) ||
+	    ((unusable & 4) && im < 0))
+		return SQLITE_CONSTRAINT;
+	int argi = 0, idx = 0;
+	if (iq >= 0) {
+		idx |= KNN_ARG_QUERY;
+		info->aConstraintUsage[iq].argvIndex = ++argi;
+		info->aConstraintUsage[iq].omit = 1;
+	}
+	if (ik >= 0) {
+		idx |= KNN_ARG_K;
+		info->aConstraintUsage[ik].argvIndex = ++argi;
+		info->aConstraintUsage[ik].omit = 1;
+	}
+	if (im >= 0) {
+		idx |= KNN_ARG_MODEL;
+		info->aConstraintUsage[im].argvIndex = ++argi;
+		info->aConstraintUsage[im].omit = 1;
+	}
+	if (ik < 0 && il >= 0) {
+		idx |= KNN_ARG_LIMIT;
+		info->aConstraintUsage[il].argvIndex = ++argi;
+		if (io >= 0) {
+			idx |= KNN_ARG_OFFSET;
+			info->aConstraintUsage[io].argvIndex = ++argi;
+		}
+	}
+	info->idxNum = idx;
+	if (info->nOrderBy >= 1 && info->nOrderBy <= 2 &&
+	    info->aOrderBy[0].iColumn == KNN_COL_DISTANCE &&
+	    !info->aOrderBy[0].desc &&
+	    (info->nOrderBy == 1 ||
+	     (info->aOrderBy[1].iColumn == KNN_COL_IMAGE_ID &&
+	      !info->aOrderBy[1].desc)))
+		info->orderByConsumed = 1;
+	if (iq >= 0) {
+		info->estimatedCost = 1000;
+		info->estimatedRows = 10;
+	} else {
+		info->estimatedCost = 1e30;
+		info->estimatedRows = 1000000;
+	}
+	return SQLITE_OK;
+}
+
+static int knn_error(knn_vtab *vt, char *msg)
+{
+	sqlite3_free(vt->base.zErrMsg);
+	vt->base.zErrMsg = msg;
+	return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
+/* Reads images_gen: 0 and *gen, 1 if there is no counter (every query
+ * then reloads, see knn_filter), -1 and *msg on failure. */
+static int knn_images_gen(sqlite3 *db, i64 *gen, char **msg)
+{
+	siam_error err = {0};
+	int64_t g = 0;
+	int rc = db_images_gen(db, &g, &err);
+	*gen = g;
+	if (rc < 0) {
+		*msg = sqlite3_mprintf("siam_knn: %s", err.msg);
+		return -1;
+	}
+	return rc;
+}
+
+typedef struct knn_loader {
+	knn_vtab *vt;
+	i64 model_id;
+	int dim;
+	char *msg;
+} knn_loader;
+
+/* One row for knn_load: appended to the matrix. */
+static int knn_load_row(void *arg, int64_t id, const void *blob, int len)
+{
+	knn_loader *ld = arg;
+	knn_vtab *vt = ld->vt;
+	int dim = ld->dim;
+	if (len != 4 * dim || !blob) {
+		ld->msg = sqlite3_mprintf(
+			"siam_knn: image %lld has an embedding of %d "
+			"bytes, but model %lld makes %d dimensions "
+			"(%d bytes)", (long long)id, len,
+			(long long)ld->model_id, dim, 4 * dim);
+		return 1;
+	}
+	if (vt->n == vt->cap) {
+		i64 cap = vt->cap ? 2 * vt->cap : 1024;
+		float *x = realloc(vt->x, (size_t)cap * (size_t)dim * sizeof *x);
+		if (x)
+			vt->x = x;
+		i64 *ids = x ? realloc(vt->ids, (size_t)cap * sizeof *ids) :
+		               NULL;
+		if (!ids) {
+			ld->msg = sqlite3_mprintf("siam_knn: out of memory "
+			                          "loading %lld embeddings",
+			                          (long long)vt->n);
+			return 1;
+		}
+		vt->ids = ids;
+		vt->cap = cap;
+	}
+	float *row = vt->x + (size_t)vt->n * (size_t)dim;
+	const unsigned char *p = blob;
+	for (int j = 0; j < dim; j++)
+		row[j] = db_load_f32(p + 4 * j);
+	vt->ids[vt->n++] = id;
+	return 0;
+}
+
+/* Loads the embeddings of model_id (dim floats each) into the matrix. */
+static int knn_load(knn_vtab *vt, i64 model_id, int dim, char **msg)
+{
+	knn_loader ld = {vt, model_id, dim, NULL};
+	siam_error err = {0};
+	vt->loaded = 0;
+	vt->n = 0;
+	int rc = db_embeddings_each(vt->db, model_id, knn_load_row, &ld, &err);
+	if (rc != 0) {
+		*msg = ld.msg ? ld.msg :
+		       sqlite3_mprintf("siam_knn: %s", err.msg);
+		vt->n = 0;
+		return -1;
+	}
+	vt->model_id = model_id;
+	vt->dim = dim;
+	vt->loaded = 1;
+	return 0;
+}
+
+static void knn8_release(knn_vtab *vt)
+{
+	if (vt->q8) {
+		knn8_free(vt->q8);
+		free(vt->q8);
+		vt->q8 = NULL;
+	}
+}
+
+/* Below this many rows the plain scan is as fast and the copy not worth
+ * its memory. */
+#define KNN8_MIN_ROWS 4096
+
+/* Makes vt->q8 for the matrix just loaded; without it (too small, out
+ * of memory) queries use the plain scan. */
+static void knn8_attach(knn_vtab *vt)
+{
+	knn8_release(vt);
+	if (vt->n < KNN8_MIN_ROWS)
+		return;
+	vt->q8 = malloc(sizeof *vt->q8);
+	if (vt->q8 && knn8_build(vt->q8, vt->x, vt->n, vt->dim) < 0) {
+		free(vt->q8);
+		vt->q8 = NULL;
+	}
+}
+
+/* Reads an integer argument (k, LIMIT, model_id): 0 and *v, 1 for NULL,
+ * -1 if it is not an integer. */
+static int knn_int_arg(sqlite3_value *v, i64 *out)
+{
+	switch (sqlite3_value_numeric_type(v)) {
+	case SQLITE_NULL:
+		return 1;
+	case SQLITE_INTEGER:
+		*out = sqlite3_value_int64(v);
+		return 0;
+	case SQLITE_FLOAT: {
+		double d = sqlite3_value_double(v);
+		if (d == floor(d) && fabs(d) < 9e18) {
+			*out = (i64)d;
+			return 0;
+		}
+		return -1;
+	}
+	default:
+		return -1;
+	}
+}
+
+static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
+                      const char *idxStr, int argc, sqlite3_value **argv)
+{
+	knn_cursor *cur = (knn_cursor *)base;
+	knn_vtab *vt = (knn_vtab *)base->pVtab;
+	sqlite3_value *vq = NULL, *vk = NULL, *vm = NULL, *vl = NULL,
+	              *vo = NULL;
+	char *msg = NULL;
+	sqlvec q;
+	i64 k = 0, model_id = 0, lim = 0, off = 0, gen = 0;
+	int a = 0, dim, r;
+	(void)idxStr;
+	(void)argc;
+
+	sqlvec_init(&q);
+	free(cur->hits);
+	cur->hits = NULL;
+	cur->nhits = cur->i = 0;
+	if (idxNum & KNN_ARG_QUERY)
+		vq = argv[a++];
+	if (idxNum & KNN_ARG_K)
+		vk = argv[a++];
+	if (idxNum & KNN_ARG_MODEL)
+		vm = argv[a++];
+	if (idxNum & KNN_ARG_LIMIT)
+		vl = argv[a++];
+	if (idxNum & KNN_ARG_OFFSET)
+		vo = argv[a++];
+
+	if (!vq)
+		return knn_error(vt, sqlite3_mprintf(
+			"siam_knn: a query vector is required: WHERE query = ?"
+			" AND k = 10, or siam_knn(?, 10)"));
+	sqlite3_value_free(cur->query);
+	if (!(cur->query = sqlite3_value_dup(vq)))
+		return SQLITE_NOMEM;
+	if (vk) {
+		r = knn_int_arg(vk, &k);
+		if (r == 1)
+			return SQLITE_OK; /* k = NULL: no rows */
+		if (r < 0)
+			return knn_error(vt, sqlite3_mprintf(
+				"siam_knn: k must be an integer"));
+	} else if (vl) {
+		if (knn_int_arg(vl, &lim) != 0 ||
+		    (vo && knn_int_arg(vo, &off) != 0))
+			return knn_error(vt, sqlite3_mprintf(
+				"siam_knn: LIMIT must be an integer"));
+		k = lim + (off > 0 ? off : 0);
+	} else {
+		return knn_error(vt, sqlite3_mprintf(
+			"siam_knn: k is required: WHERE query = ? AND k = 10, "
+			"or LIMIT 10"));
+	}
+	if (k < 1 || k > SIAM_KNN_MAX_K)
+		return knn_error(vt, sqlite3_mprintf(
+			"siam_knn: k must be between 1 and %d, found %lld",
+			SIAM_KNN_MAX_K, (long long)k));
+
+	/* Which model, and how many dimensions its embeddings have. */
+	if (vm) {
+		r = knn_int_arg(vm, &model_id);
+		if (r == 1)
+			return SQLITE_OK;
+		if (r < 0)
+			return knn_error(vt, sqlite3_mprintf(
+				"siam_knn: model_id must be an integer"));
+		siam_error err = {0};
+		r = db_model_dim(vt->db, model_id, &dim, &err);
+		if (r < 0)
+			return knn_error(vt, sqlite3_mprintf("siam_knn: %s",
+			                                     err.msg));
+		if (r == 1)
+			return knn_error(vt, sqlite3_mprintf(
+				"siam_knn: no model with id %lld",
+				(long long)model_id));
+	} else {
+		if (sql_model_info(vt->conn, vt->db, "siam_knn", &msg) < 0)
+			return knn_error(vt, msg);
+		if (vt->conn->model_id == 0)
+			return knn_error(vt, sqlite3_mprintf(
+				"siam_knn: the database has no model"));
+		model_id = vt->conn->model_id;
+		dim = vt->conn->embed_dim;
+	}
+
+	r = sqlvec_parse(&q, vq, "siam_knn", &msg);
+	if (r < 0)
+		return knn_error(vt, msg);
+	if (r == 1)
+		return SQLITE_OK; /* query = NULL: no rows */
+	if (q.n != dim) {
+		msg = sqlite3_mprintf("siam_knn: the query vector has %d "
+		                      "dimensions, the embeddings of model %lld"
+		                      " have %d", q.n, (long long)model_id, dim);
+		goto fail;
+	}
+
+	/* Reload the matrix if the images changed since it was read. */
+	r = knn_images_gen(vt->db, &gen, &msg);
+	if (r < 0)
+		goto fail;
+	if (r == 1 || !vt->loaded || vt->model_id != model_id ||
+	    vt->gen != gen || vt->dim != dim) {
+		knn8_release(vt);
+		if (knn_load(vt, model_id, dim, &msg) < 0)
+			goto fail;
+		vt->scans = 0;
+		vt->gen = gen;
+		if (r == 1)
+			vt->loaded = 0; /* no counter to check next time */
+	}
+
+	i64 nk = k < vt->n ? k : vt->n;
+	cur->hits = malloc((size_t)(nk ? nk : 1) * sizeof *cur->hits);
+	if (!cur->hits) {
+		msg = sqlite3_mprintf("siam_knn: out of memory");
+		goto fail;
+	}
+	/* The int8 pass pays off while k is small against n; its answer
+	 * is the plain scan's in any case.  Its copy is made for the second
+	 * query on the same matrix, not the first: a one-shot query (a
+	 * 'siam query' process) would spend more on coding than it saves. */
+	cur->nhits = -1;
+	if (!vt->q8 && vt->scans++ == 1)
+		knn8_attach(vt);
+	if (vt->q8 && nk * 8 <= vt->n)
+		cur->nhits = knn8_search(cur->hits, (int)nk, vt->q8, vt->x, q.v,
+		                         knn8_rows_best());
+	if (cur->nhits < 0)
+		cur->nhits = knn_scan(cur->hits, (int)nk, vt->x, vt->n, dim,
+		                      q.v);
+	cur->k = k;
+	cur->model_id = model_id;
+	sqlvec_release(&q);
+	return SQLITE_OK;
+fail:
+	sqlvec_release(&q);
+	return knn_error(vt, msg);
+}
+
+static int knn_next(sqlite3_vtab_cursor *base)
+{
+	((knn_cursor *)base)->i++;
+	return SQLITE_OK;
+}
+
+static int knn_eof(sqlite3_vtab_cursor *base)
+{
+	knn_cursor *cur = (knn_cursor *)base;
+	return cur->i >= cur->nhits;
+}
+
+static int knn_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx,
+                      int col)
+{
+	knn_cursor *cur = (knn_cursor *)base;
+	knn_vtab *vt = (knn_vtab *)base->pVtab;
+	const knn_hit *h = &cur->hits[cur->i];
+	i64 id = vt->ids[h->row];
+	switch (col) {
+	case KNN_COL_IMAGE_ID:
+		sqlite3_result_int64(ctx, id);
+		break;
+	case KNN_COL_DISTANCE:
+		sqlite3_result_double(ctx, sqrt((double)h->ssd));
+		break;
+	case KNN_COL_PATH:
+		if (!cur->path_st &&
+		    sqlite3_prepare_v2(vt->db, db_sql_image_path, -1,
+		                       &cur->path_st, NULL) !=
+		            SQLITE_OK) {
+			cur->path_st = NULL;
+			return knn_error(vt, sqlite3_mprintf(
+				"siam_knn: %s", sqlite3_errmsg(vt->db)));
+		}
+		sqlite3_bind_int64(cur->path_st, 1, id);
+		if (sqlite3_step(cur->path_st) == SQLITE_ROW)
+			sqlite3_result_value(ctx,
+			                     sqlite3_column_value(cur->path_st, 0));
+		else
+			sqlite3_result_null(ctx);
+		sqlite3_reset(cur->path_st);
+		break;
+	case KNN_COL_K:
+		sqlite3_result_int64(ctx, cur->k);
+		break;
+	case KNN_COL_MODEL:
+		sqlite3_result_int64(ctx, cur->model_id);
+		break;
+	default: /* query */
+		sqlite3_result_value(ctx, cur->query);
+		break;
+	}
+	return SQLITE_OK;
+}
+
+static int knn_rowid(sqlite3_vtab_cursor *base, sqlite_int64 *rowid)
+{
+	knn_cursor *cur = (knn_cursor *)base;
+	knn_vtab *vt = (knn_vtab *)base->pVtab;
+	*rowid = vt->ids[cur->hits[cur->i].row];
+	return SQLITE_OK;
+}
+
+/* Eponymous only (xCreate = 0): "siam_knn" exists in every schema and
+ * cannot be created, like the pragma_* tables. */
+const sqlite3_module sql_knn_module = {
+	.iVersion = 0,
+	.xCreate = 0,
+	.xConnect = knn_connect,
+	.xBestIndex = knn_best_index,
+	.xDisconnect = knn_disconnect,
+	.xDestroy = 0,
+	.xOpen = knn_open,
+	.xClose = knn_close,
+	.xFilter = knn_filter,
+	.xNext = knn_next,
+	.xEof = knn_eof,
+	.xColumn = knn_column,
+	.xRowid = knn_rowid,
+};

@@ -1,0 +1,79 @@
+/*
+ * sql.h -- private to src/sqlite/: what the SQL functions (sql.c), the
+ * vector helpers (vec.c) and siam_knn (knn_vtab.c) share.  Include
+ * after db/sqlite_api.h.
+ */
+#ifndef SIAM_SQLITE_SQL_H
+#define SIAM_SQLITE_SQL_H
+
+#include "internal.h"
+
+typedef sqlite3_int64 i64;
+
+/* ------------------------------------------------------------------ */
+/* Vectors (vec.c)                                                     */
+
+/* Vectors this short live on the stack: siam_distance in an ORDER BY
+ * runs once per row and should not malloc. */
+#define SQLVEC_STACK 256
+
+typedef struct sqlvec {
+	float *v;    /* n floats: stack or heap */
+	int n;
+	float *heap; /* owned, or NULL */
+	float stack[SQLVEC_STACK];
+} sqlvec;
+
+SIAM_HIDDEN void sqlvec_init(sqlvec *x);
+SIAM_HIDDEN void sqlvec_release(sqlvec *x);
+/* The one parse helper: turns a SQL value into a vector.  Returns 0
+ * with x filled, 1 for SQL NULL (x empty), or -1 with *msg set
+ * (sqlite3_mprintf'ed, prefixed with fn) for anything that is not a
+ * non-empty vector of finite float32 values.  Release x either way. */
+SIAM_HIDDEN int sqlvec_parse(sqlvec *x, sqlite3_value *val, const char *fn,
+                             char **msg);
+/* n floats as the result: a float32 LE BLOB, or JSON text with each
+ * value in the fewest digits that read back to the same float32. */
+SIAM_HIDDEN void sqlvec_result_blob(sqlite3_context *ctx, const float *v,
+                                    int n);
+SIAM_HIDDEN void sqlvec_result_json(sqlite3_context *ctx, const float *v,
+                                    int n);
+
+/* ------------------------------------------------------------------ */
+/* Per-connection state (sql.c)                                        */
+
+/* One per connection, refcounted: the user data of every function and
+ * the client data of siam_knn. */
+typedef struct sql_conn {
+	int refs;
+	/* The current model as last read, trusted while nothing changed:
+	 * same data_version (no commit by another connection; see
+	 * sql_txn_open), same total_changes (no change by this one), and
+	 * read outside BEGIN ... (a rollback could undo what we saw).
+	 * This spares siam_match(a, b) a query per row. */
+	int info_valid;
+	unsigned info_dv;
+	int info_tc;
+	i64 model_id; /* 0: the database has no model */
+	double threshold;
+	int embed_dim;
+	i64 models_gen;
+	/* siam_embed's loaded model and the (id, models_gen) it is of. */
+	siam_model *model;
+	i64 model_id_loaded, models_gen_loaded;
+} sql_conn;
+
+/* Drops a reference (the destructor SQLite calls); frees at zero. */
+SIAM_HIDDEN void sql_conn_unref(void *p);
+/* Fills c->model_id (0 if none), threshold, embed_dim, models_gen with
+ * the database's current model (db_model_current), read again only if
+ * the database may have changed.  Returns 0, or -1 with *msg. */
+SIAM_HIDDEN int sql_model_info(sql_conn *c, sqlite3 *db, const char *fn,
+                               char **msg);
+
+/* ------------------------------------------------------------------ */
+/* siam_knn (knn_vtab.c)                                               */
+
+SIAM_HIDDEN extern const sqlite3_module sql_knn_module;
+
+#endif
