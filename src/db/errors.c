@@ -25,23 +25,18 @@ int siam_db_put_error(sqlite3 *db, const char *path, int code,
 	return rc;
 }
 
-typedef struct error_lister {
-	int (*cb)(void *arg, const char *message);
-	void *arg;
-} error_lister;
-
 static int error_row(void *arg, sqlite3_stmt *st)
 {
-	error_lister *el = arg;
+	db_cb *c = arg;
 	const char *m = (const char *)sqlite3_column_text(st, 0);
-	return el->cb(el->arg, m ? m : "");
+	return c->fn.error(c->arg, m ? m : "");
 }
 
 int siam_db_list_errors(sqlite3 *db, const char *since, int limit,
                         int (*cb)(void *arg, const char *message), void *arg,
                         siam_error *err)
 {
-	error_lister el = { cb, arg };
+	db_cb c = { .fn.error = cb, .arg = arg };
 	sqlite3_stmt *st;
 	int rc = db_prepare(db, "SELECT message FROM errors WHERE time >= ?1"
 	                    " ORDER BY id LIMIT ?2", &st, err);
@@ -49,5 +44,5 @@ int siam_db_list_errors(sqlite3 *db, const char *since, int limit,
 		return rc;
 	sqlite3_bind_text(st, 1, since ? since : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, limit);
-	return db_rows(db, st, error_row, &el, err);
+	return db_rows(db, st, error_row, &c, err);
 }

@@ -191,15 +191,9 @@ static int model_rows(sqlite3 *db, const char *sql, int64_t model_id,
 	return db_rows(db, st, row, arg, err);
 }
 
-typedef struct image_lister {
-	int (*cb)(void *arg, const db_image_row *r);
-	int (*emb_cb)(void *arg, int64_t id, const void *blob, int len);
-	void *arg;
-} image_lister;
-
 static int image_row(void *arg, sqlite3_stmt *st)
 {
-	image_lister *il = arg;
+	db_cb *c = arg;
 	db_image_row row;
 	row.path = (const char *)sqlite3_column_text(st, 0);
 	if (!row.path)
@@ -209,26 +203,26 @@ static int image_row(void *arg, sqlite3_stmt *st)
 	row.mtime_ns = db_column_i64_or_unknown(st, 3);
 	row.content_hash = (const char *)sqlite3_column_text(st, 4);
 	row.has_embedding = sqlite3_column_int(st, 5);
-	return il->cb(il->arg, &row);
+	return c->fn.image(c->arg, &row);
 }
 
 int db_images_each(sqlite3 *db, int64_t model_id,
                    int (*cb)(void *arg, const db_image_row *r), void *arg,
                    siam_error *err)
 {
-	image_lister il = { cb, NULL, arg };
+	db_cb c = { .fn.image = cb, .arg = arg };
 	return model_rows(db, "SELECT path, id, size, mtime_ns, content_hash,"
 	                  " embedding IS NOT NULL FROM images"
-	                  " WHERE model_id = ?1", model_id, image_row, &il,
+	                  " WHERE model_id = ?1", model_id, image_row, &c,
 	                  err);
 }
 
 static int embedding_row(void *arg, sqlite3_stmt *st)
 {
-	image_lister *il = arg;
-	return il->emb_cb(il->arg, sqlite3_column_int64(st, 0),
-	                  sqlite3_column_blob(st, 1),
-	                  sqlite3_column_bytes(st, 1));
+	db_cb *c = arg;
+	return c->fn.embedding(c->arg, sqlite3_column_int64(st, 0),
+	                       sqlite3_column_blob(st, 1),
+	                       sqlite3_column_bytes(st, 1));
 }
 
 int db_embeddings_each(sqlite3 *db, int64_t model_id,
@@ -236,12 +230,12 @@ int db_embeddings_each(sqlite3 *db, int64_t model_id,
                                  int len),
                        void *arg, siam_error *err)
 {
-	image_lister il = { NULL, cb, arg };
+	db_cb c = { .fn.embedding = cb, .arg = arg };
 	/* one pass over the table beats an index lookup per row, even
 	 * with several models */
 	return model_rows(db, "SELECT id, embedding FROM images NOT INDEXED"
 	                  " WHERE model_id = ?1 AND embedding IS NOT NULL"
-	                  " ORDER BY id", model_id, embedding_row, &il, err);
+	                  " ORDER BY id", model_id, embedding_row, &c, err);
 }
 
 int db_images_gen(sqlite3 *db, int64_t *gen, siam_error *err)
@@ -291,8 +285,7 @@ int siam_db_find_embedding(sqlite3 *db, const char *content_hash,
 }
 
 typedef struct prune_list {
-	int (*cb)(void *arg, const char *path);
-	void *arg;
+	db_cb c;
 	int64_t *ids;
 	size_t n, cap;
 } prune_list;
@@ -301,7 +294,7 @@ static int prune_row(void *arg, sqlite3_stmt *st)
 {
 	prune_list *pl = arg;
 	const char *path = (const char *)sqlite3_column_text(st, 1);
-	if (!path || !pl->cb(pl->arg, path))
+	if (!path || !pl->c.fn.path(pl->c.arg, path))
 		return 0;
 	if (pl->n == pl->cap) {
 		size_t cap = pl->cap ? 2 * pl->cap : 256;
@@ -319,7 +312,7 @@ int db_prune_candidates(sqlite3 *db, int errors,
                         int (*cb)(void *arg, const char *path), void *arg,
                         int64_t **ids, size_t *n, siam_error *err)
 {
-	prune_list pl = { cb, arg, NULL, 0, 0 };
+	prune_list pl = { { .fn.path = cb, .arg = arg }, NULL, 0, 0 };
 	sqlite3_stmt *st;
 	int rc = db_prepare(db, errors ? "SELECT id, path FROM errors" :
 	                    "SELECT id, path FROM images WHERE is_url = 0",

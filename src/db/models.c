@@ -228,21 +228,16 @@ int siam_db_load_model(sqlite3 *db, int64_t id, siam_model **out,
 	return rc;
 }
 
-typedef struct model_lister {
-	int (*cb)(void *arg, const siam_db_model_row *r);
-	void *arg;
-} model_lister;
-
 static int model_row(void *arg, sqlite3_stmt *st)
 {
-	model_lister *ml = arg;
+	db_cb *c = arg;
 	const char *name = (const char *)sqlite3_column_text(st, 1);
 	siam_db_model_row row = {
 		sqlite3_column_int64(st, 0), name ? name : "",
 		sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3),
 		sqlite3_column_double(st, 4)
 	};
-	return ml->cb(ml->arg, &row);
+	return c->fn.model(c->arg, &row);
 }
 
 /* Every model with its number of images, by id. */
@@ -250,7 +245,7 @@ int siam_db_list_models(sqlite3 *db,
                         int (*cb)(void *arg, const siam_db_model_row *r),
                         void *arg, siam_error *err)
 {
-	model_lister ml = { cb, arg };
+	db_cb c = { .fn.model = cb, .arg = arg };
 	sqlite3_stmt *st;
 	int rc = db_prepare(db,
 		"SELECT m.id, m.name, count(i.id), m.embed_dim, m.threshold"
@@ -258,5 +253,5 @@ int siam_db_list_models(sqlite3 *db,
 		" GROUP BY m.id ORDER BY m.id", &st, err);
 	if (rc < 0)
 		return rc;
-	return db_rows(db, st, model_row, &ml, err);
+	return db_rows(db, st, model_row, &c, err);
 }

@@ -19,6 +19,20 @@ SIAM_HIDDEN int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
                            siam_error *err);
 /* Steps a statement that returns no rows and finalizes it. */
 SIAM_HIDDEN int db_step_done(sqlite3 *db, sqlite3_stmt *st, siam_error *err);
+/* The caller's callback of a listing and its argument, as the row
+ * functions given to db_rows receive them. */
+typedef struct db_cb {
+	union {
+		int (*error)(void *arg, const char *message);
+		int (*model)(void *arg, const siam_db_model_row *r);
+		int (*image)(void *arg, const db_image_row *r);
+		int (*embedding)(void *arg, int64_t id, const void *blob,
+		                 int len);
+		int (*path)(void *arg, const char *path);
+	} fn;
+	void *arg;
+} db_cb;
+
 /* Steps st to its end, calling row(arg, st) for each row, and
  * finalizes it.  row returns 0 to go on, anything else to stop: that
  * value is returned (with err filled by row, if it is an error). */
