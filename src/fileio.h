@@ -1,10 +1,14 @@
 /*
- * fileio.h -- reading whole files safely; private to libsiam.
+ * fileio.h -- reading and replacing whole files safely; private to
+ * libsiam.
  *
  * Every file siam reads may be hostile or simply odd: a FIFO nobody
  * writes to, a device, a directory, a symlink loop, a file that grows
- * while it is read.  These two helpers (in image.c) are the one place
- * that handles it; the image decoder and the IDX reader both use them.
+ * while it is read.  Every file siam writes whole (a model, a training
+ * checkpoint) must be either the old file or the new one after a crash,
+ * never half of one.  fileio.c is the one place that handles both: the
+ * image decoder, the IDX reader, the indexer, the model file and the
+ * checkpoint all go through it.
  */
 #ifndef SIAM_FILEIO_H
 #define SIAM_FILEIO_H
@@ -26,5 +30,20 @@ SIAM_HIDDEN int siam_open_regular(const char *path, int *fd, struct stat *st,
 SIAM_HIDDEN int siam_read_fd(int fd, const char *name, size_t hint,
                              size_t max, unsigned char **buf, size_t *len,
                              siam_error *err);
+
+/* siam_open_regular, then siam_read_fd: the whole regular file at path
+ * in *buf (malloc'ed, the caller frees it; *len bytes).  A file of more
+ * than max bytes is refused with SIAM_ETOOBIG before it is read. */
+SIAM_HIDDEN int siam_read_file(const char *path, size_t max,
+                               unsigned char **buf, size_t *len,
+                               siam_error *err);
+
+/* Replaces path with the len bytes at data, whole or not at all: they
+ * are written to "PATH.tmp", flushed to the disk (fsync), renamed over
+ * path, and the directory is flushed so that the rename is too.  On
+ * failure path is as it was, the temporary file is removed, and the
+ * error is SIAM_EIO (SIAM_ENOMEM) naming path. */
+SIAM_HIDDEN int siam_write_file(const char *path, const void *data,
+                                size_t len, siam_error *err);
 
 #endif

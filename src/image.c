@@ -9,9 +9,8 @@
  *     (max_bytes) and the pixel count read from the header
  *     (stbi_info_from_memory), so a 100000x100000 header is refused
  *     without stb allocating 40 GB;
- *   - files opened so that a FIFO, a device or a directory can neither
- *     hang nor be read: O_NONBLOCK for the open, then fstat on the
- *     descriptor (the check that counts, no race with a rename);
+ *   - files read through fileio.h, so that a FIFO, a device or a
+ *     directory can neither hang nor be read;
  *   - one output shape: c = 1 or 3 bytes per pixel, alpha composited
  *     over white, so that a transparent drawing of dark ink looks like
  *     ink on paper rather than ink on black.
@@ -24,9 +23,7 @@
 #include "fileio.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -312,127 +309,6 @@ fail:
 	stbi_image_free(dec);
 	free(px);
 	return rc;
-}
-
-static const char *file_kind(mode_t m)
-{
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISFIFO(m))
-		return "a FIFO";
-	if (S_ISSOCK(m))
-		return "a socket";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	return "not a regular file";
-}
-
-int siam_read_fd(int fd, const char *name, size_t hint, size_t max,
-                 unsigned char **buf, size_t *len, siam_error *err)
-{
-	unsigned char *b = NULL, *nb;
-	size_t cap, n = 0;
-	int rc;
-
-	/* One byte more than the hint, so that hitting EOF needs no
-	 * second allocation. */
-	cap = (hint && hint < max) ? hint + 1 : 65536;
-	b = malloc(cap);
-	if (!b)
-		return siam_errorf(err, SIAM_ENOMEM, "%s: out of memory", name);
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			size_t ncap;
-
-			if (cap > max) {
-				rc = siam_errorf(err, SIAM_ETOOBIG,
-				                 "%s: more than %zu bytes, above "
-				                 "the limit", name, max);
-				goto fail;
-			}
-			ncap = cap > (size_t)-1 / 2 ? (size_t)-1 : cap * 2;
-			if (max < (size_t)-1 && ncap > max + 1)
-				ncap = max + 1;
-			nb = realloc(b, ncap);
-			if (!nb) {
-				rc = siam_errorf(err, SIAM_ENOMEM,
-				                 "%s: out of memory", name);
-				goto fail;
-			}
-			b = nb;
-			cap = ncap;
-		}
-		r = read(fd, b + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				/* A non-blocking pipe inherited as stdin:
-				 * wait for data rather than fail. */
-				struct pollfd pfd = {fd, POLLIN, 0};
-				if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
-					continue;
-			}
-			rc = siam_errorf(err, SIAM_EIO, "%s: %s", name,
-			                 strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > max) {
-		rc = siam_errorf(err, SIAM_ETOOBIG,
-		                 "%s: more than %zu bytes, above the limit",
-		                 name, max);
-		goto fail;
-	}
-	*buf = b;
-	*len = n;
-	return 0;
-
-fail:
-	free(b);
-	return rc;
-}
-
-int siam_open_regular(const char *path, int *fd, struct stat *st,
-                      siam_error *err)
-{
-	int f;
-
-	*fd = -1;
-	/* stat first so that a device is never even opened (opening some
-	 * has side effects); the fstat below is the check that holds if
-	 * the name is replaced in between. */
-	if (stat(path, st) != 0)
-		return siam_errorf(err, SIAM_EIO, "%s: %s", path,
-		                   strerror(errno));
-	if (!S_ISREG(st->st_mode))
-		return siam_errorf(err, SIAM_EIO, "%s: not a regular file (%s)",
-		                   path, file_kind(st->st_mode));
-	/* O_NONBLOCK: a FIFO swapped in after the stat must not make the
-	 * open wait for a writer; for a regular file it changes nothing. */
-	f = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (f < 0)
-		return siam_errorf(err, SIAM_EIO, "%s: %s", path,
-		                   strerror(errno));
-	if (fstat(f, st) != 0) {
-		int e = errno;
-		close(f);
-		return siam_errorf(err, SIAM_EIO, "%s: %s", path, strerror(e));
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(f);
-		return siam_errorf(err, SIAM_EIO, "%s: not a regular file (%s)",
-		                   path, file_kind(st->st_mode));
-	}
-	*fd = f;
-	return 0;
 }
 
 int siam_image_load(siam_image *out, const char *path,

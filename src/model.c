@@ -24,6 +24,8 @@
  */
 #include "internal.h"
 #include "siam_nn.h"
+#include "bytes.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -37,6 +39,8 @@
 #define MAX_META (1u << 20)
 /* Fixed part: magic, version, H, M, P, CRC. */
 #define MIN_FILE (8 + 4 + 4 + 4 + 8 + 4)
+/* The default network is 1.3 MB; 2 GiB is no model siam can train. */
+#define MAX_FILE ((size_t)1 << 31)
 
 uint32_t siam_crc32(uint32_t crc, const void *data, size_t len)
 {
@@ -83,55 +87,6 @@ void siam_model_free(siam_model *m)
 
 /* ---- serialisation ------------------------------------------------- */
 
-typedef struct buf {
-	unsigned char *p;
-	size_t len, cap;
-	int oom;
-} buf;
-
-static void put(buf *b, const void *src, size_t n)
-{
-	if (b->oom || n == 0) /* n == 0: src may be NULL (no metadata) */
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n)
-			cap *= 2;
-		unsigned char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
-}
-
-static void put_u32(buf *b, uint32_t v)
-{
-	unsigned char s[4] = {v, v >> 8, v >> 16, v >> 24};
-	put(b, s, 4);
-}
-
-static void put_u64(buf *b, uint64_t v)
-{
-	put_u32(b, (uint32_t)v);
-	put_u32(b, (uint32_t)(v >> 32));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	return get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
 int siam_model_save_mem(const siam_model *m, void **out, size_t *outlen,
                         siam_error *err)
 {
@@ -164,29 +119,24 @@ int siam_model_save_mem(const siam_model *m, void **out, size_t *outlen,
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "model metadata too long (%zu bytes)", ml);
 
-	buf b = {0};
-	put(&b, SIAM_MODEL_MAGIC, 8);
-	put_u32(&b, SIAM_MODEL_VERSION);
-	put_u32(&b, (uint32_t)hl);
-	put(&b, header, (size_t)hl);
-	put_u32(&b, (uint32_t)ml);
-	put(&b, m->meta, ml);
+	bytes_out b = {0};
+	bytes_put(&b, SIAM_MODEL_MAGIC, 8);
+	bytes_put_u32(&b, SIAM_MODEL_VERSION);
+	bytes_put_u32(&b, (uint32_t)hl);
+	bytes_put(&b, header, (size_t)hl);
+	bytes_put_u32(&b, (uint32_t)ml);
+	bytes_put(&b, m->meta, ml);
 	size_t np = siam_net_num_params(m->net);
-	put_u64(&b, np);
+	bytes_put_u64(&b, np);
 	/* siam_net_params is not const because training writes through it;
 	 * saving only reads. */
-	const float *params = siam_net_params(m->net);
-	for (size_t i = 0; i < np; i++) {
-		uint32_t u;
-		memcpy(&u, &params[i], 4);
-		put_u32(&b, u);
-	}
-	if (b.oom) {
+	bytes_put_f32s(&b, siam_net_params(m->net), np);
+	if (b.fail) {
 		free(b.p);
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory saving model");
 	}
-	put_u32(&b, siam_crc32(0, b.p, b.len));
-	if (b.oom) {
+	bytes_put_u32(&b, siam_crc32(0, b.p, b.len));
+	if (b.fail) {
 		free(b.p);
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory saving model");
 	}
@@ -202,38 +152,9 @@ int siam_model_save(const siam_model *m, const char *path, siam_error *err)
 	int rc = siam_model_save_mem(m, &data, &len, err);
 	if (rc)
 		return rc;
-	/* Write a temporary file and rename it, so that an interrupted save
-	 * never leaves a half-written model where a good one was. */
-	size_t pl = strlen(path);
-	char *tmp = malloc(pl + 8);
-	if (!tmp) {
-		free(data);
-		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
-	}
-	memcpy(tmp, path, pl);
-	memcpy(tmp + pl, ".tmpXXX", 8);
-	FILE *f = fopen(tmp, "wb");
-	if (!f) {
-		rc = siam_errorf(err, SIAM_EIO, "%s: cannot write: %s", path,
-		                 strerror(errno));
-		goto fail;
-	}
-	size_t wrote = fwrite(data, 1, len, f);
-	int close_rc = fclose(f);
-	if (wrote != len || close_rc != 0) {
-		rc = siam_errorf(err, SIAM_EIO, "%s: write failed: %s", path,
-		                 strerror(errno));
-		remove(tmp);
-		goto fail;
-	}
-	if (rename(tmp, path) != 0) {
-		rc = siam_errorf(err, SIAM_EIO, "%s: cannot replace: %s", path,
-		                 strerror(errno));
-		remove(tmp);
-		goto fail;
-	}
-fail:
-	free(tmp);
+	/* Whole or not at all: an interrupted save never leaves half a
+	 * model where a good one was. */
+	rc = siam_write_file(path, data, len, err);
 	free(data);
 	return rc;
 }
@@ -287,7 +208,7 @@ int siam_model_load_mem(siam_model **out, const void *data, size_t len,
 		return siam_errorf(err, SIAM_EFORMAT,
 		                   "%s: truncated model file (%zu bytes)", name,
 		                   len);
-	uint32_t version = get_u32(p + 8);
+	uint32_t version = bytes_le32(p + 8);
 	if (version != SIAM_MODEL_VERSION)
 		return siam_errorf(err, SIAM_EFORMAT,
 		                   "%s: model format version %u is not supported "
@@ -296,19 +217,19 @@ int siam_model_load_mem(siam_model **out, const void *data, size_t len,
 	/* Walk the sections with bounds checks before trusting the CRC, so
 	 * a truncated file says "truncated" rather than "corrupt". */
 	size_t off = 12;
-	uint32_t hl = get_u32(p + off);
+	uint32_t hl = bytes_le32(p + off);
 	off += 4;
 	if (hl > MAX_HEADER || off + hl + 4 > len)
 		goto truncated;
 	size_t hoff = off;
 	off += hl;
-	uint32_t ml = get_u32(p + off);
+	uint32_t ml = bytes_le32(p + off);
 	off += 4;
 	if (ml > MAX_META || off + ml + 8 > len)
 		goto truncated;
 	size_t moff = off;
 	off += ml;
-	uint64_t np = get_u64(p + off);
+	uint64_t np = bytes_le64(p + off);
 	off += 8;
 	if (np > (len - off) / 4 || off + np * 4 + 4 > len)
 		goto truncated;
@@ -319,7 +240,7 @@ int siam_model_load_mem(siam_model **out, const void *data, size_t len,
 		                   "%s: %zu bytes of trailing data after the model",
 		                   name, len - off - 4);
 	}
-	if (siam_crc32(0, p, off) != get_u32(p + off))
+	if (siam_crc32(0, p, off) != bytes_le32(p + off))
 		return siam_errorf(err, SIAM_EFORMAT,
 		                   "%s: model file is corrupt (checksum mismatch)",
 		                   name);
@@ -403,7 +324,7 @@ int siam_model_load_mem(siam_model **out, const void *data, size_t len,
 	}
 	float *params = siam_net_params(m->net);
 	for (size_t i = 0; i < np; i++) {
-		uint32_t u = get_u32(p + poff + 4 * i);
+		uint32_t u = bytes_le32(p + poff + 4 * i);
 		memcpy(&params[i], &u, 4);
 	}
 	free(hdr);
@@ -424,44 +345,15 @@ fail:
 int siam_model_load(siam_model **out, const char *path, siam_error *err)
 {
 	*out = NULL;
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return siam_errorf(err, SIAM_EIO, "%s: cannot open model: %s",
-		                   path, strerror(errno));
-	unsigned char *data = NULL;
-	size_t len = 0, cap = 0;
-	int rc = 0;
-	for (;;) {
-		if (len == cap) {
-			/* Models are a few MiB; refuse anything absurd rather than
-			 * read a huge wrong file into memory. */
-			if (cap >= ((size_t)1 << 31)) {
-				rc = siam_errorf(err, SIAM_ETOOBIG,
-				                 "%s: too large to be a model", path);
-				goto done;
-			}
-			cap = cap ? cap * 2 : (1 << 20);
-			unsigned char *np = realloc(data, cap);
-			if (!np) {
-				rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
-				goto done;
-			}
-			data = np;
-		}
-		size_t n = fread(data + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		rc = siam_errorf(err, SIAM_EIO, "%s: read error: %s", path,
-		                 strerror(errno));
-		goto done;
-	}
+	unsigned char *data;
+	size_t len;
+	/* Models are a few MiB; refuse anything absurd rather than read a
+	 * huge wrong file into memory. */
+	int rc = siam_read_file(path, MAX_FILE, &data, &len, err);
+	if (rc)
+		return rc;
 	rc = siam_model_load_mem(out, data, len, path, err);
-done:
 	free(data);
-	fclose(f);
 	return rc;
 }
 
