@@ -45,7 +45,8 @@ enum {
 	SIAM_ETOOBIG = -5,  /* input exceeds a configured limit          */
 	SIAM_ENET = -6,     /* network fetch failed                      */
 	SIAM_EDB = -7,      /* database error                            */
-	SIAM_EINTR = -8     /* interrupted by the user                   */
+	SIAM_EINTR = -8,    /* interrupted by the user                   */
+	SIAM_EDIVERGED = -9 /* training diverged: the loss is not finite */
 };
 
 #define SIAM_ERR_MAX 512

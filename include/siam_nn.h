@@ -215,25 +215,76 @@ int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
 void siam_shift_input(float *dst, const float *src, int c, int h, int w,
                       int dx, int dy);
 
-/* A trainer: the net plus Adam state, one contiguous block of moments. */
+/* The losses a trainer (and siam_train) can minimise. */
+enum {
+	SIAM_LOSS_CONTRASTIVE = 0,
+	SIAM_LOSS_TRIPLET = 1,
+	SIAM_LOSS_SUPCON = 2  /* siam_supcon_loss; the net must end in l2 */
+};
+
+/* A trainer (src/nn/trainer.c): a net's optimiser state and the one
+ * training step, which siam_train, selftest and the tests all use. */
 typedef struct siam_trainer siam_trainer;
 
-int siam_trainer_create(siam_trainer **out, siam_net *net, float lr,
-                        float weight_decay, siam_error *err);
+typedef struct siam_trainer_opts {
+	int loss;              /* SIAM_LOSS_*; default contrastive */
+	float lr;              /* Adam's; default 1e-3 (a schedule sets
+	                        * siam_trainer_adam(t)->lr between steps) */
+	float weight_decay;    /* decoupled, AdamW; default 0 */
+	float margin;          /* contrastive and triplet; default 1 */
+	float temperature;     /* supcon; default 0.1 */
+	float instance_margin; /* triplet: the instance triplets'; 0.1 */
+	/* > 0: keep an exponential moving average of the weights, updated
+	 * after every step with this decay (siam_trainer_state). */
+	float ema;
+} siam_trainer_opts;
+
+void siam_trainer_opts_default(siam_trainer_opts *o);
+/* A trainer of net (borrowed: it must outlive the trainer).  SIAM_EINVAL
+ * on a bad option, or for supcon when net does not end in l2.  The
+ * moving average, if any, starts at net's weights as they are. */
+int siam_trainer_create(siam_trainer **out, siam_net *net,
+                        const siam_trainer_opts *o, siam_error *err);
 void siam_trainer_free(siam_trainer *t);
 siam_adam *siam_trainer_adam(siam_trainer *t);
+/* Adam's moments and the moving average (NULL without one), each
+ * siam_net_num_params floats in the parameters' layout, owned by t;
+ * writable so that a checkpoint can restore them.  Any pointer may be
+ * NULL. */
+void siam_trainer_state(siam_trainer *t, float **m, float **v,
+                        float **ema);
 
-/* One Siamese step on N pairs: a and b (N, input_size), y (N) 1 = same.
- * Both sides run through the same parameters in one batch of 2N, both
- * sides' gradients accumulate into the one gradient buffer, then Adam
- * updates.  Returns the mean loss, or a negative value on error. */
-float siam_trainer_pair_step(siam_trainer *t, const float *a, const float *b,
-                             const float *y, int N, float margin,
-                             siam_error *err);
-/* One triplet step on N triplets (anchor, positive, negative). */
-float siam_trainer_triplet_step(siam_trainer *t, const float *a,
-                                const float *p, const float *n, int N,
-                                float margin, siam_error *err);
+/* The input of the next step on n pairs (triplets): *in is a buffer of
+ * (k * n, input_size) floats, k = 3 for the triplet loss, else 2, for
+ * the caller to fill side by side -- all n first inputs (anchors), then
+ * all n second ones, then (triplets) the negatives.  It is the net's own
+ * input buffer: valid until the step, or until the net runs another
+ * forward.  On error (n < 1, ENOMEM) *in is NULL. */
+int siam_trainer_input(siam_trainer *t, int n, float **in,
+                       siam_error *err);
+
+/* What a step needs besides the inputs; fields its loss does not use
+ * are ignored (b may be NULL for plain triplets). */
+typedef struct siam_batch {
+	const float *y;   /* contrastive: n labels, 1 = same, 0 = different */
+	const int *ids;   /* supcon: 2n ids, what each input shows; every
+	                   * other input is a negative unless its id is
+	                   * the same */
+	int ninst;        /* triplet: the last ninst triplets are instance
+	                   * triplets, measured with instance_margin; each
+	                   * part's mean loss is weighted by its share */
+} siam_batch;
+
+/* One step on the input of the last siam_trainer_input: one forward of
+ * all k * n inputs as one batch, the loss (its mean in *loss), and if
+ * the loss is finite one backward -- both (all three) sides' gradients
+ * accumulate into the shared weights' -- one Adam update and one update
+ * of the moving average.  SIAM_EDIVERGED when the loss is not finite:
+ * *loss holds it and nothing else changed (weights, moments, Adam's step
+ * count, the average).  The same inputs, weights and state give the
+ * same bits. */
+int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *loss,
+                      siam_error *err);
 
 /* ------------------------------------------------------------------ */
 /* IDX files (MNIST, Fashion-MNIST), plain or .gz                      */
@@ -427,12 +478,8 @@ int siam_oneshot_accuracy(double *acc, const float *emb, const int *labels,
 int siam_embed_data(siam_net *net, const siam_data *d, const int *items,
                     int n, int views, float *out, siam_error *err);
 
-/* The training loop. */
-enum {
-	SIAM_LOSS_CONTRASTIVE = 0,
-	SIAM_LOSS_TRIPLET = 1,
-	SIAM_LOSS_SUPCON = 2  /* siam_supcon_loss; the net must end in l2 */
-};
+/* The training loop (src/train/train.c): epochs of siam_trainer_step.
+ * The loss is one of SIAM_LOSS_* (see the trainer). */
 enum { SIAM_TRAIN_STEP = 0, SIAM_TRAIN_EPOCH = 1, SIAM_TRAIN_VALIDATE = 2 };
 
 typedef struct siam_train_status {

@@ -400,12 +400,20 @@ static void check_default_net(struct st *s, siam_error *err)
 	       "error/tolerance", worst);
 
 	/* one trainer step on the same batch lowers its loss */
-	if (siam_trainer_create(&t, net, 1e-4f, 0.0f, err) == 0) {
-		float L0 = siam_trainer_pair_step(t, x, x + N * isz, y, N, 2.0f,
-		                                  err);
+	siam_trainer_opts to;
+	siam_trainer_opts_default(&to);
+	to.lr = 1e-4f;
+	to.margin = 2.0f;
+	float *in, L0 = -1.0f;
+	siam_batch b = { .y = y };
+	if (siam_trainer_create(&t, net, &to, err) == 0 &&
+	    siam_trainer_input(t, N, &in, err) == 0) {
+		memcpy(in, x, 2 * (size_t)N * isz * sizeof(float));
+		int rc = siam_trainer_step(t, &b, &L0, err);
 		double L1 = pair_loss(net, x, y, N, NULL);
-		report(s, L0 > 0 && L1 < L0, "a training step lowers the loss",
-		       "loss after/before", L1 / L0);
+		report(s, rc == 0 && L0 > 0 && L1 < L0,
+		       "a training step lowers the loss", "loss after/before",
+		       L1 / L0);
 	}
 out:
 	siam_trainer_free(t);

@@ -202,6 +202,36 @@ static double triplet_loss(siam_net *net, const float *apn, int N,
 	                         e + 2 * N * D, N, D, margin);
 }
 
+/* A trainer of net: loss contrastive (y != NULL at the steps) or
+ * triplet, this margin, learning rate and weight decay. */
+static siam_trainer *trainer(siam_net *net, int triplet, float margin,
+                             float lr, float wd, siam_error *err)
+{
+	siam_trainer_opts o;
+	siam_trainer_opts_default(&o);
+	o.loss = triplet ? SIAM_LOSS_TRIPLET : SIAM_LOSS_CONTRASTIVE;
+	o.margin = margin;
+	o.lr = lr;
+	o.weight_decay = wd;
+	siam_trainer *t = NULL;
+	siam_trainer_create(&t, net, &o, err);
+	return t;
+}
+
+/* One step on the N pairs (y: their labels) or triplets (y NULL)
+ * stacked in x; the loss, or -1 on error. */
+static float step(siam_trainer *t, siam_net *net, const float *x,
+                  const float *y, int N, siam_error *err)
+{
+	float *in, loss = -1.0f;
+	size_t k = y ? 2 : 3;
+	if (siam_trainer_input(t, N, &in, err))
+		return -1.0f;
+	memcpy(in, x, k * N * siam_net_input_size(net) * sizeof(float));
+	siam_batch b = { .y = y };
+	return siam_trainer_step(t, &b, &loss, err) ? -1.0f : loss;
+}
+
 static void test_siamese_grad(int triplet, const char *spec)
 {
 	siam_net *net = NULL;
@@ -295,12 +325,8 @@ static void test_siamese_grad(int triplet, const char *spec)
 	float *g0 = malloc(sizeof(float) * np), *p0 = malloc(sizeof(float) * np);
 	memcpy(g0, g, sizeof(float) * np);
 	memcpy(p0, p, sizeof(float) * np);
-	siam_trainer *t = NULL;
-	siam_trainer_create(&t, net, 1e-3f, 0.0f, &err);
-	float Lt = triplet
-		? siam_trainer_triplet_step(t, x, x + N * isz, x + 2 * N * isz,
-		                            N, margin, &err)
-		: siam_trainer_pair_step(t, x, x + N * isz, y, N, margin, &err);
+	siam_trainer *t = trainer(net, triplet, margin, 1e-3f, 0.0f, &err);
+	float Lt = step(t, net, x, triplet ? NULL : y, N, &err);
 	tap_near(Lt, L, 1e-6 * (1 + L), "trainer %s step returns the same loss",
 	         triplet ? "triplet" : "pair");
 	int same = 1, moved = 1;
@@ -327,21 +353,20 @@ static void test_errors(void)
 	siam_error err = { 0, "" };
 	siam_net_create(&net, SMALL, NULL);
 	siam_net_init(net, 9);
-	siam_trainer *t = NULL;
-	tap_int(siam_trainer_create(&t, net, -1.0f, 0.0f, &err), SIAM_EINVAL,
-	        "a negative learning rate is refused: %s", err.msg);
-	tap_ok(t == NULL, "no trainer on error");
-	siam_trainer_create(&t, net, 1e-3f, 0.0f, &err);
-	float x[64], y0 = 0.0f;
+	siam_trainer *t = trainer(net, 0, 1.0f, -1.0f, 0.0f, &err);
+	tap_ok(t == NULL && err.code == SIAM_EINVAL,
+	       "a negative learning rate is refused: %s", err.msg);
+	t = trainer(net, 0, 1.0f, 1e-3f, 0.0f, &err);
+	float x[128], y0 = 0.0f;
 	for (int i = 0; i < 64; i++)
-		x[i] = (float)i / 64;
-	float L = siam_trainer_pair_step(t, x, x, &y0, 1, 1.0f, &err);
+		x[i] = x[64 + i] = (float)i / 64;
+	float L = step(t, net, x, &y0, 1, &err);
 	int finite = 1;
 	for (size_t i = 0; i < siam_net_num_params(net); i++)
 		finite &= isfinite(siam_net_params(net)[i]);
 	tap_ok(isfinite(L) && finite, "a pair of identical images trains "
 	       "without NaN (loss %g)", L);
-	L = siam_trainer_pair_step(t, x, x, &y0, 0, 1.0f, &err);
+	L = step(t, net, x, &y0, 0, &err);
 	tap_ok(L < 0 && err.code == SIAM_EINVAL, "a step of 0 pairs is an "
 	       "error: %s", err.msg);
 	tap_ok(siam_net_forward(net, x, 0, &err) == NULL &&
@@ -376,16 +401,16 @@ static void test_determinism(void)
 	siam_net_create(&n2, siam_net_spec(n1), NULL);
 	siam_net_init(n1, 42);
 	siam_net_init(n2, 42);
-	siam_trainer_create(&t1, n1, 1e-3f, 1e-4f, NULL);
-	siam_trainer_create(&t2, n2, 1e-3f, 1e-4f, NULL);
+	t1 = trainer(n1, 0, 1.0f, 1e-3f, 1e-4f, NULL);
+	t2 = trainer(n2, 0, 1.0f, 1e-3f, 1e-4f, NULL);
 	int N = 20;
 	float *x = randv((size_t)2 * N * 144, 1.0f), y[20];
 	for (int i = 0; i < N; i++)
 		y[i] = (float)(i % 2);
 	float l1 = 0, l2 = 0;
 	for (int s = 0; s < 5; s++) {
-		l1 = siam_trainer_pair_step(t1, x, x + N * 144, y, N, 1.0f, NULL);
-		l2 = siam_trainer_pair_step(t2, x, x + N * 144, y, N, 1.0f, NULL);
+		l1 = step(t1, n1, x, y, N, NULL);
+		l2 = step(t2, n2, x, y, N, NULL);
 	}
 	size_t np = siam_net_num_params(n1);
 	tap_ok(l1 == l2 && !memcmp(siam_net_params(n1), siam_net_params(n2),

@@ -1,5 +1,7 @@
 /*
- * trainer.c -- Siamese training steps: the net, Adam and its moments.
+ * trainer.c -- the training step: the one place where a batch becomes
+ * a weight update.  `siam train` (src/train/train.c), selftest, the
+ * tests and the benchmarks all step through siam_trainer_step.
  *
  * A Siamese network is one network applied twice.  Rather than two
  * passes, a step stacks both sides of its N pairs into one batch of 2N
@@ -7,6 +9,14 @@
  * halves' gradients accumulate into the one gradient buffer: the shared
  * weights get the sum, exactly what two weight-tied towers would get,
  * with GEMMs twice as large.  Triplets stack into 3N the same way.
+ *
+ * The order of a step: forward, loss, and only if the loss is finite
+ * backward, Adam and the moving average.  A diverged step therefore
+ * changes nothing a caller keeps -- weights, moments, Adam's step count,
+ * the average -- and the caller can stop with a model that still works.
+ * The floating-point operations (their order included) are what
+ * siam_train has always done, so models trained before it are
+ * reproduced bit for bit.
  */
 #include "nn.h"
 
@@ -15,33 +25,89 @@
 
 struct siam_trainer {
 	siam_net *net;       /* borrowed */
+	siam_trainer_opts o;
 	siam_adam adam;
-	float *m, *v;        /* Adam moments: one block of 2 * nparams */
-	float *dout;         /* (cap, embed_dim) loss gradient */
-	int cap;
+	size_t np;           /* parameters */
+	float *m, *v;        /* Adam moments: one block of 2 * np */
+	float *ema;          /* o.ema > 0: moving average of the weights */
+	int sides;           /* inputs per example: 2, or 3 for triplets */
+	int n;               /* examples in the input; 0: none yet */
+	float *dout;         /* (sides * cap, embed_dim) loss gradient */
+	double *work;        /* supcon scratch: sides * cap */
+	int cap;             /* examples dout and work have room for */
 };
 
-int siam_trainer_create(siam_trainer **out, siam_net *net, float lr,
-                        float weight_decay, siam_error *err)
+void siam_trainer_opts_default(siam_trainer_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->loss = SIAM_LOSS_CONTRASTIVE;
+	o->lr = 1e-3f;
+	o->weight_decay = 0.0f;
+	o->margin = 1.0f;
+	o->temperature = 0.1f;
+	o->instance_margin = 0.1f;
+	o->ema = 0.0f;
+}
+
+static int check_opts(const siam_trainer_opts *o, siam_error *err)
+{
+	if (o->loss != SIAM_LOSS_CONTRASTIVE && o->loss != SIAM_LOSS_TRIPLET &&
+	    o->loss != SIAM_LOSS_SUPCON)
+		return siam_errorf(err, SIAM_EINVAL, "unknown loss %d", o->loss);
+	if (!(o->lr > 0.0f) || !isfinite(o->lr))
+		return siam_errorf(err, SIAM_EINVAL, "learning rate must be a "
+		                   "positive number, got %g", (double)o->lr);
+	if (!(o->weight_decay >= 0.0f) || !isfinite(o->weight_decay))
+		return siam_errorf(err, SIAM_EINVAL, "weight decay must be zero "
+		                   "or positive, got %g", (double)o->weight_decay);
+	if (!(o->margin > 0.0f) || !isfinite(o->margin))
+		return siam_errorf(err, SIAM_EINVAL, "margin must be positive, "
+		                   "got %g", (double)o->margin);
+	if (!(o->temperature > 0.0f) || !isfinite(o->temperature))
+		return siam_errorf(err, SIAM_EINVAL, "temperature must be "
+		                   "positive, got %g", (double)o->temperature);
+	if (!(o->instance_margin >= 0.0f) || !isfinite(o->instance_margin))
+		return siam_errorf(err, SIAM_EINVAL, "instance margin must be "
+		                   "zero or positive, got %g",
+		                   (double)o->instance_margin);
+	if (!(o->ema >= 0.0f && o->ema < 1.0f))
+		return siam_errorf(err, SIAM_EINVAL, "moving-average decay must "
+		                   "be in [0, 1), got %g", (double)o->ema);
+	return 0;
+}
+
+int siam_trainer_create(siam_trainer **out, siam_net *net,
+                        const siam_trainer_opts *o, siam_error *err)
 {
 	*out = NULL;
-	if (!(lr > 0.0f) || !isfinite(lr))
-		return siam_errorf(err, SIAM_EINVAL, "learning rate must be a "
-		                   "positive number, got %g", (double)lr);
-	if (!(weight_decay >= 0.0f) || !isfinite(weight_decay))
-		return siam_errorf(err, SIAM_EINVAL, "weight decay must be zero "
-		                   "or positive, got %g", (double)weight_decay);
+	int rc = check_opts(o, err);
+	if (rc)
+		return rc;
+	if (o->loss == SIAM_LOSS_SUPCON &&
+	    siam_net_layer(net, siam_net_num_layers(net) - 1)->kind !=
+	            SIAM_LAYER_L2NORM)
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "the supcon loss compares unit-length "
+		                   "embeddings: end the architecture with l2");
 	siam_trainer *t = calloc(1, sizeof *t);
 	size_t n = siam_net_num_params(net);
-	if (!t || !(t->m = siam_xcalloc(2 * n, sizeof(float)))) {
-		free(t);
+	if (!t || !(t->m = siam_xcalloc(2 * n, sizeof(float))) ||
+	    (o->ema > 0 && !(t->ema = siam_xmalloc_n(n, sizeof(float))))) {
+		siam_trainer_free(t);
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory for the "
 		                   "optimiser of %zu parameters", n);
 	}
 	t->v = t->m + n;
+	t->np = n;
 	t->net = net;
-	siam_adam_defaults(&t->adam, lr);
-	t->adam.weight_decay = weight_decay;
+	t->o = *o;
+	t->sides = o->loss == SIAM_LOSS_TRIPLET ? 3 : 2;
+	/* The average starts at the weights as they are; a caller that
+	 * initialises the net afterwards copies them in again. */
+	if (t->ema)
+		memcpy(t->ema, siam_net_params(net), n * sizeof(float));
+	siam_adam_defaults(&t->adam, o->lr);
+	t->adam.weight_decay = o->weight_decay;
 	*out = t;
 	return SIAM_OK;
 }
@@ -51,91 +117,137 @@ void siam_trainer_free(siam_trainer *t)
 	if (!t)
 		return;
 	free(t->m);
+	free(t->ema);
 	free(t->dout);
+	free(t->work);
 	free(t);
 }
 
 siam_adam *siam_trainer_adam(siam_trainer *t) { return &t->adam; }
 
-/* Stacks k blocks of N inputs into the net's input buffer of k*N rows
- * and sizes the loss gradient.  Returns the buffer, NULL on error. */
-static float *stack(siam_trainer *t, const float *const *parts, int k,
-                    int N, siam_error *err)
+void siam_trainer_state(siam_trainer *t, float **m, float **v, float **ema)
 {
-	if (N <= 0) {
-		siam_errorf(err, SIAM_EINVAL, "a training step needs at least "
-		            "one example, got %d", N);
-		return NULL;
-	}
-	if (N > (1 << 30) / k) {
-		siam_errorf(err, SIAM_EINVAL, "batch of %d is too large", N);
-		return NULL;
-	}
-	size_t D = (size_t)siam_net_embed_dim(t->net);
-	size_t isz = siam_net_input_size(t->net);
-	if (k * N > t->cap) {
-		float *d = siam_xmalloc_n((size_t)k * N * D, sizeof(float));
-		if (!d) {
-			siam_errorf(err, SIAM_ENOMEM, "out of memory for a batch "
-			            "of %d", N);
-			return NULL;
-		}
-		free(t->dout);
-		t->dout = d;
-		t->cap = k * N;
-	}
-	float *in = nn_net_input(t->net, k * N, err);
-	if (!in)
-		return NULL;
-	for (int i = 0; i < k; i++)
-		memcpy(in + (size_t)i * N * isz, parts[i],
-		       (size_t)N * isz * sizeof(float));
-	return in;
+	if (m)
+		*m = t->m;
+	if (v)
+		*v = t->v;
+	if (ema)
+		*ema = t->ema;
 }
 
-/* Backward of the loss gradient in t->dout, then Adam.  A non-finite
- * loss means the run diverged: the parameters are left as they were so
- * the caller can stop with a model that is still usable. */
-static float finish(siam_trainer *t, float loss, siam_error *err)
+int siam_trainer_input(siam_trainer *t, int n, float **in, siam_error *err)
 {
-	if (!isfinite(loss)) {
-		siam_errorf(err, SIAM_EINVAL, "the loss is not finite: training "
-		            "diverged (try a smaller learning rate)");
-		return -1.0f;
+	int k = t->sides;
+	*in = NULL;
+	t->n = 0;
+	if (n <= 0)
+		return siam_errorf(err, SIAM_EINVAL, "a training step needs at "
+		                   "least one example, got %d", n);
+	if (n > (1 << 30) / k)
+		return siam_errorf(err, SIAM_EINVAL, "batch of %d is too large",
+		                   n);
+	if (k * n > t->cap) {
+		size_t D = (size_t)siam_net_embed_dim(t->net);
+		float *d = siam_xmalloc_n((size_t)k * n * D, sizeof(float));
+		double *w = siam_xmalloc_n((size_t)k * n, sizeof(double));
+		if (!d || !w) {
+			free(d);
+			free(w);
+			return siam_errorf(err, SIAM_ENOMEM, "out of memory for "
+			                   "a batch of %d", n);
+		}
+		free(t->dout);
+		free(t->work);
+		t->dout = d;
+		t->work = w;
+		t->cap = k * n;
 	}
-	siam_net *net = t->net;
-	siam_net_zero_grad(net);
-	siam_net_backward(net, t->dout);
-	siam_adam_step(&t->adam, siam_net_params(net), siam_net_grads(net),
-	               t->m, t->v, siam_net_num_params(net));
+	/* The net's own input buffer: the batch is written once, where
+	 * the forward reads it, instead of being copied there. */
+	siam_error e = { SIAM_ENOMEM, "out of memory" };
+	if (!(*in = nn_net_input(t->net, k * n, &e)))
+		return siam_errorf(err, e.code, "%s", e.msg);
+	t->n = n;
+	return SIAM_OK;
+}
+
+/* The loss of the batch in the net's input, its gradient in t->dout. */
+static float batch_loss(siam_trainer *t, const siam_batch *b)
+{
+	int N = t->n, D = siam_net_embed_dim(t->net);
+	size_t nd = (size_t)N * D;
+	const float *e = nn_net_forward_input(t->net, t->sides * N);
+	float *dout = t->dout;
+	if (t->o.loss == SIAM_LOSS_SUPCON)
+		return siam_supcon_loss(dout, e, b->ids, 2 * N, D,
+		                        t->o.temperature, t->work);
+	if (t->o.loss == SIAM_LOSS_CONTRASTIVE)
+		return siam_contrastive_loss(dout, dout + nd, e, e + nd, b->y,
+		                             N, D, t->o.margin);
+	/* Class triplets first, instance triplets last; each loss is a mean
+	 * over its part, reweighted to a mean over the batch. */
+	int nc = N - b->ninst, ni = b->ninst;
+	size_t oi = (size_t)nc * D;
+	float loss = 0;
+	if (nc > 0)
+		loss += (float)nc / N *
+		        siam_triplet_loss(dout, dout + nd, dout + 2 * nd, e,
+		                          e + nd, e + 2 * nd, nc, D,
+		                          t->o.margin);
+	if (ni > 0)
+		loss += (float)ni / N *
+		        siam_triplet_loss(dout + oi, dout + nd + oi,
+		                          dout + 2 * nd + oi, e + oi,
+		                          e + nd + oi, e + 2 * nd + oi, ni, D,
+		                          t->o.instance_margin);
+	if (nc > 0 && ni > 0)
+		for (int s = 0; s < 3; s++) {
+			float *g = dout + s * nd;
+			for (size_t k = 0; k < oi; k++)
+				g[k] *= (float)nc / N;
+			for (size_t k = oi; k < nd; k++)
+				g[k] *= (float)ni / N;
+		}
 	return loss;
 }
 
-float siam_trainer_pair_step(siam_trainer *t, const float *a, const float *b,
-                             const float *y, int N, float margin,
-                             siam_error *err)
+int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *lossp,
+                      siam_error *err)
 {
-	const float *parts[2] = { a, b };
-	if (!stack(t, parts, 2, N, err))
-		return -1.0f;
-	size_t D = (size_t)siam_net_embed_dim(t->net);
-	const float *e = nn_net_forward_input(t->net, 2 * N);
-	float loss = siam_contrastive_loss(t->dout, t->dout + N * D, e,
-	                                   e + N * D, y, N, (int)D, margin);
-	return finish(t, loss, err);
-}
-
-float siam_trainer_triplet_step(siam_trainer *t, const float *a,
-                                const float *p, const float *n, int N,
-                                float margin, siam_error *err)
-{
-	const float *parts[3] = { a, p, n };
-	if (!stack(t, parts, 3, N, err))
-		return -1.0f;
-	size_t D = (size_t)siam_net_embed_dim(t->net);
-	const float *e = nn_net_forward_input(t->net, 3 * N);
-	float loss = siam_triplet_loss(t->dout, t->dout + N * D,
-	                               t->dout + 2 * N * D, e, e + N * D,
-	                               e + 2 * N * D, N, (int)D, margin);
-	return finish(t, loss, err);
+	static const siam_batch none = { 0 };
+	int N = t->n;
+	if (!b)
+		b = &none;
+	if (N <= 0)
+		return siam_errorf(err, SIAM_EINVAL, "a training step needs "
+		                   "its input: call siam_trainer_input first");
+	if (t->o.loss == SIAM_LOSS_CONTRASTIVE && !b->y)
+		return siam_errorf(err, SIAM_EINVAL, "a contrastive step needs "
+		                   "the pairs' labels (y)");
+	if (t->o.loss == SIAM_LOSS_SUPCON && !b->ids)
+		return siam_errorf(err, SIAM_EINVAL, "a supcon step needs the "
+		                   "inputs' ids");
+	if (b->ninst < 0 || b->ninst > N ||
+	    (b->ninst && t->o.loss != SIAM_LOSS_TRIPLET))
+		return siam_errorf(err, SIAM_EINVAL, "%d instance triplets in "
+		                   "a step of %d %s", b->ninst, N,
+		                   t->o.loss == SIAM_LOSS_TRIPLET ? "triplets"
+		                                                  : "pairs");
+	float loss = batch_loss(t, b);
+	if (lossp)
+		*lossp = loss;
+	if (!isfinite(loss))
+		return siam_errorf(err, SIAM_EDIVERGED, "the loss is not finite "
+		                   "(%g): training diverged", (double)loss);
+	siam_net *net = t->net;
+	float *w = siam_net_params(net);
+	siam_net_zero_grad(net);
+	siam_net_backward(net, t->dout);
+	siam_adam_step(&t->adam, w, siam_net_grads(net), t->m, t->v, t->np);
+	if (t->ema) {
+		float a = t->o.ema;
+		for (size_t i = 0; i < t->np; i++)
+			t->ema[i] = a * t->ema[i] + (1 - a) * w[i];
+	}
+	return SIAM_OK;
 }
