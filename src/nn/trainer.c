@@ -10,10 +10,11 @@
  * weights get the sum, exactly what two weight-tied towers would get,
  * with GEMMs twice as large.  Triplets stack into 3N the same way.
  *
- * The order of a step: forward, loss, and only if the loss is finite
- * backward, Adam and the moving average.  A diverged step therefore
- * changes nothing a caller keeps -- weights, moments, Adam's step count,
- * the average -- and the caller can stop with a model that still works.
+ * The order of a step: forward, loss, backward, and only if the loss
+ * and every gradient are finite Adam and the moving average.  A diverged
+ * step therefore changes nothing a caller keeps -- weights, moments,
+ * Adam's step count, the average -- and the caller can stop with a
+ * model that still works.
  * The floating-point operations (their order included) are what
  * siam_train has always done, so models trained before it are
  * reproduced bit for bit.
@@ -211,6 +212,21 @@ static float batch_loss(siam_trainer *t, const siam_batch *b)
 	return loss;
 }
 
+/* Whether none of x[0..n) is an infinity or a NaN.  The loss alone
+ * does not tell: a ReLU maps NaN to 0, so a NaN input can leave the
+ * loss finite and still poison every gradient of the first layer.  An
+ * integer test of the exponent bits, so that the loop vectorises. */
+static int all_finite(const float *x, size_t n)
+{
+	uint32_t bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &x[i], 4);
+		bad |= (u & 0x7f800000u) == 0x7f800000u;
+	}
+	return !bad;
+}
+
 int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *lossp,
                       siam_error *err)
 {
@@ -238,12 +254,15 @@ int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *lossp,
 		*lossp = loss;
 	if (!isfinite(loss))
 		return siam_errorf(err, SIAM_EDIVERGED, "the loss is not finite "
-		                   "(%g): training diverged", (double)loss);
+		                   "(%g)", (double)loss);
 	siam_net *net = t->net;
-	float *w = siam_net_params(net);
+	float *w = siam_net_params(net), *g = siam_net_grads(net);
 	siam_net_zero_grad(net);
 	siam_net_backward(net, t->dout);
-	siam_adam_step(&t->adam, w, siam_net_grads(net), t->m, t->v, t->np);
+	if (!all_finite(g, t->np))
+		return siam_errorf(err, SIAM_EDIVERGED, "a gradient is not "
+		                   "finite (the loss is %g)", (double)loss);
+	siam_adam_step(&t->adam, w, g, t->m, t->v, t->np);
 	if (t->ema) {
 		float a = t->o.ema;
 		for (size_t i = 0; i < t->np; i++)

@@ -217,13 +217,14 @@ static int train_step(train_run *r, long k0, int N, double *lossp,
 			(float)(r->o->lr * 0.5 * (1 + cos(M_PI * pos)));
 	}
 	float loss;
-	rc = siam_trainer_step(r->trainer, &b, &loss, err);
+	siam_error e = { 0 };
+	rc = siam_trainer_step(r->trainer, &b, &loss, &e);
 	if (rc == SIAM_EDIVERGED)
-		return siam_errorf(err, rc, "the loss is not finite at epoch "
-		                   "%d step %ld: training diverged; lower the "
-		                   "learning rate", r->epoch + 1, r->step + 1);
+		return siam_errorf(err, rc, "training diverged at epoch %d "
+		                   "step %ld: %s; lower the learning rate",
+		                   r->epoch + 1, r->step + 1, e.msg);
 	if (rc)
-		return rc;
+		return siam_errorf(err, rc, "%s", e.msg);
 	*lossp = loss;
 	return 0;
 }
