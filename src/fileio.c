@@ -200,13 +200,21 @@ int siam_write_file(const char *path, const void *data, size_t len,
 	memcpy(tmp, path, pl);
 	memcpy(tmp + pl, ".tmp", sizeof ".tmp");
 	/* O_NOFOLLOW: a symlink planted at the temporary name is not
-	 * followed; O_NONBLOCK: a FIFO there fails instead of waiting for
-	 * a reader (it changes nothing for a regular file). */
+	 * followed; O_NONBLOCK: a FIFO there without a reader fails instead
+	 * of waiting for one (it changes nothing for a regular file), and
+	 * the fstat refuses one with a reader, or a device. */
+	struct stat st;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW |
 	          O_NONBLOCK, 0666);
-	if (fd < 0) {
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		rc = siam_errorf(err, SIAM_EIO, "%s: cannot write %s: %s", path,
 		                 tmp, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = siam_errorf(err, SIAM_EIO, "%s: cannot write %s: not a "
+		                 "regular file (%s)", path, tmp,
+		                 file_kind(st.st_mode));
 		goto fail;
 	}
 	made = 1;

@@ -5,8 +5,13 @@
 #include "tap.h"
 #include "siam_nn.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SPEC "in=1x12x12 conv3x4 relu pool2 fc16 relu fc8"
@@ -27,6 +32,114 @@ static int load_damaged(const unsigned char *data, size_t len,
 	int rc = siam_model_load_mem(&m, data, len, "damaged.siam", err);
 	siam_model_free(m);
 	return rc;
+}
+
+/* Makes a FIFO at path with a peer process at its other end: a writer
+ * that sends "garbage" and goes, or a reader that drains it.  A siam
+ * that wrongly opens the FIFO then gets an answer (and fails the test)
+ * instead of waiting forever; a siam that rightly refuses it leaves the
+ * peer waiting in open(), and fifo_done kills it.  No clock involved. */
+static pid_t fifo_with_peer(const char *path, int writer)
+{
+	if (mkfifo(path, 0600) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(path, writer ? O_WRONLY : O_RDONLY);
+		char buf[4096];
+		if (fd >= 0 && writer && write(fd, "garbage", 7) != 7)
+			_exit(1);
+		while (fd >= 0 && !writer && read(fd, buf, sizeof buf) > 0)
+			;
+		_exit(0);
+	}
+	return pid;
+}
+
+static void fifo_done(pid_t pid, const char *path)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	unlink(path);
+}
+
+/* Reading and writing model files through fileio.h: a FIFO is refused
+ * at once, a save is whole or absent and leaves no temporary file. */
+static void test_files(siam_model *m)
+{
+	siam_error err = {0};
+	siam_model *l = NULL;
+	char dir[] = "/tmp/siam-test-modelio-XXXXXX", path[100], tmp[120];
+	if (!mkdtemp(dir)) {
+		tap_ok(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof path, "%s/fifo.siam", dir);
+	pid_t pid = fifo_with_peer(path, 1);
+	if (pid > 0) {
+		tap_int(siam_model_load(&l, path, &err), SIAM_EIO,
+		        "a FIFO as the model: EIO, without waiting for a writer");
+		tap_ok(strstr(err.msg, "fifo.siam: not a regular file (a FIFO)")
+		       != NULL, "message: %s", err.msg);
+		tap_ok(l == NULL, "no model");
+	} else
+		tap_ok(1, "# SKIP mkfifo: %s", strerror(errno));
+	fifo_done(pid, path);
+
+	snprintf(path, sizeof path, "%s/m.siam", dir);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	tap_int(siam_model_save(m, path, &err), 0, "save: %s", err.msg);
+	tap_ok(access(tmp, F_OK) != 0, "no temporary file left beside it");
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("an old file", f);
+		fclose(f);
+	}
+	tap_int(siam_model_save(m, path, &err), 0, "save over a file");
+	tap_int(siam_model_load(&l, path, &err), 0, "it is the new model: %s",
+	        err.msg);
+	siam_model_free(l);
+	l = NULL;
+
+	/* A FIFO where the temporary file goes: refused, not waited on,
+	 * and left alone; the old model stays. */
+	pid = fifo_with_peer(tmp, 0);
+	if (pid > 0) {
+		tap_int(siam_model_save(m, path, &err), SIAM_EIO,
+		        "a FIFO at the temporary name: EIO, without waiting "
+		        "for a reader");
+		tap_ok(strstr(err.msg, "m.siam") != NULL, "message: %s",
+		       err.msg);
+		struct stat st;
+		tap_ok(stat(tmp, &st) == 0 && S_ISFIFO(st.st_mode),
+		       "the FIFO is not removed");
+		tap_int(siam_model_load(&l, path, &err), 0,
+		        "the model is still there");
+		siam_model_free(l);
+		l = NULL;
+	} else
+		tap_ok(1, "# SKIP mkfifo: %s", strerror(errno));
+	fifo_done(pid, tmp);
+	unlink(path);
+
+	/* Names too long for the file system: an error naming the path,
+	 * not a temporary file of a shortened name. */
+	char *longp = malloc(5000);
+	memset(longp, 'a', 4999);
+	memcpy(longp, dir, strlen(dir));
+	longp[strlen(dir)] = '/';
+	longp[4999] = 0;
+	tap_int(siam_model_save(m, longp, &err), SIAM_EIO,
+	        "a 5000-byte path: EIO");
+	free(longp);
+	snprintf(path, sizeof path, "%s/none/m.siam", dir);
+	tap_int(siam_model_save(m, path, &err), SIAM_EIO,
+	        "a missing directory: EIO");
+	tap_ok(strstr(err.msg, "none/m.siam") != NULL, "names the path: %s",
+	       err.msg);
+	tap_ok(rmdir(dir) == 0, "nothing else was left in the directory");
 }
 
 int main(void)
@@ -160,6 +273,7 @@ int main(void)
 	free(bad);
 	free(good);
 	unlink(path);
+	test_files(m);
 	/* A model without metadata saves and loads (meta stays NULL). */
 	free(m->meta);
 	m->meta = NULL;

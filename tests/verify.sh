@@ -115,6 +115,24 @@ head -c 300 "$m" >"$tmp/cut.siam"
 "$siam" verify -m "$tmp/cut.siam" "$dg/seven_a.png" "$dg/one_a.png" \
 	2>/dev/null
 [ $? = 2 ]; ok $? "truncated model: exit 2"
+# A FIFO as the model or the checkpoint is refused at once.  A writer at
+# its other end keeps a siam that wrongly opens it from hanging the test
+# (it would read "garbage" and fail another way); killed afterwards.
+for f in model.siam run.ckpt; do
+	mkfifo "$tmp/$f" || continue
+	(echo garbage >"$tmp/$f") 2>/dev/null &
+	w=$!
+	if [ $f = model.siam ]; then
+		"$siam" verify -m "$tmp/$f" "$dg/seven_a.png" "$dg/one_a.png"
+	else
+		"$siam" train --resume "$tmp/$f" -q
+	fi 2>"$tmp/err" >/dev/null
+	r=$?
+	kill $w 2>/dev/null
+	wait $w 2>/dev/null
+	[ $r = 2 ] && grep -q "$f: not a regular file (a FIFO)" "$tmp/err"
+	ok $? "a FIFO as the $f: exit 2, $(cat "$tmp/err")"
+done
 "$siam" verify -m "$m" --threshold abc a b 2>/dev/null
 [ $? = 2 ]; ok $? "bad --threshold: exit 2"
 
