@@ -197,7 +197,10 @@ void siam_model_free(siam_model *m);
  *   (key=value lines: spec, embed, c/h/w, digit, mean, std, threshold,
  *   margin, and views when it is not 1), u32 meta length, meta JSON,
  *   u64 param count, float32 params, u32 CRC-32 of everything before
- *   it. */
+ *   it.
+ * siam_model_save replaces path whole or not at all (PATH.tmp, fsync,
+ * rename).  siam_model_load reads only a regular file: a FIFO, device
+ * or directory is SIAM_EIO at once, without blocking. */
 int siam_model_save(const siam_model *m, const char *path, siam_error *err);
 int siam_model_load(siam_model **out, const char *path, siam_error *err);
 /* The same, to and from memory (the database stores the model blob).

@@ -276,13 +276,13 @@ typedef struct siam_batch {
 } siam_batch;
 
 /* One step on the input of the last siam_trainer_input: one forward of
- * all k * n inputs as one batch, the loss (its mean in *loss), and if
- * the loss is finite one backward -- both (all three) sides' gradients
- * accumulate into the shared weights' -- one Adam update and one update
- * of the moving average.  SIAM_EDIVERGED when the loss is not finite:
- * *loss holds it and nothing else changed (weights, moments, Adam's step
- * count, the average).  The same inputs, weights and state give the
- * same bits. */
+ * all k * n inputs as one batch, the loss (its mean in *loss), one
+ * backward -- both (all three) sides' gradients accumulate into the
+ * shared weights' -- and, if the loss and every gradient are finite,
+ * one Adam update and one update of the moving average.  SIAM_EDIVERGED
+ * otherwise: *loss holds the loss and nothing a run keeps changed
+ * (weights, moments, Adam's step count, the average).  The same inputs,
+ * weights and state give the same bits. */
 int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *loss,
                       siam_error *err);
 
@@ -564,7 +564,9 @@ void siam_train_opts_default(siam_train_opts *o);
  * to JSON describing the run and its validation figures.  The caller
  * saves the model.  The same seed and thread count give the same model,
  * resumed or not.  On SIAM_EINTR the model holds the current (not the
- * best) weights. */
+ * best) weights.  Every step is siam_trainer_step; on SIAM_EDIVERGED
+ * (a loss or gradient not finite) the model holds the weights before
+ * that step, and the message names the epoch and step. */
 int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
                siam_error *err);
 
