@@ -12,6 +12,7 @@
  *   - TLS peer and host verification stay on.
  */
 #include "internal.h"
+#include "bytes.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -52,34 +53,21 @@ static void curl_init(void)
 }
 
 typedef struct sink {
-	unsigned char *p;
-	size_t len, cap, max;
-	int too_big, oom;
+	bytes_out b;
+	size_t max;
+	int too_big;
 } sink;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	sink *s = ud;
 	size_t n = size * nmemb;
-	if (s->len + n > s->max) {
+	if (n > s->max - s->b.len) {
 		s->too_big = 1;
 		return 0; /* makes curl abort with CURLE_WRITE_ERROR */
 	}
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap : 65536;
-		while (cap < s->len + n)
-			cap *= 2;
-		unsigned char *p = realloc(s->p, cap);
-		if (!p) {
-			s->oom = 1;
-			return 0;
-		}
-		s->p = p;
-		s->cap = cap;
-	}
-	memcpy(s->p + s->len, ptr, n);
-	s->len += n;
-	return n;
+	bytes_put(&s->b, ptr, n);
+	return s->b.fail ? 0 : n;
 }
 
 int siam_fetch(const char *url, const siam_fetch_opts *o, void **data,
@@ -133,7 +121,7 @@ int siam_fetch(const char *url, const siam_fetch_opts *o, void **data,
 		ret = siam_errorf(err, SIAM_ETOOBIG,
 		                  "%s: too large (more than %zu bytes)", url,
 		                  o->max_bytes);
-	else if (s.oom)
+	else if (s.b.fail)
 		ret = siam_errorf(err, SIAM_ENOMEM, "%s: out of memory", url);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		ret = siam_errorf(err, SIAM_ENET, "%s: timed out after %ld ms",
@@ -154,11 +142,11 @@ int siam_fetch(const char *url, const siam_fetch_opts *o, void **data,
 		                  status);
 	curl_easy_cleanup(c);
 	if (ret) {
-		free(s.p);
+		free(s.b.p);
 		return ret;
 	}
-	*data = s.p ? s.p : malloc(1);
-	*len = s.len;
+	*data = s.b.p ? s.b.p : malloc(1);
+	*len = s.b.len;
 	if (!*data)
 		return siam_errorf(err, SIAM_ENOMEM, "%s: out of memory", url);
 	return 0;

@@ -74,6 +74,22 @@ static float *fill(siam_trainer *t, int N, int k, uint64_t seed,
 	return in;
 }
 
+/* A trainer of net: this loss and margin, an instance margin of 0.25,
+ * a moving average of this decay (0: none).  NULL on error. */
+static siam_trainer *trainer(siam_net *net, int loss, float margin,
+                             float ema, siam_error *err)
+{
+	siam_trainer_opts o;
+	siam_trainer_opts_default(&o);
+	o.loss = loss;
+	o.margin = margin;
+	o.instance_margin = 0.25f;
+	o.ema = ema;
+	siam_trainer *t = NULL;
+	siam_trainer_create(&t, net, &o, err);
+	return t;
+}
+
 /* For each loss: a good step moves everything; then a NaN input, and
  * then a poisoned weight, are refused without touching anything. */
 static void test_nan(int loss)
@@ -86,14 +102,9 @@ static void test_nan(int loss)
 	siam_net_create(&net, loss == SIAM_LOSS_SUPCON ? ARCH " l2" : ARCH,
 	                &err);
 	siam_net_init(net, 4);
-	siam_trainer_opts o;
-	siam_trainer_opts_default(&o);
-	o.loss = loss;
-	o.ema = 0.9f;
-	o.margin = 2.0f;
-	siam_trainer *t = NULL;
-	if (!tap_ok(siam_trainer_create(&t, net, &o, &err) == 0,
-	            "%s: trainer with a moving average (%s)", name, err.msg))
+	siam_trainer *t = trainer(net, loss, 2.0f, 0.9f, &err);
+	if (!tap_ok(t != NULL, "%s: trainer with a moving average (%s)", name,
+	            err.msg))
 		return;
 	float y[N];
 	int ids[2 * N];
@@ -195,13 +206,7 @@ static void test_instance_share(void)
 	siam_error err = { 0 };
 	siam_net_create(&net, ARCH, &err);
 	siam_net_init(net, 6);
-	siam_trainer_opts o;
-	siam_trainer_opts_default(&o);
-	o.loss = SIAM_LOSS_TRIPLET;
-	o.margin = 1.5f;
-	o.instance_margin = 0.25f;
-	siam_trainer *t = NULL;
-	siam_trainer_create(&t, net, &o, &err);
+	siam_trainer *t = trainer(net, SIAM_LOSS_TRIPLET, 1.5f, 0, &err);
 	float x[3 * N * ISZ];
 	memcpy(x, fill(t, N, 3, 9, &err), sizeof x);
 	/* Reference: the embeddings before the step, by hand (a forward

@@ -340,15 +340,12 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		                   siam_net_input_c(r.net),
 		                   siam_net_input_h(r.net),
 		                   siam_net_input_w(r.net));
-	siam_trainer_opts to;
-	siam_trainer_opts_default(&to);
-	to.loss = o->loss;
-	to.lr = o->lr;
-	to.weight_decay = o->weight_decay;
-	to.margin = o->margin;
-	to.temperature = o->temperature;
-	to.instance_margin = o->instance_margin;
-	to.ema = o->ema;
+	/* The step's part of the options; the rest is the loop's. */
+	siam_trainer_opts to = {
+		.loss = o->loss, .lr = o->lr, .weight_decay = o->weight_decay,
+		.margin = o->margin, .temperature = o->temperature,
+		.instance_margin = o->instance_margin, .ema = o->ema,
+	};
 	if ((rc = siam_trainer_create(&r.trainer, r.net, &to, err)))
 		return rc;
 	siam_trainer_state(r.trainer, &r.m, &r.v, &r.ema);
