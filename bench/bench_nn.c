@@ -37,6 +37,19 @@ static float *randv(size_t n, siam_rng *r)
 	return x;
 }
 
+/* One training step (siam_trainer_step) on the N pairs stacked in x
+ * (len floats), labels y: what a step of 'siam train' does. */
+static void pair_step(siam_trainer *tr, const float *x, size_t len,
+                      const float *y, int N)
+{
+	float *in, loss;
+	siam_batch b = { .y = y };
+	if (!siam_trainer_input(tr, N, &in, NULL)) {
+		memcpy(in, x, len * sizeof(float));
+		siam_trainer_step(tr, &b, &loss, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int threads = 0, runs = 7, size = 1536;
@@ -90,8 +103,11 @@ int main(int argc, char **argv)
 	siam_net *net = NULL;
 	siam_trainer *tr = NULL;
 	siam_error err;
+	siam_trainer_opts to;
+	siam_trainer_opts_default(&to);
+	to.lr = 1e-4f;
 	if (siam_net_create(&net, SIAM_DEFAULT_ARCH, &err) ||
-	    siam_trainer_create(&tr, net, 1e-4f, 0.0f, &err)) {
+	    siam_trainer_create(&tr, net, &to, &err)) {
 		fprintf(stderr, "bench_nn: %s\n", err.msg);
 		return 1;
 	}
@@ -125,13 +141,11 @@ int main(int argc, char **argv)
 		printf("%-6d %-22s %12.0f %10.1f %8.0f%%\n", B, "embed (forward)",
 		       B / s, gf, 100 * gf / peak);
 
-		siam_trainer_pair_step(tr, x, x + (size_t)N * isz, y, N, 1.0f,
-		                       &err);
+		pair_step(tr, x, (size_t)imgs * isz, y, N);
 		for (int i = 0; i < runs; i++) {
 			double t0 = now();
 			for (int k = 0; k < reps; k++)
-				siam_trainer_pair_step(tr, x, x + (size_t)N * isz, y,
-				                       N, 1.0f, &err);
+				pair_step(tr, x, (size_t)imgs * isz, y, N);
 			t[i] = (now() - t0) / reps;
 		}
 		s = median(t, runs);

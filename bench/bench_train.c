@@ -6,8 +6,9 @@
  *
  * Trains the default architecture from scratch for one epoch of `pairs`
  * balanced pairs (contrastive loss, Adam, lr 1e-3, batch `batch`) through
- * siam_train -- the same loop `siam train` runs, without validation --
- * then embeds the 10,000 test images at batch 256 and at batch 1.
+ * siam_train -- the same loop and step (siam_trainer_step) that `siam
+ * train` runs, without validation -- then embeds the 10,000 test images
+ * at batch 256 and at batch 1.
  * Prints "key value" lines that bench_train.sh reads.
  */
 #include "siam_nn.h"
