@@ -7,7 +7,7 @@
  * step is the weighted mean of its two parts.
  */
 #include "tap.h"
-#include "siam.h"
+#include "siam_nn.h"
 
 #include <string.h>
 
