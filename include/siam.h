@@ -221,6 +221,23 @@ uint32_t siam_crc32(uint32_t crc, const void *data, size_t len);
 /* Euclidean distance between two D-vectors: compare embeddings. */
 float siam_l2_distance(const float *a, const float *b, int D);
 
+/* The length of m's embeddings: the floats siam_model_embed_image
+ * writes (0 if m is NULL). */
+int siam_model_embed_dim(const siam_model *m);
+
+/* Are images a and b the same thing?  Verification in one call, as
+ * `siam verify` does it: each image is a path, "-" for standard input
+ * (one of the two at most) or an http(s) URL, loaded as
+ * siam_image_load_any does with the default limits and fetch options,
+ * and embedded as siam_model_embed_image does (the model's
+ * preprocessing and views); *distance (may be NULL) receives the
+ * Euclidean distance of the two embeddings, *same (may be NULL) 1 if it
+ * is below m->threshold and 0 if not.  The distance has the same bits
+ * as those calls give.  Errors name the image at fault.  What holds for
+ * siam_model_embed_image from several threads holds for this. */
+int siam_verify(siam_model *m, const char *a, const char *b,
+                float *distance, int *same, siam_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Indexing (src/index/): the folder walk, the hashes kept for every   */
 /* image, and the pipeline behind `siam index`.                        */

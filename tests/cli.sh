@@ -1,6 +1,7 @@
 #!/bin/sh
 # cli.sh -- the command table: every command answers --help with exit 0,
-# has a man page and is listed in siam(1); usage errors exit 2.
+# has a man page and is listed in siam(1); usage errors exit 2; output
+# that cannot be written exits 2.
 siam="$SIAM_BUILDDIR/siam"
 man="$SIAM_SRCDIR/man"
 n=0 failed=0
@@ -23,5 +24,22 @@ done
 "$siam" 2>/dev/null; [ $? = 2 ]; ok $? "no command exits 2"
 v=$("$siam" --version); [ "$v" = "siam 0.1.0" ]; ok $? "siam --version prints 'siam 0.1.0' ($v)"
 "$siam" version --bogus 2>/dev/null; [ $? = 2 ]; ok $? "bad option exits 2"
+# Output that cannot be written is an error, for every command: main.c
+# checks standard output after the command ran.
+if [ -w /dev/full ]; then
+	for args in "--help" "version" "selftest" "verify --help"; do
+		err=$("$siam" $args 2>&1 >/dev/full)
+		st=$?
+		case "$err" in
+		*"cannot write to standard output: No space left on device") r=0 ;;
+		*) r=1 ;;
+		esac
+		[ $st = 2 ] && [ $r = 0 ]
+		ok $? "siam $args >/dev/full: exit 2 ($st), says so: $err"
+	done
+else
+	echo "ok $((n + 1)) # SKIP no /dev/full"
+	n=$((n + 1))
+fi
 echo "1..$n"
 [ $failed = 0 ]

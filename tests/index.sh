@@ -10,6 +10,7 @@ set -u
 B=${SIAM_BUILDDIR:-.}
 S=${SIAM_SRCDIR:-.}
 SIAM="$B/siam"
+SIAM_HOOKED="$B/tests/siam-hooked" # with the test hooks (Makefile.am)
 T=$(mktemp -d /tmp/siam-index-XXXXXX)
 HTTP_PID=
 cleanup() {
@@ -203,7 +204,7 @@ mkdir -p "$BIG"
 for i in 1 2 3 4 5 6 7 8; do cp -R "$D/digits" "$BIG/copy$i"; done
 nbig=$(find "$BIG" -type f | wc -l)
 DB2="$T/b.db"
-SIAM_TEST_KILL_AFTER=200 "$SIAM" index --db "$DB2" --quiet --batch 64 "$BIG"
+SIAM_TEST_KILL_AFTER=200 "$SIAM_HOOKED" index --db "$DB2" --quiet --batch 64 "$BIG"
 is $? 137 "killed with SIGKILL in the middle of a run"
 DB=$DB2
 got=$(q "SELECT count(*) FROM images")
@@ -217,7 +218,7 @@ is "$(q "SELECT count(*) FROM images")" "$nbig" "and completes the index"
 # Ctrl-C: a clean stop that keeps what is done.
 DB4="$T/d.db"
 err=$(SIAM_TEST_KILL_AFTER=128 SIAM_TEST_KILL_SIGNAL=2 \
-	"$SIAM" index --db "$DB4" --batch 64 "$BIG" 2>&1 >/dev/null)
+	"$SIAM_HOOKED" index --db "$DB4" --batch 64 "$BIG" 2>&1 >/dev/null)
 is $? 2 "Ctrl-C stops the run with status 2"
 case $err in *interrupted*"run the same command again"*) r=0 ;; *) r=1 ;; esac
 ok $r "and says how to continue: $err"

@@ -5,6 +5,8 @@
 # JPEG); exit codes 0/1/2; JSON; errors that name the input; the same
 # seed makes the same file; an interrupted run resumes to that file.
 siam="$SIAM_BUILDDIR/siam"
+# The same program with the test hooks compiled in (Makefile.am).
+hooked="$SIAM_BUILDDIR/tests/siam-hooked"
 fx="$SIAM_SRCDIR/tests/fixtures"
 dg="$fx/digits"
 tmp=$(mktemp -d /tmp/siam-verify.XXXXXX) || exit 1
@@ -15,9 +17,12 @@ ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok 
 
 arch="in=1x28x28 conv5x8 relu pool2 conv5x16 relu pool2 fc64 relu fc32"
 train() { # train OUTPUT [extra options]
-	out=$1
-	shift
-	"$siam" train --data "mnist:$fx/mnist-mini" --arch "$arch" \
+	train_with "$siam" "$@"
+}
+train_with() { # train_with PROGRAM OUTPUT [extra options]
+	prog=$1 out=$2
+	shift 2
+	"$prog" train --data "mnist:$fx/mnist-mini" --arch "$arch" \
 		--epochs 4 --pairs 1024 --batch 32 --val-split 0.2 --seed 3 \
 		--threads 1 --quiet -o "$out" "$@"
 }
@@ -37,14 +42,17 @@ grep -q "^saved $tmp/p.siam  threshold " "$tmp/log"; ok $? "final line"
 cr=$(printf '\r')
 grep -q "$cr" "$tmp/err"; [ $? != 0 ]; ok $? "no progress bar when not a terminal"
 
-# Determinism: the same command line, the same bytes.
-train "$tmp/m2.siam"
+# Determinism: the same command line, the same bytes.  (With the test
+# hook's variable set: the installed siam has no hook, it changes
+# nothing.)
+SIAM_TEST_STOP_AFTER=50 train "$tmp/m2.siam"
+ok $? "siam train ignores SIAM_TEST_STOP_AFTER"
 cmp -s "$m" "$tmp/m2.siam"; ok $? "same seed and threads: identical model files"
 train "$tmp/m3.siam" --seed 4
 cmp -s "$m" "$tmp/m3.siam"; [ $? != 0 ]; ok $? "another seed: another model"
 
 # Interrupted (the test hook acts as Ctrl-C after 50 steps) and resumed.
-SIAM_TEST_STOP_AFTER=50 train "$tmp/r.siam" 2>"$tmp/err"
+SIAM_TEST_STOP_AFTER=50 train_with "$hooked" "$tmp/r.siam" 2>"$tmp/err"
 [ $? = 130 ]; ok $? "interrupted run exits 130"
 [ -f "$tmp/r.siam.ckpt" ] && [ ! -e "$tmp/r.siam" ]
 ok $? "checkpoint written, no model yet"

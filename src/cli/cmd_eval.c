@@ -98,8 +98,6 @@ static int run(int argc, char **argv)
 	long way = 0, trials = 2000, limit = 0, seed = 1, threads = 0;
 	double thr = 0;
 	int have_thr = 0, json = 0, quiet = 0, nogal = 0, c;
-	optind = 0;
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":m:d:g:c:w:n:l:s:t:j:qh", opts,
 	                        NULL)) != -1) {
 		switch (c) {
@@ -363,10 +361,6 @@ static int run(int argc, char **argv)
 		if (oneshot >= 0)
 			printf("one-shot       %ld-way %.2f%% (%ld trials)\n",
 			       way, 100 * oneshot, trials);
-	}
-	if (fflush(stdout) != 0) {
-		cli_error("eval", "cannot write the results");
-		goto done;
 	}
 	status = SIAM_EXIT_OK;
 	goto done;

@@ -190,8 +190,6 @@ static int run(int argc, char **argv)
 	double dv;
 	siam_index_opts o;
 	siam_index_opts_default(&o);
-	optind = 0;
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:m:u:t:b:qjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dbpath = optarg; break;
@@ -260,10 +258,12 @@ static int run(int argc, char **argv)
 	prog p;
 	memset(&p, 0, sizeof p);
 	cli_progress_start(&p.bar, "index", 1, quiet || json);
+#ifdef SIAM_TEST_HOOKS /* tests/siam-hooked only (Makefile.am) */
 	const char *ka = getenv("SIAM_TEST_KILL_AFTER");
 	const char *ks = getenv("SIAM_TEST_KILL_SIGNAL");
 	p.kill_after = ka ? atol(ka) : 0;
 	p.kill_signal = ks && atoi(ks) > 0 ? atoi(ks) : SIGKILL;
+#endif
 	o.progress = on_progress;
 	o.progress_arg = &p;
 	interrupted = 0;
@@ -316,8 +316,6 @@ static int run(int argc, char **argv)
 		        st.errors == 1 ? "" : "s");
 		show_errors(db, since, st.errors);
 	}
-	if (fflush(stdout) != 0 || ferror(stdout))
-		rc = -1;
 	if (!rc)
 		status = st.errors ? SIAM_EXIT_PARTIAL : SIAM_EXIT_OK;
 done:

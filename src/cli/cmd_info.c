@@ -127,8 +127,6 @@ static int run(int argc, char **argv)
 	const struct cmd_entry *me = &cmd_info_entry;
 	const char *dbpath = NULL, *model_arg = NULL;
 	int json = 0, c;
-	optind = 0;
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:m:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dbpath = optarg; break;
@@ -218,10 +216,6 @@ static int run(int argc, char **argv)
 			printf("\ndatabase:    %s (none yet; 'siam index' "
 			       "creates it)\n", path);
 		}
-	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_error("info", "cannot write");
-		goto done;
 	}
 	status = SIAM_EXIT_OK;
 done:

@@ -139,8 +139,6 @@ static int run(int argc, char **argv)
 	long k = 10;
 	double maxd = INFINITY, thr = 0;
 	int json = 0, have_thr = 0, c;
-	optind = 0;
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:m:k:D:t:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dbpath = optarg; break;
@@ -285,10 +283,6 @@ static int run(int argc, char **argv)
 	else if (n == 0)
 		fprintf(stderr, "siam query: no indexed image%s\n",
 		        isinf(maxd) ? "" : " within --max-distance");
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_error("query", "cannot write the results");
-		goto done;
-	}
 	status = n ? SIAM_EXIT_OK : SIAM_EXIT_NO;
 done:
 	siam_image_release(&img);

@@ -216,8 +216,6 @@ static int run(int argc, char **argv)
 	const struct cmd_entry *me = &cmd_sql_entry;
 	const char *dbpath = CLI_DEFAULT_DB;
 	int mode = OUT_TEXT, header = 1, c;
-	optind = 0;
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:jHh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dbpath = optarg; break;
@@ -265,10 +263,6 @@ static int run(int argc, char **argv)
 		sqlite3_finalize(st);
 		if (rc)
 			goto done;
-	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_error("sql", "cannot write the results");
-		goto done;
 	}
 	status = SIAM_EXIT_OK;
 done:

@@ -98,8 +98,12 @@ typedef struct train_cfg {
 } train_cfg;
 
 static volatile sig_atomic_t stop_requested;
-/* Test hook: SIAM_TEST_STOP_AFTER=N acts as a Ctrl-C after N steps. */
+#ifdef SIAM_TEST_HOOKS
+/* Test hook, compiled into tests/siam-hooked only (Makefile.am), never
+ * into the installed siam: SIAM_TEST_STOP_AFTER=N acts as a Ctrl-C
+ * after N steps. */
 static long stop_after, steps_done;
+#endif
 
 static void on_sigint(int sig)
 {
@@ -195,8 +199,9 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 	long l;
 	double f;
 	int c;
+	/* main.c resets getopt once per command; parse runs up to three
+	 * times (the probe, a checkpoint's stored command line, this one) */
 	optind = 0;
-	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:c:a:l:e:b:p:s:j:o:qh", opts,
 	                        NULL)) != -1) {
 		if (c != 'o' && c != OPT_CKPT && c != 'q' && c != OPT_RESUME &&
@@ -403,9 +408,11 @@ static void fmt_time(char *buf, size_t n, double s)
 static int on_progress(void *arg, const siam_train_status *st)
 {
 	progress_state *ps = arg;
+#ifdef SIAM_TEST_HOOKS
 	if (st->event == SIAM_TRAIN_STEP && stop_after &&
 	    ++steps_done >= stop_after)
 		stop_requested = 1;
+#endif
 	if (!ps->quiet) {
 		double rate = st->seconds > 0 ? st->pairs / st->seconds : 0;
 		if (st->event == SIAM_TRAIN_STEP) {
@@ -542,9 +549,11 @@ static int run(int argc, char **argv)
 	cfg.o.resume = cfg.resume;
 	cfg.o.config = config;
 	stop_requested = 0;
+#ifdef SIAM_TEST_HOOKS
 	const char *hook = getenv("SIAM_TEST_STOP_AFTER");
 	stop_after = hook ? atol(hook) : 0;
 	steps_done = 0;
+#endif
 	void (*old)(int) = signal(SIGINT, on_sigint);
 	rc = siam_train(m, d, &cfg.o, &err);
 	signal(SIGINT, old);

@@ -1,9 +1,14 @@
 /*
- * main.c -- siam's entry point: dispatch to a git-style subcommand.
+ * main.c -- siam's entry point: dispatch to a git-style subcommand, and
+ * do what every command needs around it (as git's run_builtin does):
+ * reset getopt before it parses its options, and check after it that
+ * everything it printed reached standard output.
  */
 #include "config.h"
 #include "cli.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +37,35 @@ static void usage(FILE *f)
 	           "each command.\n");
 }
 
+/* A result that did not reach its reader is no result: a full disk or
+ * a failed device shows only when the buffer is flushed or the stream
+ * closed, so a command that printed "same" there must not exit 0. */
+static int check_stdout(const char *name, int status)
+{
+	const char *why = NULL;
+	if (fflush(stdout) != 0)
+		why = strerror(errno);
+	else if (ferror(stdout))
+		why = "an earlier write failed";
+	else if (fclose(stdout) != 0)
+		why = strerror(errno);
+	if (!why)
+		return status;
+	cli_error(name, "cannot write to standard output: %s", why);
+	return SIAM_EXIT_ERROR;
+}
+
+static int run_command(const struct cmd_entry *cmd, int argc, char **argv)
+{
+	/* Every command parses its own argv with getopt_long.  optind = 0
+	 * makes glibc start over completely (its place inside a cluster of
+	 * short options too), whatever ran before; opterr = 0 because each
+	 * command names a bad option in its own usage message. */
+	optind = 0;
+	opterr = 0;
+	return check_stdout(cmd->name, cmd->run(argc, argv));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -45,11 +79,11 @@ int main(int argc, char **argv)
 			name = argv[2];
 		else {
 			usage(stdout);
-			return SIAM_EXIT_OK;
+			return check_stdout("help", SIAM_EXIT_OK);
 		}
 		for (int i = 0; commands[i]; i++)
 			if (!strcmp(commands[i]->name, name))
-				return cli_help(commands[i]);
+				return check_stdout(name, cli_help(commands[i]));
 		fprintf(stderr, "siam: no such command: '%s'\n", name);
 		return SIAM_EXIT_ERROR;
 	}
@@ -57,7 +91,7 @@ int main(int argc, char **argv)
 		name = "version";
 	for (int i = 0; commands[i]; i++)
 		if (!strcmp(commands[i]->name, name))
-			return commands[i]->run(argc - 1, argv + 1);
+			return run_command(commands[i], argc - 1, argv + 1);
 	fprintf(stderr, "siam: '%s' is not a siam command; see 'siam --help'\n",
 	        name);
 	return SIAM_EXIT_ERROR;
