@@ -100,21 +100,41 @@ int siam_selftest(int flags, siam_selftest_callback cb, void *arg,
 typedef struct siam_image {
 	int w, h, c;       /* c = 1 (gray) or 3 (RGB); alpha is composited */
 	unsigned char *px; /* h rows of w*c bytes; owned */
+	int full_w, full_h; /* the picture's size as stored (upright); w, h
+	                     * are smaller when the decoder scaled it down
+	                     * because limits asked for less (want_w/h) */
 } siam_image;
 
 typedef struct siam_image_limits {
 	long long max_pixels; /* refuse larger images before decoding */
 	size_t max_bytes;     /* refuse larger encoded inputs */
+	int want_w, want_h;   /* 0: decode full size.  Else the caller needs
+	                       * no more than this many pixels a side: a JPEG
+	                       * is decoded at the smallest DCT scale M/8
+	                       * that still gives at least want_w x want_h
+	                       * (never less; a smaller picture stays whole) */
 } siam_image_limits;
 
 #define SIAM_DEFAULT_MAX_PIXELS (64LL * 1000 * 1000)
 #define SIAM_DEFAULT_MAX_BYTES ((size_t)256 << 20)
 
+/* Defaults: 64 Mpx, 256 MB, full-size decoding (want 0 x 0). */
 void siam_image_limits_default(siam_image_limits *lim);
+/* Sets lim->want_w/h to what a model with preprocessing pre needs,
+ * with the perceptual hash (32x32): its input size, or for a digit
+ * model (which crops to the ink) 1000 pixels a side. */
+struct siam_preproc;
+void siam_image_limits_want(siam_image_limits *lim,
+                            const struct siam_preproc *pre);
 
-/* Decodes PNG, JPEG, BMP, GIF (first frame), TGA, PNM, PSD, HDR... from
- * memory.  name is used in messages only.  lim may be NULL (defaults).
- * Errors: SIAM_EFORMAT (not an image, truncated), SIAM_ETOOBIG. */
+/* Decodes from memory, recognising the format by content: JPEG
+ * (libjpeg-turbo, DCT-scaled when lim asks for less), PNG, GIF (first
+ * frame), BMP, TGA, PNM, PSD, HDR, PIC (stb_image), WebP (first frame),
+ * TIFF (first page), HEIC and AVIF (when built with libheif).  The EXIF
+ * orientation (JPEG, WebP) or TIFF's own is applied: px is upright.
+ * name is used in messages only.  lim may be NULL (defaults).
+ * Errors: SIAM_EFORMAT (not an image, truncated, corrupt, a format not
+ * built in), SIAM_ETOOBIG (checked before any pixel is allocated). */
 int siam_image_decode(siam_image *out, const void *data, size_t len,
                       const char *name, const siam_image_limits *lim,
                       siam_error *err);
@@ -122,6 +142,9 @@ int siam_image_decode(siam_image *out, const void *data, size_t len,
  * Refuses FIFOs, devices and directories with SIAM_EIO. */
 int siam_image_load(siam_image *out, const char *path,
                     const siam_image_limits *lim, siam_error *err);
+/* The formats this build decodes, one line of text (static storage),
+ * e.g. for `siam info`. */
+const char *siam_image_formats(void);
 void siam_image_release(siam_image *img); /* frees px, zeroes *img */
 
 /* How a model turns an image into its input tensor.  Part of the model
@@ -258,9 +281,11 @@ int siam_phash(uint64_t *out, const siam_image *img, siam_error *err);
 int siam_hamming64(uint64_t a, uint64_t b);
 
 /* 1 if the first n bytes of a file (n >= 64 advised, the whole file if
- * shorter) start like an image stb_image can decode: PNG, JPEG, GIF,
- * BMP, PSD, PIC, PNM, HDR or TGA.  Decided by content, never by name;
- * a file that passes may still fail to decode (truncated, corrupt). */
+ * shorter) start like an image siam_image_decode knows: JPEG, PNG,
+ * GIF, BMP, WebP, TIFF, HEIF/AVIF (even when built without libheif:
+ * decoding then says so), PSD, PIC, PNM, HDR or TGA.  Decided by
+ * content, never by name, with the table the decoder dispatches on; a
+ * file that passes may still fail to decode (truncated, corrupt). */
 int siam_sniff_image(const void *head, size_t n);
 
 /* The walk: every root, recursively, depth first, names in byte order.

@@ -149,7 +149,7 @@ int main(void)
 	int W = 128, H = 96;
 	unsigned char *g = malloc((size_t)W * H);
 	draw(g, W, H, 0);
-	siam_image img = { W, H, 1, g };
+	siam_image img = { .w = W, .h = H, .c = 1, .px = g };
 	uint64_t h0 = 0;
 	siam_error err = { 0, "" };
 	tap_int(siam_phash(&h0, &img, &err), 0, "phash of a gray image");
@@ -163,7 +163,7 @@ int main(void)
 	unsigned char *rgb = malloc((size_t)W * H * 3);
 	for (int i = 0; i < W * H; i++)
 		rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = g[i];
-	siam_image cimg = { W, H, 3, rgb };
+	siam_image cimg = { .w = W, .h = H, .c = 3, .px = rgb };
 	uint64_t hc = 0;
 	siam_phash(&hc, &cimg, &err);
 	tap_int(siam_hamming64(hc, h0), 0, "gray RGB hashes like gray");
@@ -172,7 +172,7 @@ int main(void)
 	int W2 = 301, H2 = 217;
 	unsigned char *g2 = malloc((size_t)W2 * H2);
 	draw(g2, W2, H2, 0);
-	siam_image img2 = { W2, H2, 1, g2 };
+	siam_image img2 = { .w = W2, .h = H2, .c = 1, .px = g2 };
 	uint64_t h2 = 0;
 	siam_phash(&h2, &img2, &err);
 	int dsz = siam_hamming64(h0, h2);
@@ -196,9 +196,9 @@ int main(void)
 
 	/* A tiny image (smaller than 32x32) still hashes, and errors. */
 	unsigned char tiny[6] = { 0, 50, 100, 150, 200, 250 };
-	siam_image timg = { 3, 2, 1, tiny };
+	siam_image timg = { .w = 3, .h = 2, .c = 1, .px = tiny };
 	tap_int(siam_phash(&hd, &timg, &err), 0, "a 3x2 image hashes");
-	siam_image empty = { 0, 0, 1, NULL };
+	siam_image empty = { .w = 0, .h = 0, .c = 1, .px = NULL };
 	tap_int(siam_phash(&hd, &empty, &err), SIAM_EINVAL,
 	        "an empty image is SIAM_EINVAL");
 	tap_int(siam_hamming64(0, ~0ull), 64, "hamming of 0 and ~0");

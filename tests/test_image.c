@@ -704,7 +704,7 @@ static void test_plain(void)
 	float out[3 * 4];
 	unsigned char rgb[2 * 2 * 3] = {255, 0, 0, 0, 255, 0,
 	                                0, 0, 255, 255, 255, 255};
-	siam_image img = {2, 2, 3, rgb};
+	siam_image img = { .w = 2, .h = 2, .c = 3, .px = rgb };
 	int rc;
 
 	siam_preproc_default(&pre, 1, 1, 1);
@@ -738,7 +738,7 @@ static void test_plain(void)
 	/* Gray to RGB: the same plane three times. */
 	{
 		unsigned char g[2] = {0, 255};
-		siam_image gi = {2, 1, 1, g};
+		siam_image gi = { .w = 2, .h = 1, .c = 1, .px = g };
 		siam_preproc_default(&pre, 3, 1, 2);
 		rc = siam_preprocess(out, &gi, &pre, &err);
 		tap_ok(rc == 0 && out[0] == 0 && out[1] == 1 && out[2] == 0 &&
@@ -746,7 +746,7 @@ static void test_plain(void)
 		       "gray -> 3 identical planes");
 	}
 
-	siam_image empty = {0, 0, 1, NULL};
+	siam_image empty = { .w = 0, .h = 0, .c = 1, .px = NULL };
 	siam_preproc_default(&pre, 1, 28, 28);
 	rc = siam_preprocess(out, &empty, &pre, &err);
 	tap_int(rc, SIAM_EINVAL, "an image of 0x0 -> SIAM_EINVAL (%s)", err.msg);
@@ -863,7 +863,7 @@ static int photo(float *out, const unsigned char *px, const scene *sc,
 
 	if (jpeg_q < 0) {
 		/* No file format: the pixels as they are (c = 1 or 3). */
-		siam_image raw = {sc->W, sc->H, sc->c, (unsigned char *)px};
+		siam_image raw = { .w = sc->W, .h = sc->H, .c = sc->c, .px = (unsigned char *)px };
 		rc = siam_preprocess(out, &raw, pre, &err);
 		if (rc)
 			tap_diag("preprocess: %s", err.msg);
@@ -988,7 +988,7 @@ static void test_digits(void)
 		int sizeok = 1, rangeok = 1;
 		for (int k = 0; k < NDIG; k++) {
 			const unsigned char *d = mnist.data + (size_t)k * 784;
-			siam_image img = {28, 28, 1, (unsigned char *)d};
+			siam_image img = { .w = 28, .h = 28, .c = 1, .px = (unsigned char *)d };
 			float raw[784], *o = ref + k * 784;
 			double cx, cy;
 			int bw, bh;
@@ -1060,7 +1060,7 @@ static void test_digits(void)
 		unsigned char *px;
 		siam_rng_seed(&rng, 5);
 		px = render(mnist.data, &sb, &rng);
-		siam_image img = {sb.W, sb.H, 1, px};
+		siam_image img = { .w = sb.W, .h = sb.H, .c = 1, .px = px };
 		rc = px ? siam_preprocess(got, &img, &pre, &err) : -1;
 		tap_ok(rc == 0 && corr(got, ref, 784) > 0.9,
 		       "a 2400x1800 photo (4.3 Mpx, 50x): correlation %.4f > 0.9",
@@ -1083,7 +1083,7 @@ static void test_digits(void)
 		for (int y = 50; y < 350; y++)
 			for (int t = 0; t < 2; t++)
 				px[y * W + 240 - (y - 50) * 110 / 300 + t] = 30;
-		siam_image img = {W, H, 1, px};
+		siam_image img = { .w = W, .h = H, .c = 1, .px = px };
 		rc = siam_preprocess(got, &img, &pre, &err);
 		for (int y = 0; y < 28; y++)
 			for (int x = 0; x < 28; x++) {
@@ -1108,7 +1108,7 @@ static void test_digits(void)
 		static unsigned char px[100 * 80];
 		float got[784];
 		siam_rng rng;
-		siam_image img = {100, 80, 1, px};
+		siam_image img = { .w = 100, .h = 80, .c = 1, .px = px };
 		siam_rng_seed(&rng, 9);
 		memset(px, 255, sizeof px);
 		pre.mean = 0.1307f;
@@ -1132,7 +1132,7 @@ static void test_digits(void)
 			ok &= fabsf(got[i] - (0 - 0.1307f) / 0.3081f) < 1e-6;
 		tap_ok(ok, "a black page -> all background");
 		unsigned char one = 0;
-		siam_image dot = {1, 1, 1, &one};
+		siam_image dot = { .w = 1, .h = 1, .c = 1, .px = &one };
 		rc = siam_preprocess(got, &dot, &pre, &err);
 		tap_int(rc, 0, "a 1x1 image is fine");
 		pre.mean = 0;
@@ -1144,7 +1144,7 @@ static void test_digits(void)
 	{
 		siam_preproc p2 = pre;
 		static float big[3 * 56 * 56];
-		siam_image img = {28, 28, 1, mnist.data};
+		siam_image img = { .w = 28, .h = 28, .c = 1, .px = mnist.data };
 		double cx, cy;
 		int bw, bh;
 		p2.c = 3;

@@ -173,7 +173,7 @@ static int run(int argc, char **argv)
 	int status = SIAM_EXIT_ERROR;
 	sqlite3 *db = NULL;
 	siam_model *m = NULL;
-	siam_image img = { 0, 0, 0, NULL };
+	siam_image img = { 0 };
 	float *q = NULL;
 	unsigned char *data = NULL;
 	size_t len = 0;

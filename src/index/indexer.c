@@ -181,7 +181,7 @@ static void process_job(pipeline *p, const job *jb, result *r)
 	siam_error e = { 0, "" };
 	unsigned char *data = NULL;
 	size_t len = 0;
-	siam_image img = { 0, 0, 0, NULL };
+	siam_image img = { 0 };
 	int fd = -1, rc;
 
 	r->kind = R_ERROR;
@@ -227,13 +227,17 @@ static void process_job(pipeline *p, const job *jb, result *r)
 		r->kind = R_TOUCH; /* same bytes: the stored embedding holds */
 		goto done;
 	}
-	if ((rc = siam_image_decode(&img, data, len, jb->path,
-	                            &p->o->limits, &e)))
+	/* Decoded no larger than the model and the perceptual hash need
+	 * (a camera JPEG at 1/8 of its size), unless the caller said. */
+	siam_image_limits lim = p->o->limits;
+	if (!lim.want_w && !lim.want_h)
+		siam_image_limits_want(&lim, &p->model->pre);
+	if ((rc = siam_image_decode(&img, data, len, jb->path, &lim, &e)))
 		goto fail;
 	free(data);
 	data = NULL;
-	r->width = img.w;
-	r->height = img.h;
+	r->width = img.full_w;
+	r->height = img.full_h;
 	if ((rc = siam_phash(&r->phash, &img, &e)))
 		goto fail;
 	if ((rc = siam_preprocess(r->input, &img, &p->model->pre, &e))) {

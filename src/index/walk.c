@@ -29,8 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <stb_image.h>
-
 typedef struct dirid {
 	dev_t dev;
 	ino_t ino;
@@ -278,45 +276,4 @@ int siam_walk(const char *const *roots, int nroots, siam_walk_cb cb,
 		siam_errorf(err, SIAM_EINTR, "walk stopped");
 	free(w.seen);
 	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* What is an image: decided by the first bytes.  Formats with a real
- * signature are matched here; stb_image's own probe (stbi_info) then
- * catches the rest from the same bytes, notably TGA, which has no magic
- * number and which stb recognises by the plausibility of its header. */
-
-static int has_prefix(const unsigned char *p, size_t n, const char *magic,
-                      size_t m)
-{
-	return n >= m && !memcmp(p, magic, m);
-}
-
-int siam_sniff_image(const void *head, size_t n)
-{
-	const unsigned char *p = head;
-	if (has_prefix(p, n, "\x89PNG\r\n\x1a\n", 8) ||
-	    has_prefix(p, n, "\xff\xd8\xff", 3) ||
-	    has_prefix(p, n, "GIF87a", 6) || has_prefix(p, n, "GIF89a", 6) ||
-	    has_prefix(p, n, "8BPS", 4) || has_prefix(p, n, "#?RADIANCE", 10) ||
-	    has_prefix(p, n, "#?RGBE", 6) ||
-	    has_prefix(p, n, "\x53\x80\xf6\x34", 4))
-		return 1;
-	/* BMP: "BM" and a known DIB header size, so that text starting
-	 * with "BM" is not taken for an image. */
-	if (n >= 18 && p[0] == 'B' && p[1] == 'M') {
-		uint32_t hs = p[14] | p[15] << 8 | (uint32_t)p[16] << 16 |
-		              (uint32_t)p[17] << 24;
-		return hs == 12 || hs == 40 || hs == 56 || hs == 108 ||
-		       hs == 124;
-	}
-	/* PNM: P5/P6 (stb decodes these) followed by white space. */
-	if (n >= 3 && p[0] == 'P' && (p[1] == '5' || p[1] == '6') &&
-	    (p[2] == ' ' || p[2] == '\n' || p[2] == '\r' || p[2] == '\t'))
-		return 1;
-	int x, y, comp;
-	if (n > 0 && n <= (size_t)1 << 30 &&
-	    stbi_info_from_memory(p, (int)n, &x, &y, &comp))
-		return 1;
-	return 0;
 }
