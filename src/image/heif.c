@@ -11,10 +11,19 @@
  */
 #include "image/image.h"
 
-#include <math.h>
+#include <limits.h>
 #include <string.h>
 
 #include <libheif/heif.h>
+
+/* libheif's messages may end in a newline: its length without. */
+static int msg_len(const char *m)
+{
+	size_t n = m ? strlen(m) : 0;
+	while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	return (int)SIAM_MIN(n, 200u);
+}
 
 int img_decode_heif(siam_image *out, int *orient, const unsigned char *d,
                     size_t len, const char *name,
@@ -30,18 +39,24 @@ int img_decode_heif(siam_image *out, int *orient, const unsigned char *d,
 	*orient = 1;
 	if (!(ctx = heif_context_alloc()))
 		return siam_errorf(err, SIAM_ENOMEM, "%s: out of memory", name);
+	/* libheif's limit is on each side (its security check while
+	 * parsing); ours, on the product, follows before decoding. */
 	heif_context_set_maximum_image_size_limit(
-		ctx, (int)SIAM_MIN(ceil(sqrt((double)lim->max_pixels)), 1e9));
+		ctx, (int)SIAM_MIN(lim->max_pixels, INT_MAX));
 	he = heif_context_read_from_memory_without_copy(ctx, d, len, NULL);
 	if (he.code != heif_error_Ok) {
-		rc = siam_errorf(err, SIAM_EFORMAT, "%s: not a readable HEIF "
-		                 "(%s)", name, he.message);
+		rc = siam_errorf(err, he.subcode ==
+		                 heif_suberror_Security_limit_exceeded
+		                 ? SIAM_ETOOBIG : SIAM_EFORMAT,
+		                 "%s: not a readable HEIF (%.*s)", name,
+		                 msg_len(he.message), he.message);
 		goto fail;
 	}
 	he = heif_context_get_primary_image_handle(ctx, &hd);
 	if (he.code != heif_error_Ok) {
 		rc = siam_errorf(err, SIAM_EFORMAT, "%s: HEIF without a "
-		                 "picture (%s)", name, he.message);
+		                 "picture (%.*s)", name, msg_len(he.message),
+		                 he.message);
 		goto fail;
 	}
 	w = heif_image_handle_get_width(hd);
@@ -54,7 +69,7 @@ int img_decode_heif(siam_image *out, int *orient, const unsigned char *d,
 	                             : heif_chroma_interleaved_RGB, NULL);
 	if (he.code != heif_error_Ok) {
 		rc = siam_errorf(err, SIAM_EFORMAT, "%s: cannot decode HEIF "
-		                 "(%s)", name, he.message);
+		                 "(%.*s)", name, msg_len(he.message), he.message);
 		goto fail;
 	}
 	pl = heif_image_get_plane_readonly(im, heif_channel_interleaved,
