@@ -12,6 +12,7 @@
  */
 #include "tap.h"
 #include "siam.h"
+#include "siam_nn.h"
 
 #include <stdint.h>
 #include <stdio.h>
