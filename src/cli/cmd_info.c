@@ -22,9 +22,10 @@ const struct cmd_entry cmd_info_entry = {
 	"info", "facts about the model and the database",
 	"usage: siam info [--db FILE] [--model FILE] [--json]\n"
 	"\n"
-	"Prints the model (architecture, embedding size, input, match\n"
-	"threshold, training metadata) and the database (size, images per\n"
-	"model, labels, errors).\n"
+	"Prints the image formats this build decodes, the model\n"
+	"(architecture, embedding size, input, match threshold, training\n"
+	"metadata) and the database (size, images per model, labels,\n"
+	"errors).\n"
 	"\n"
 	"  -d, --db FILE     the database (default siam.db)\n"
 	"  -m, --model FILE  describe this model instead of the database's\n"
@@ -194,8 +195,11 @@ static int run(int argc, char **argv)
 		} else {
 			printf(",\"database\":null");
 		}
+		printf(",\"image_formats\":");
+		cli_json_string(stdout, siam_image_formats());
 		printf("}\n");
 	} else {
+		printf("formats:     %s\n", siam_image_formats());
 		model_text(m, name, model_id);
 		if (have_db) {
 			printf("\ndatabase:    ");
