@@ -339,6 +339,12 @@ typedef struct siam_index_status {
 	long pruned;      /* rows deleted by prune */
 	int walking;      /* 1 while still walking (found still grows) */
 	double seconds;   /* since the start */
+	/* Where the time went, in seconds summed over threads (decoding
+	 * runs on several, so these may add up to more than seconds):
+	 * reading files (and their SHA-256), decoding, resizing (the
+	 * perceptual hash and the model's preprocessing), embedding, and
+	 * writing rows and committing. */
+	double read_s, decode_s, resize_s, embed_s, write_s;
 } siam_index_status;
 /* Called from the calling thread, at most ~20 times a second, after
  * every commit and at the end of each phase; returns non-zero to stop:

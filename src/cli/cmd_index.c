@@ -296,10 +296,14 @@ static int run(int argc, char **argv)
 		       "\"unchanged\":%ld,\"touched\":%ld,\"not_images\":%ld,"
 		       "\"skipped\":%ld,\"errors\":%ld,\"pruned\":%ld,"
 		       "\"seconds\":%.3f,\"files_per_second\":%.1f,"
-		       "\"complete\":%s}\n",
+		       "\"complete\":%s,\"time\":{\"read\":%.3f,"
+		       "\"decode\":%.3f,\"resize\":%.3f,\"embed\":%.3f,"
+		       "\"write\":%.3f}}\n",
 		       (long long)model_id, st.found, st.indexed, st.unchanged,
 		       st.touched, st.not_images, st.skipped, st.errors,
-		       st.pruned, st.seconds, rate, rc ? "false" : "true");
+		       st.pruned, st.seconds, rate, rc ? "false" : "true",
+		       st.read_s, st.decode_s, st.resize_s, st.embed_s,
+		       st.write_s);
 	} else if (!quiet) {
 		printf("%ld indexed, %ld unchanged", st.indexed, st.unchanged);
 		if (st.touched)

@@ -160,6 +160,7 @@ typedef struct result {
 	int width, height;
 	uint64_t phash;
 	float *input;    /* input_size floats, owned by the slot */
+	double secs[3];  /* seconds reading (+ SHA-256), decoding, resizing */
 } result;
 
 typedef struct pipeline {
@@ -175,9 +176,12 @@ typedef struct pipeline {
 	const siam_index_opts *o;
 } pipeline;
 
+static double now_s(void);
+
 /* Fills r for job jb; runs in a worker thread, touches only r. */
 static void process_job(pipeline *p, const job *jb, result *r)
 {
+	double t = now_s(), t1;
 	siam_error e = { 0, "" };
 	unsigned char *data = NULL;
 	size_t len = 0;
@@ -188,6 +192,7 @@ static void process_job(pipeline *p, const job *jb, result *r)
 	r->code = 0;
 	r->msg[0] = 0;
 	r->hash[0] = 0;
+	r->secs[0] = r->secs[1] = r->secs[2] = 0;
 	if (jb->is_url) {
 		void *buf = NULL;
 		rc = siam_fetch(jb->path, &p->o->fetch, &buf, &len, &e);
@@ -222,6 +227,7 @@ static void process_job(pipeline *p, const job *jb, result *r)
 	}
 	r->size = (int64_t)len;
 	siam_sha256_hex(r->hash, data, len);
+	r->secs[0] = (t1 = now_s()) - t;
 	if (jb->row_id && jb->row_has_emb && jb->row_hash &&
 	    !strcmp(jb->row_hash, r->hash)) {
 		r->kind = R_TOUCH; /* same bytes: the stored embedding holds */
@@ -236,6 +242,7 @@ static void process_job(pipeline *p, const job *jb, result *r)
 		goto fail;
 	free(data);
 	data = NULL;
+	r->secs[1] = (t = now_s()) - t1;
 	r->width = img.full_w;
 	r->height = img.full_h;
 	if ((rc = siam_phash(&r->phash, &img, &e)))
@@ -248,6 +255,7 @@ static void process_job(pipeline *p, const job *jb, result *r)
 		goto fail;
 	}
 	r->kind = R_EMBED;
+	r->secs[2] = now_s() - t;
 	goto done;
 fail:
 	r->kind = R_ERROR;
@@ -379,12 +387,14 @@ static int record_error(indexer *ix, const char *path, int code,
 /* Embeds the pending batch, writes its rows and commits. */
 static int flush(indexer *ix, siam_error *err)
 {
+	double t = now_s(), t1 = t;
 	int rc = 0;
 	if (ix->nb > 0) {
 		if ((rc = siam_net_embed_views(ix->model->net, ix->inputs,
 		                               ix->nb, ix->model->views,
 		                               ix->emb, err)))
 			return rc;
+		ix->st->embed_s += (t1 = now_s()) - t;
 		if ((rc = txn_begin(ix, err)))
 			return rc;
 		for (int i = 0; i < ix->nb; i++) {
@@ -412,7 +422,9 @@ static int flush(indexer *ix, siam_error *err)
 		}
 		ix->nb = 0;
 	}
-	return txn_commit(ix, err);
+	rc = txn_commit(ix, err);
+	ix->st->write_s += now_s() - t1;
+	return rc;
 }
 
 /* Handles one worker result for job j, in job order. */
@@ -420,6 +432,9 @@ static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 {
 	job *jb = &ix->jobs[j];
 	int rc = 0;
+	ix->st->read_s += r->secs[0];
+	ix->st->decode_s += r->secs[1];
+	ix->st->resize_s += r->secs[2];
 	switch (r->kind) {
 	case R_EMBED: {
 		/* The transaction opens with the batch, so that its start
