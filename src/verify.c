@@ -22,9 +22,14 @@ int siam_model_embed_dim(const siam_model *m)
 static int embed(siam_model *m, const char *what, float *out,
                  siam_error *err)
 {
-	siam_image img = { 0, 0, 0, NULL };
+	siam_image img = { 0 };
+	siam_image_limits lim;
 	const char *name = strcmp(what, "-") ? what : "standard input";
-	int rc = siam_image_load_any(&img, what, NULL, NULL, err);
+	/* Decoded no larger than the model needs, as `siam index` does (a
+	 * camera JPEG at a reduced DCT scale). */
+	siam_image_limits_default(&lim);
+	siam_image_limits_want(&lim, &m->pre);
+	int rc = siam_image_load_any(&img, what, &lim, NULL, err);
 	if (rc)
 		return rc;
 	rc = siam_model_embed_image(m, &img, out, err);

@@ -25,12 +25,15 @@ static const char *path(const char *rel)
 /* The distance the long way, or -1 on an error. */
 static float by_hand(siam_model *m, const char *a, const char *b)
 {
-	siam_image ia = { 0, 0, 0, NULL }, ib = { 0, 0, 0, NULL };
+	siam_image ia = { 0 }, ib = { 0 };
+	siam_image_limits lim;
 	int D = siam_model_embed_dim(m);
 	float *ea = malloc(sizeof(float) * D), *eb = malloc(sizeof(float) * D);
 	float d = -1;
-	if (ea && eb && !siam_image_load(&ia, a, NULL, NULL) &&
-	    !siam_image_load(&ib, b, NULL, NULL) &&
+	siam_image_limits_default(&lim);
+	siam_image_limits_want(&lim, &m->pre);
+	if (ea && eb && !siam_image_load(&ia, a, &lim, NULL) &&
+	    !siam_image_load(&ib, b, &lim, NULL) &&
 	    !siam_model_embed_image(m, &ia, ea, NULL) &&
 	    !siam_model_embed_image(m, &ib, eb, NULL))
 		d = siam_l2_distance(ea, eb, D);
