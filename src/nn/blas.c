@@ -2,15 +2,36 @@
  * blas.c -- the one door to BLAS.  Every GEMM in siam goes through
  * siam_sgemm so that the tests can compare it with nn_sgemm_ref, the
  * plain triple loop, and so that a different BLAS is one file away.
+ *
+ * OpenBLAS's thread count belongs to the process, and changing it while
+ * another thread runs a GEMM is a race.  So it is set once, to one
+ * thread, the first time siam needs BLAS (or the thread count), and
+ * never touched again: all of siam's parallelism is its own
+ * (src/threads.c), so a GEMM's result never depends on how many threads
+ * a run has.  The count OpenBLAS would have used is kept as siam's
+ * default.
  */
 #include "nn.h"
 
 #include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static int blas_default = 1; /* OpenBLAS's own count, before we set it */
+
+static void blas_init(void)
+{
+	int n = openblas_get_num_threads();
+	blas_default = n > 0 ? n : 1;
+	openblas_set_num_threads(1);
+}
 
 void siam_sgemm(int ta, int tb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb,
                 float beta, float *c, int ldc)
 {
+	pthread_once(&blas_once, blas_init);
 	if (m <= 0 || n <= 0)
 		return;
 	if (k <= 0) {
@@ -49,24 +70,20 @@ void nn_sgemm_ref(int ta, int tb, int m, int n, int k, float alpha,
 	}
 }
 
-/* The count set by siam_set_threads, for the net's own threads; 0 =
- * never set.  A plain int: siam_set_threads is a setting made before
- * work starts, not while nets run. */
-static int threads_set;
+/* The count set by siam_set_threads; 0 = never set.  Atomic: nets read
+ * it at each batch, possibly from several threads. */
+static atomic_int threads_set;
 
 void siam_set_threads(int n)
 {
-	if (n > 0) {
-		openblas_set_num_threads(n);
-		threads_set = n;
-	}
+	pthread_once(&blas_once, blas_init);
+	if (n > 0)
+		atomic_store_explicit(&threads_set, n, memory_order_relaxed);
 }
 
 int nn_threads(void)
 {
-	int n = threads_set > 0 ? threads_set : openblas_get_num_threads();
-	return n > 0 ? n : 1;
+	pthread_once(&blas_once, blas_init);
+	int n = atomic_load_explicit(&threads_set, memory_order_relaxed);
+	return n > 0 ? n : blas_default;
 }
-
-int nn_blas_get_threads(void) { return openblas_get_num_threads(); }
-void nn_blas_set_threads(int n) { openblas_set_num_threads(n); }

@@ -15,18 +15,30 @@ void siam_dense_forward(float *out, const float *inp, const float *w,
 	siam_sgemm(0, 1, B, OUT, IN, 1.0f, inp, IN, w, IN, 1.0f, out, OUT);
 }
 
-void siam_dense_backward(float *dinp, float *dw, float *db, const float *dout,
-                         const float *inp, const float *w, int B, int IN,
-                         int OUT)
+void nn_dense_backward_input(float *dinp, const float *dout, const float *w,
+                             int B, int IN, int OUT)
 {
-	// dout is (B,OUT); dinp (B,IN) += dout . w; dw (OUT,IN) += dout^T . inp
-	if (dinp)
-		siam_sgemm(0, 0, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp,
-		           IN);
+	// dout is (B,OUT); dinp (B,IN) += dout . w
+	siam_sgemm(0, 0, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp, IN);
+}
+
+void nn_dense_backward_params(float *dw, float *db, const float *dout,
+                              const float *inp, int B, int IN, int OUT)
+{
+	// dw (OUT,IN) += dout^T . inp; db (OUT) += the column sums of dout
 	siam_sgemm(1, 0, OUT, IN, B, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
 	for (int i = 0; i < B; i++)
 		for (int o = 0; o < OUT; o++)
 			db[o] += dout[(size_t)i * OUT + o];
+}
+
+void siam_dense_backward(float *dinp, float *dw, float *db, const float *dout,
+                         const float *inp, const float *w, int B, int IN,
+                         int OUT)
+{
+	if (dinp)
+		nn_dense_backward_input(dinp, dout, w, B, IN, OUT);
+	nn_dense_backward_params(dw, db, dout, inp, B, IN, OUT);
 }
 
 void nn_dense_forward_ref(float *out, const float *inp, const float *w,

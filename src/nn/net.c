@@ -15,15 +15,23 @@
  * maps of the net are never written out.  The layers still appear one
  * by one in siam_net_layer(); only their execution is fused.
  *
- * Threads: a conv layer's batch is a series of chunks (conv.c), and with
- * T threads (siam_set_threads) thread t runs chunks t, t+T, ... with a
+ * Threads: the batch buffers, the layers' scratch and a thread pool
+ * (src/threads.c) form a workspace.  siam_net_forward and backward use
+ * the net's own one (training: one thread at a time); siam_net_embed
+ * takes a workspace of its own from an idle list under a lock, so one
+ * net serves many threads at once, each call with its own buffers.
+ * A conv layer's batch is a series of chunks (conv.c), and with T
+ * threads (siam_set_threads) thread t runs chunks t, t+T, ... with a
  * single-threaded GEMM each, so that the im2col, pooling and col2im
- * passes run in parallel too, not only the GEMMs as inside OpenBLAS.
- * Each thread accumulates its weight gradient in its own buffer; they
- * are added in thread order, so a run is reproducible for a given T.
- * The fc layers keep OpenBLAS's own threads.
+ * passes run in parallel too.  Each thread accumulates its weight
+ * gradient in its own buffer; they are added in thread order, so a run
+ * is reproducible for a given T.  An fc layer's forward is one GEMM on
+ * the calling thread; its backward's two GEMMs (input gradient, weight
+ * gradient) run side by side.  OpenBLAS itself stays at one thread
+ * (blas.c): no GEMM's result depends on T, so embeddings do not either.
  */
 #include "nn.h"
+#include "threads.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -51,133 +59,43 @@ struct siam_net {
 	float *params;        /* (nparams) */
 	float *grads;         /* (nparams), same layout */
 
-	/* Batch buffers, for up to cap samples; B is the last forward's. */
-	int cap, B;
-	float *input;         /* (cap, in_size) */
-	float *acts;          /* every layer's output, one block */
-	float *dacts;         /* their gradients, same layout */
-	float *scratch;       /* conv scratch and l2 norms, one block */
-	int *argmax;          /* pool caches, one block */
-	float **act, **dact, **scr; /* per-layer views into the blocks */
-	int **am;
 	/* Fusion: a conv followed by relu (and pool) runs as one kernel
 	 * (nn_conv2d_forward); fold[i] is how many layers conv i absorbs,
 	 * and -1 marks an absorbed layer.  A group's output lives in the
 	 * buffers of its last layer; absorbed layers get none. */
 	int *fold;
-
-	/* Threads for the conv layers: nthr in all, the caller included. */
-	int nthr, nthr_want;
-	struct pool *pool;    /* nthr - 1 workers, or NULL */
-	size_t conv_scr;      /* floats of one thread's conv scratch */
-	float *part;          /* (nthr - 1, nconvp) conv gradients of threads */
 	size_t nconvp;        /* conv weights and biases, all layers */
 	size_t *poff;         /* (nlayers) offset of conv i's in a part */
-};
 
-/* ------------------------------------------------------------------ */
-/* A fork-join pool: pool_run(p, fn, arg) runs fn(arg, t) for t = 0 on
- * the caller and t = 1..n-1 on the workers, and returns when all are
- * done.  Workers sleep on a condition variable in between. */
-
-struct pool {
-	int n;                /* threads, caller included */
-	pthread_t *th;
+	/* Training: the workspace of siam_net_forward and backward, and
+	 * B, the last forward's batch. */
+	struct net_ws *ws;
+	int B;
+	/* siam_net_embed's workspaces not in use, under mu. */
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
-	unsigned long gen;    /* bumped for each job */
-	int pending, quit;
-	void (*fn)(void *, int);
-	void *arg;
-	struct pool_worker {
-		struct pool *p;
-		int t;
-	} *w;
+	struct net_ws *idle;
 };
 
-static void *pool_main(void *arg)
-{
-	struct pool_worker *w = arg;
-	struct pool *p = w->p;
-	unsigned long seen = 0;
-	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (p->gen == seen && !p->quit)
-			pthread_cond_wait(&p->work, &p->mu);
-		if (p->quit)
-			break;
-		seen = p->gen;
-		pthread_mutex_unlock(&p->mu);
-		p->fn(p->arg, w->t);
-		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
-			pthread_cond_signal(&p->done);
-	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
-}
-
-static void pool_free(struct pool *p)
-{
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->mu);
-	p->quit = 1;
-	pthread_cond_broadcast(&p->work);
-	pthread_mutex_unlock(&p->mu);
-	for (int i = 0; i < p->n - 1; i++)
-		pthread_join(p->th[i], NULL);
-	pthread_cond_destroy(&p->work);
-	pthread_cond_destroy(&p->done);
-	pthread_mutex_destroy(&p->mu);
-	free(p->th);
-	free(p->w);
-	free(p);
-}
-
-/* NULL if threads cannot be had: the caller then runs alone. */
-static struct pool *pool_new(int n)
-{
-	struct pool *p = calloc(1, sizeof *p);
-	if (!p)
-		return NULL;
-	p->th = calloc((size_t)n, sizeof *p->th);
-	p->w = calloc((size_t)n, sizeof *p->w);
-	if (!p->th || !p->w) {
-		free(p->th), free(p->w), free(p);
-		return NULL;
-	}
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->done, NULL);
-	for (int i = 0; i < n - 1; i++) {
-		p->w[i].p = p;
-		p->w[i].t = i + 1;
-		if (pthread_create(&p->th[i], NULL, pool_main, &p->w[i])) {
-			p->n = i + 1; /* the ones started, and the caller */
-			pool_free(p);
-			return NULL;
-		}
-	}
-	p->n = n;
-	return p;
-}
-
-static void pool_run(struct pool *p, void (*fn)(void *, int), void *arg)
-{
-	pthread_mutex_lock(&p->mu);
-	p->fn = fn;
-	p->arg = arg;
-	p->pending = p->n - 1;
-	p->gen++;
-	pthread_cond_broadcast(&p->work);
-	pthread_mutex_unlock(&p->mu);
-	fn(arg, 0);
-	pthread_mutex_lock(&p->mu);
-	while (p->pending > 0)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-}
+/* Batch buffers for up to cap samples, the layers' scratch and the
+ * threads that share them: what one forward (and backward) needs. */
+typedef struct net_ws {
+	int cap;              /* samples the buffers hold */
+	int want;             /* thread count asked for when laid out */
+	int nthr;             /* threads the scratch is laid out for */
+	int train;            /* 1: also gradient buffers for backward */
+	int asked;            /* threads were asked for at this count */
+	thr_pool *pool;       /* nthr threads, or NULL when nthr = 1 */
+	float *input;         /* (cap, in_size) */
+	float *acts;          /* every layer's output, one block */
+	float *dacts;         /* their gradients, same layout (train) */
+	float *scratch;       /* conv scratch and l2 norms, one block */
+	int *argmax;          /* pool caches, one block */
+	float **act, **dact, **scr; /* per-layer views into the blocks */
+	int **am;
+	size_t conv_scr;      /* floats of one thread's conv scratch */
+	float *part;          /* (nthr - 1, nconvp) conv gradients (train) */
+	struct net_ws *next;  /* the net's idle list */
+} net_ws;
 
 static size_t layer_out_size(const siam_layer *l)
 {
@@ -261,6 +179,8 @@ int siam_net_create(siam_net **out, const char *spec, siam_error *err)
 	if (!spec)
 		spec = SIAM_DEFAULT_ARCH;
 	net = calloc(1, sizeof *net);
+	if (net)
+		pthread_mutex_init(&net->mu, NULL);
 	copy = strdup(spec);
 	if (!net || !copy)
 		goto nomem;
@@ -450,14 +370,9 @@ int siam_net_create(siam_net **out, const char *spec, siam_error *err)
 	net->nparams = np;
 	net->params = siam_xcalloc(np, sizeof(float));
 	net->grads = siam_xcalloc(np, sizeof(float));
-	net->act = calloc((size_t)net->nlayers, sizeof *net->act);
-	net->dact = calloc((size_t)net->nlayers, sizeof *net->dact);
-	net->scr = calloc((size_t)net->nlayers, sizeof *net->scr);
-	net->am = calloc((size_t)net->nlayers, sizeof *net->am);
 	net->fold = calloc((size_t)net->nlayers, sizeof *net->fold);
 	net->poff = calloc((size_t)net->nlayers, sizeof *net->poff);
-	if (!net->params || !net->grads || !net->act || !net->dact ||
-	    !net->scr || !net->am || !net->fold || !net->poff)
+	if (!net->params || !net->grads || !net->fold || !net->poff)
 		goto nomem;
 	for (int i = 0; i < net->nlayers; i++)
 		if (net->layers[i].kind == SIAM_LAYER_CONV) {
@@ -490,32 +405,64 @@ fail:
 	return rc;
 }
 
-static void free_buffers(siam_net *net)
+static void ws_free_buffers(net_ws *ws)
 {
-	free(net->part);
-	net->part = NULL;
-	free(net->input);
-	free(net->acts);
-	free(net->dacts);
-	free(net->scratch);
-	free(net->argmax);
-	net->input = net->acts = net->dacts = net->scratch = NULL;
-	net->argmax = NULL;
-	net->cap = 0;
+	free(ws->part);
+	free(ws->input);
+	free(ws->acts);
+	free(ws->dacts);
+	free(ws->scratch);
+	free(ws->argmax);
+	ws->part = ws->input = ws->acts = ws->dacts = ws->scratch = NULL;
+	ws->argmax = NULL;
+	ws->cap = 0;
+}
+
+static void ws_free(net_ws *ws)
+{
+	if (!ws)
+		return;
+	ws_free_buffers(ws);
+	thr_pool_free(ws->pool);
+	free(ws->act);
+	free(ws->dact);
+	free(ws->scr);
+	free(ws->am);
+	free(ws);
+}
+
+static net_ws *ws_new(const siam_net *net, int train)
+{
+	net_ws *ws = calloc(1, sizeof *ws);
+	if (!ws)
+		return NULL;
+	size_t L = (size_t)net->nlayers;
+	ws->train = train;
+	ws->nthr = 1;
+	ws->act = calloc(L, sizeof *ws->act);
+	ws->dact = calloc(L, sizeof *ws->dact);
+	ws->scr = calloc(L, sizeof *ws->scr);
+	ws->am = calloc(L, sizeof *ws->am);
+	if (!ws->act || !ws->dact || !ws->scr || !ws->am) {
+		ws_free(ws);
+		return NULL;
+	}
+	return ws;
 }
 
 void siam_net_free(siam_net *net)
 {
 	if (!net)
 		return;
-	free_buffers(net);
-	free(net->act);
-	free(net->dact);
-	free(net->scr);
-	free(net->am);
+	ws_free(net->ws);
+	while (net->idle) {
+		net_ws *n = net->idle->next;
+		ws_free(net->idle);
+		net->idle = n;
+	}
+	pthread_mutex_destroy(&net->mu);
 	free(net->fold);
 	free(net->poff);
-	pool_free(net->pool);
 	free(net->params);
 	free(net->grads);
 	free(net->layers);
@@ -523,34 +470,54 @@ void siam_net_free(siam_net *net)
 	free(net);
 }
 
-/* Makes room for B samples.  Buffers are reallocated only when B grows
- * past the capacity, so a training loop allocates once. */
 /* Does layer i end its group (and so own an output buffer)? */
 static int group_end(const siam_net *net, int i)
 {
 	return i + 1 >= net->nlayers || net->fold[i + 1] != -1;
 }
 
-/* Makes room for B samples.  Buffers are reallocated only when B grows
- * past the capacity, so a training loop allocates once. */
-static int reserve(siam_net *net, int B, siam_error *err)
+/* The most conv chunks of any layer for a batch of B. */
+static int max_chunks(const siam_net *net, int B)
+{
+	int most = 0;
+	for (int i = 0; i < net->nlayers; i++) {
+		const siam_layer *l = &net->layers[i];
+		if (l->kind != SIAM_LAYER_CONV)
+			continue;
+		int c = nn_conv2d_chunks(B, l->in_c, l->in_h, l->in_w, l->k,
+		                         l->pad);
+		most = c > most ? c : most;
+	}
+	return most;
+}
+
+/* Makes room in ws for B samples.  Buffers are reallocated only when B
+ * grows past the capacity (or the thread count changed), so a training
+ * loop allocates once. */
+static int reserve(const siam_net *net, net_ws *ws, int B, siam_error *err)
 {
 	/* The thread count may have changed since the last batch; the
 	 * conv scratch and gradient parts are per thread. */
 	int T = nn_threads();
-	T = T > 64 ? 64 : T;
-	if (T != net->nthr_want) {
-		pool_free(net->pool);
-		net->pool = NULL;
-		net->nthr = 1;
-		if (T > 1 && net->nconvp && (net->pool = pool_new(T)))
-			net->nthr = T;
-		net->nthr_want = T;
-		if (net->cap > B)
-			B = net->cap;
-		net->cap = 0;
+	T = T > THR_MAX ? THR_MAX : T;
+	/* An embedding of small batches never runs a conv in parallel
+	 * (one chunk): its workspace gets threads only when a batch could
+	 * use them, so that a server embedding one image per call from
+	 * many threads does not keep T - 1 idle threads per caller. */
+	int need = T > 1 && (ws->train || max_chunks(net, B) >= 2);
+	if (T != ws->want || (need && !ws->asked)) {
+		thr_pool_free(ws->pool);
+		ws->pool = NULL;
+		ws->nthr = 1;
+		if (need && (ws->pool = thr_pool_new(T)))
+			ws->nthr = T;
+		ws->want = T;
+		ws->asked = need;
+		if (ws->cap > B)
+			B = ws->cap;
+		ws->cap = 0;
 	}
-	if (B <= net->cap)
+	if (B <= ws->cap)
 		return SIAM_OK;
 	size_t nact = 0, nconv = 0, nnorm = 0, nam = 0;
 	for (int i = 0; i < net->nlayers; i++) {
@@ -565,110 +532,183 @@ static int reserve(siam_net *net, int B, siam_error *err)
 		if (l->kind == SIAM_LAYER_POOL)
 			nam += layer_out_size(l);
 	}
-	size_t T1 = (size_t)net->nthr;
-	free_buffers(net);
-	net->input = siam_xmalloc_n((size_t)B * net->in_size, sizeof(float));
-	net->acts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
-	net->dacts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
-	net->scratch = siam_xmalloc_n(T1 * nconv + nnorm, sizeof(float));
-	net->argmax = siam_xmalloc_n((size_t)B * nam, sizeof(int));
-	net->part = siam_xmalloc_n((T1 - 1) * net->nconvp, sizeof(float));
-	if (!net->input || !net->acts || !net->dacts || !net->scratch ||
-	    !net->argmax || !net->part) {
-		free_buffers(net);
+	size_t T1 = (size_t)ws->nthr;
+	ws_free_buffers(ws);
+	ws->input = siam_xmalloc_n((size_t)B * net->in_size, sizeof(float));
+	ws->acts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
+	ws->scratch = siam_xmalloc_n(T1 * nconv + nnorm, sizeof(float));
+	ws->argmax = siam_xmalloc_n((size_t)B * nam, sizeof(int));
+	int ok = ws->input && ws->acts && ws->scratch && ws->argmax;
+	if (ws->train) {
+		ws->dacts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
+		ws->part = siam_xmalloc_n((T1 - 1) * net->nconvp,
+		                          sizeof(float));
+		ok = ok && ws->dacts && ws->part;
+	}
+	if (!ok) {
+		ws_free_buffers(ws);
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory for a batch "
 		                   "of %d samples", B);
 	}
-	net->conv_scr = nconv;
+	ws->conv_scr = nconv;
 	size_t oa = 0, os = T1 * nconv, om = 0;
 	for (int i = 0; i < net->nlayers; i++) {
 		const siam_layer *l = &net->layers[i];
 		int own = group_end(net, i);
-		net->act[i] = own ? net->acts + oa : NULL;
-		net->dact[i] = own ? net->dacts + oa : NULL;
-		net->am[i] = net->argmax + om;
+		ws->act[i] = own ? ws->acts + oa : NULL;
+		ws->dact[i] = own && ws->dacts ? ws->dacts + oa : NULL;
+		ws->am[i] = ws->argmax + om;
 		if (own)
 			oa += (size_t)B * layer_out_size(l);
 		if (l->kind == SIAM_LAYER_CONV) {
-			net->scr[i] = net->scratch; /* thread t: + t * conv_scr */
+			ws->scr[i] = ws->scratch; /* thread t: + t * conv_scr */
 		} else {
-			net->scr[i] = net->scratch + os;
+			ws->scr[i] = ws->scratch + os;
 			os += layer_scratch_size(l, B);
 		}
 		if (l->kind == SIAM_LAYER_POOL)
 			om += (size_t)B * layer_out_size(l);
 	}
-	net->cap = B;
+	ws->cap = B;
 	return SIAM_OK;
 }
 
 /* ------------------------------------------------------------------ */
-/* Conv layers, run by the net's threads                                */
+/* Conv layers, run by the workspace's threads                          */
 
 struct conv_job {
-	siam_net *net;
-	int i, e, B, backward, T;
+	const siam_net *net;
+	net_ws *ws;
+	int i, e, B, backward;
 	const float *x, *d;
 	float *y, *dx;
+	float *grads;         /* backward: the net's gradients */
 };
 
-static void conv_task(void *arg, int t)
+static void conv_task(void *arg, int t, int T)
 {
 	struct conv_job *j = arg;
-	siam_net *net = j->net;
+	const siam_net *net = j->net;
+	net_ws *ws = j->ws;
 	const siam_layer *l = &net->layers[j->i];
 	int f = net->fold[j->i];
-	int relu = f >= 1, P = f == 2 ? l[2].k : 0, T = j->T;
-	float *scr = net->scr[j->i] + (size_t)t * net->conv_scr;
+	int relu = f >= 1, P = f == 2 ? l[2].k : 0;
+	float *scr = ws->scr[j->i] + (size_t)t * ws->conv_scr;
 	const float *p = net->params;
 	if (!j->backward) {
-		nn_conv2d_forward(j->y, net->am[j->e], scr, j->x, p + l->w_off,
+		nn_conv2d_forward(j->y, ws->am[j->e], scr, j->x, p + l->w_off,
 		                  p + l->b_off, j->B, l->in_c, l->in_h, l->in_w,
 		                  l->out_c, l->k, l->pad, relu, P, t, T);
 		return;
 	}
 	/* thread 0 adds into the gradients, the others into their parts */
-	float *dw = t == 0 ? net->grads + l->w_off
-	                   : net->part + (size_t)(t - 1) * net->nconvp +
+	float *dw = t == 0 ? j->grads + l->w_off
+	                   : ws->part + (size_t)(t - 1) * net->nconvp +
 	                     net->poff[j->i];
-	float *db = t == 0 ? net->grads + l->b_off : dw + l->w_len;
+	float *db = t == 0 ? j->grads + l->b_off : dw + l->w_len;
 	if (t > 0)
 		memset(dw, 0, (l->w_len + l->b_len) * sizeof(float));
-	nn_conv2d_backward(j->dx, dw, db, scr, j->d, j->x, net->act[j->e],
-	                   net->am[j->e], p + l->w_off, j->B, l->in_c, l->in_h,
+	nn_conv2d_backward(j->dx, dw, db, scr, j->d, j->x, ws->act[j->e],
+	                   ws->am[j->e], p + l->w_off, j->B, l->in_c, l->in_h,
 	                   l->in_w, l->out_c, l->k, l->pad, relu, P, t, T);
 }
 
 /* Runs conv layer i (its group ends at layer e) forward or backward on
- * the net's threads when the batch has chunks enough for them. */
+ * the workspace's threads when the batch has chunks enough for them. */
 static void conv_run(struct conv_job *j)
 {
-	siam_net *net = j->net;
+	const siam_net *net = j->net;
 	const siam_layer *l = &net->layers[j->i];
-	int T = net->nthr;
 	int chunks = nn_conv2d_chunks(j->B, l->in_c, l->in_h, l->in_w, l->k,
 	                              l->pad);
-	if (T <= 1 || chunks < 2) {
-		j->T = 1;
-		conv_task(j, 0);
+	if (chunks < 2) {
+		conv_task(j, 0, 1);
 		return;
 	}
-	j->T = T;
-	/* each thread's GEMMs run on that thread alone */
-	int blas = nn_blas_get_threads();
-	nn_blas_set_threads(1);
-	pool_run(net->pool, conv_task, j);
-	nn_blas_set_threads(blas);
+	int T = thr_pool_run(j->ws->pool, conv_task, j);
 	if (!j->backward)
 		return;
 	size_t n = l->w_len + l->b_len;
-	float *g = net->grads + l->w_off; /* bias follows the weights */
+	float *g = j->grads + l->w_off; /* bias follows the weights */
 	for (int t = 1; t < T; t++) {
-		const float *part = net->part + (size_t)(t - 1) * net->nconvp +
+		const float *part = j->ws->part + (size_t)(t - 1) * net->nconvp +
 		                    net->poff[j->i];
 		for (size_t k = 0; k < n; k++)
 			g[k] += part[k];
 	}
+}
+
+/* An fc layer's backward: the input gradient and the weight gradient
+ * are two independent GEMMs, each run whole on one thread, so that the
+ * result is the same for any thread count. */
+struct fc_job {
+	const siam_layer *l;
+	float *dx, *g;
+	const float *d, *x, *p;
+	int B;
+};
+
+static void fc_back_task(void *arg, int t, int T)
+{
+	struct fc_job *j = arg;
+	const siam_layer *l = j->l;
+	int in = (int)layer_in_size(l);
+	if (t == 0 && j->dx)
+		nn_dense_backward_input(j->dx, j->d, j->p + l->w_off, j->B, in,
+		                        l->out_c);
+	if (t == 1 || T == 1)
+		nn_dense_backward_params(j->g + l->w_off, j->g + l->b_off, j->d,
+		                         j->x, j->B, in, l->out_c);
+}
+
+/* ------------------------------------------------------------------ */
+
+/* The forward of B samples already in ws->input; returns the output. */
+static const float *forward(const siam_net *net, net_ws *ws, int B)
+{
+	const float *x = ws->input;
+	const float *p = net->params;
+	for (int i = 0; i < net->nlayers; i++) {
+		const siam_layer *l = &net->layers[i];
+		if (net->fold[i] < 0)
+			continue;
+		int e = i + (net->fold[i] > 0 ? net->fold[i] : 0); /* group end */
+		float *y = ws->act[e];
+		switch (l->kind) {
+		case SIAM_LAYER_CONV: {
+			struct conv_job j = { net, ws, i, e, B, 0, x, NULL, y,
+			                      NULL, NULL };
+			conv_run(&j);
+			break;
+		}
+		case SIAM_LAYER_RELU:
+			siam_relu_forward(y, x, (size_t)B * layer_out_size(l));
+			break;
+		case SIAM_LAYER_POOL:
+			siam_maxpool_forward(y, ws->am[i], x, B, l->in_c, l->in_h,
+			                     l->in_w, l->k);
+			break;
+		case SIAM_LAYER_FC:
+			siam_dense_forward(y, x, p + l->w_off, p + l->b_off, B,
+			                   (int)layer_in_size(l), l->out_c);
+			break;
+		case SIAM_LAYER_L2NORM:
+			siam_l2norm_forward(y, ws->scr[i], x, B,
+			                    (int)layer_out_size(l));
+			break;
+		}
+		x = y;
+	}
+	return x;
+}
+
+/* The training workspace, made on first use. */
+static net_ws *train_ws(siam_net *net, siam_error *err)
+{
+	if (!net->ws && !(net->ws = ws_new(net, 1)))
+		siam_errorf(err, SIAM_ENOMEM, "out of memory building the "
+		            "network's buffers");
+	return net->ws;
 }
 
 float *nn_net_input(siam_net *net, int B, siam_error *err)
@@ -678,47 +718,16 @@ float *nn_net_input(siam_net *net, int B, siam_error *err)
 		            "got %d", B);
 		return NULL;
 	}
-	if (reserve(net, B, err))
+	net_ws *ws = train_ws(net, err);
+	if (!ws || reserve(net, ws, B, err))
 		return NULL;
-	return net->input;
+	return ws->input;
 }
 
 const float *nn_net_forward_input(siam_net *net, int B)
 {
-	const float *x = net->input;
-	float *p = net->params;
-	for (int i = 0; i < net->nlayers; i++) {
-		const siam_layer *l = &net->layers[i];
-		if (net->fold[i] < 0)
-			continue;
-		int e = i + (net->fold[i] > 0 ? net->fold[i] : 0); /* group end */
-		float *y = net->act[e];
-		switch (l->kind) {
-		case SIAM_LAYER_CONV: {
-			struct conv_job j = { net, i, e, B, 0, 1, x, NULL, y, NULL };
-			conv_run(&j);
-			break;
-		}
-		case SIAM_LAYER_RELU:
-			siam_relu_forward(y, x, (size_t)B * layer_out_size(l));
-			break;
-		case SIAM_LAYER_POOL:
-			siam_maxpool_forward(y, net->am[i], x, B, l->in_c, l->in_h,
-			                     l->in_w, l->k);
-			break;
-		case SIAM_LAYER_FC:
-			siam_dense_forward(y, x, p + l->w_off, p + l->b_off, B,
-			                   (int)layer_in_size(l), l->out_c);
-			break;
-		case SIAM_LAYER_L2NORM:
-			siam_l2norm_forward(y, net->scr[i], x, B,
-			                    (int)layer_out_size(l));
-			break;
-		}
-		x = y;
-	}
 	net->B = B;
-	return x;
+	return forward(net, net->ws, B);
 }
 
 const float *siam_net_forward(siam_net *net, const float *inp, int B,
@@ -736,16 +745,17 @@ const float *siam_net_forward(siam_net *net, const float *inp, int B,
 void siam_net_backward(siam_net *net, const float *dout)
 {
 	int B = net->B, last = net->nlayers - 1;
-	if (B <= 0)
+	net_ws *ws = net->ws;
+	if (B <= 0 || !ws)
 		return;
 	/* Layers accumulate into their input gradient, and each activation
 	 * has one consumer: zero them all (the last is the caller's dout),
 	 * then run back to front. */
-	/* Each buffer is spaced for net->cap samples, which may exceed B
+	/* Each buffer is spaced for ws->cap samples, which may exceed B
 	 * after a larger batch: zero each one's first B samples. */
 	for (int i = 0; i < last; i++)
 		if (group_end(net, i))
-			memset(net->dact[i], 0,
+			memset(ws->dact[i], 0,
 			       (size_t)B * layer_out_size(&net->layers[i]) *
 			               sizeof(float));
 	float *p = net->params, *g = net->grads;
@@ -754,33 +764,34 @@ void siam_net_backward(siam_net *net, const float *dout)
 		if (net->fold[i] < 0)
 			continue;
 		int e = i + (net->fold[i] > 0 ? net->fold[i] : 0); /* group end */
-		const float *d = e == last ? dout : net->dact[e];
-		const float *x = i == 0 ? net->input : net->act[i - 1];
-		float *dx = i == 0 ? NULL : net->dact[i - 1];
+		const float *d = e == last ? dout : ws->dact[e];
+		const float *x = i == 0 ? ws->input : ws->act[i - 1];
+		float *dx = i == 0 ? NULL : ws->dact[i - 1];
 		switch (l->kind) {
 		case SIAM_LAYER_CONV: {
-			struct conv_job j = { net, i, e, B, 1, 1, x, d, NULL, dx };
+			struct conv_job j = { net, ws, i, e, B, 1, x, d, NULL, dx,
+			                      g };
 			conv_run(&j);
 			break;
 		}
 		case SIAM_LAYER_RELU:
 			if (dx)
-				siam_relu_backward(dx, d, net->act[i],
+				siam_relu_backward(dx, d, ws->act[i],
 				                   (size_t)B * layer_out_size(l));
 			break;
 		case SIAM_LAYER_POOL:
 			if (dx)
-				siam_maxpool_backward(dx, d, net->am[i], B, l->in_c,
+				siam_maxpool_backward(dx, d, ws->am[i], B, l->in_c,
 				                      l->in_h, l->in_w, l->k);
 			break;
-		case SIAM_LAYER_FC:
-			siam_dense_backward(dx, g + l->w_off, g + l->b_off, d, x,
-			                    p + l->w_off, B, (int)layer_in_size(l),
-			                    l->out_c);
+		case SIAM_LAYER_FC: {
+			struct fc_job j = { l, dx, g, d, x, p, B };
+			thr_pool_run(ws->pool, fc_back_task, &j);
 			break;
+		}
 		case SIAM_LAYER_L2NORM:
 			if (dx)
-				siam_l2norm_backward(dx, d, net->act[i], net->scr[i],
+				siam_l2norm_backward(dx, d, ws->act[i], ws->scr[i],
 				                     B, (int)layer_out_size(l));
 			break;
 		}
@@ -792,23 +803,54 @@ void siam_net_zero_grad(siam_net *net)
 	memset(net->grads, 0, net->nparams * sizeof(float));
 }
 
+/* An embedding workspace: an idle one, else a new one.  NULL when out
+ * of memory. */
+static net_ws *embed_ws_take(siam_net *net)
+{
+	pthread_mutex_lock(&net->mu);
+	net_ws *ws = net->idle;
+	if (ws)
+		net->idle = ws->next;
+	pthread_mutex_unlock(&net->mu);
+	return ws ? ws : ws_new(net, 0);
+}
+
+static void embed_ws_give(siam_net *net, net_ws *ws)
+{
+	pthread_mutex_lock(&net->mu);
+	ws->next = net->idle;
+	net->idle = ws;
+	pthread_mutex_unlock(&net->mu);
+}
+
 int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
                    siam_error *err)
 {
 	if (B <= 0)
 		return siam_errorf(err, SIAM_EINVAL, "batch size must be "
 		                   "positive, got %d", B);
-	int chunk = net->cap > EMBED_CHUNK ? net->cap : EMBED_CHUNK;
+	net_ws *ws = embed_ws_take(net);
+	if (!ws)
+		return siam_errorf(err, SIAM_ENOMEM, "out of memory for a batch "
+		                   "of %d samples", B);
+	/* The chunk follows the training batch when that is larger: the
+	 * chunking is part of the result (a GEMM's rounding depends on its
+	 * shape), so it is the one it always was. */
+	int cap = net->ws ? net->ws->cap : 0;
+	int chunk = cap > EMBED_CHUNK ? cap : EMBED_CHUNK;
 	size_t D = (size_t)siam_net_embed_dim(net);
-	for (int s = 0; s < B; s += chunk) {
+	int rc = SIAM_OK;
+	for (int s = 0; s < B && !rc; s += chunk) {
 		int n = B - s < chunk ? B - s : chunk;
-		const float *e = siam_net_forward(net, inp + (size_t)s * net->in_size,
-		                                  n, err);
-		if (!e)
-			return err ? err->code : SIAM_ENOMEM;
+		if ((rc = reserve(net, ws, n, err)))
+			break;
+		memcpy(ws->input, inp + (size_t)s * net->in_size,
+		       (size_t)n * net->in_size * sizeof(float));
+		const float *e = forward(net, ws, n);
 		memcpy(out + (size_t)s * D, e, (size_t)n * D * sizeof(float));
 	}
-	return SIAM_OK;
+	embed_ws_give(net, ws);
+	return rc;
 }
 
 void siam_net_init(siam_net *net, uint64_t seed)

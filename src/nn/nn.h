@@ -68,11 +68,22 @@ SIAM_HIDDEN void nn_dense_forward_ref(float *out, const float *inp,
                                       const float *w, const float *b, int B,
                                       int IN, int OUT);
 
-/* Threads for the net's own parallel loops: the last siam_set_threads,
- * else OpenBLAS's default.  nn_blas_threads gets and sets OpenBLAS's. */
+/* The two halves of siam_dense_backward, which the net runs on two
+ * threads at once: the input gradient, and the weight and bias
+ * gradients.  Same contracts (they accumulate). */
+SIAM_HIDDEN void nn_dense_backward_input(float *dinp, const float *dout,
+                                         const float *w, int B, int IN,
+                                         int OUT);
+SIAM_HIDDEN void nn_dense_backward_params(float *dw, float *db,
+                                          const float *dout,
+                                          const float *inp, int B, int IN,
+                                          int OUT);
+
+/* Threads for the nets' own parallel loops: the last siam_set_threads,
+ * else the count OpenBLAS would have used (OPENBLAS_NUM_THREADS or the
+ * core count), read once.  The first call of this, siam_set_threads or
+ * siam_sgemm sets OpenBLAS itself to one thread for good (blas.c). */
 SIAM_HIDDEN int nn_threads(void);
-SIAM_HIDDEN int nn_blas_get_threads(void);
-SIAM_HIDDEN void nn_blas_set_threads(int n);
 
 /* One row of a 2x2 max-pool: o[pw], am[pw] for pw < PW from input rows
  * r0 and r1 (row r0 starts at index base of its plane, r1 = r0 + OW),
