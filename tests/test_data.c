@@ -1,7 +1,9 @@
 /*
  * test_data.c -- data sources on fixtures made here: IDX files (plain
  * and .gz), a folder of PNGs with a broken file, an unlabelled folder,
- * class lists, and the augmentation.
+ * class lists, and the augmentation; what a folder walk cannot use (a
+ * link loop, a dangling link, a FIFO, a path longer than PATH_MAX) is
+ * reported with its reason, and deep folders are walked whole.
  */
 #include "internal.h"
 #include "siam_nn.h"
@@ -11,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -276,6 +279,108 @@ static void test_folder(void)
 	        SIAM_EIO, "missing folder: EIO");
 }
 
+/* The index of the first bad message holding both needles, or -1. */
+static int find_bad(const siam_data *d, const char *a, const char *b)
+{
+	for (int i = 0; i < d->nbad; i++)
+		if (strstr(d->bad[i], a) && strstr(d->bad[i], b))
+			return i;
+	return -1;
+}
+
+static void test_folder_skips(void)
+{
+	char p[512], q[600];
+	snprintf(p, sizeof p, "%s/odd", tmpdir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/odd/c", tmpdir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/odd/c/1.png", tmpdir);
+	write_png(p, 2, 2);
+	snprintf(p, sizeof p, "%s/odd/c/2.png", tmpdir);
+	write_png(p, 5, 5);
+	/* a link back to the root: a loop */
+	snprintf(p, sizeof p, "%s/odd/c/loop", tmpdir);
+	int ok_setup = symlink("..", p) == 0;
+	snprintf(p, sizeof p, "%s/odd/c/dangling.png", tmpdir);
+	ok_setup &= symlink("no-such-file", p) == 0;
+	snprintf(p, sizeof p, "%s/odd/c/fifo.png", tmpdir);
+	ok_setup &= mkfifo(p, 0644) == 0;
+	/* 20 folders deep: more than the 16 the walk once stopped at */
+	int n = snprintf(p, sizeof p, "%s/odd/d", tmpdir);
+	mkdir(p, 0755);
+	for (int i = 0; i < 20; i++) {
+		n += snprintf(p + n, sizeof p - (size_t)n, "/%d", i);
+		mkdir(p, 0755);
+	}
+	snprintf(q, sizeof q, "%s/deep.png", p);
+	write_png(q, 7, 7);
+	/* a path of more than 4 KiB: 24 folders of 200-byte names, made
+	 * one below the other with mkdirat (mkdir refuses such a path) */
+	snprintf(p, sizeof p, "%s/odd/e", tmpdir);
+	mkdir(p, 0755);
+	int dfd = open(p, O_RDONLY | O_DIRECTORY);
+	char name[201];
+	memset(name, 'n', 200);
+	name[200] = 0;
+	for (int i = 0; i < 24 && dfd >= 0; i++) {
+		mkdirat(dfd, name, 0755);
+		int next = openat(dfd, name, O_RDONLY | O_DIRECTORY);
+		close(dfd);
+		dfd = next;
+	}
+	if (dfd >= 0) {
+		int fd = openat(dfd, "long.png", O_WRONLY | O_CREAT, 0644);
+		ok_setup &= fd >= 0 && write(fd, "x", 1) == 1;
+		if (fd >= 0)
+			close(fd);
+		close(dfd);
+	} else {
+		ok_setup = 0;
+	}
+	tap_ok(ok_setup, "odd tree made (links, FIFO, deep and long paths)");
+
+	siam_preproc pre;
+	siam_preproc_default(&pre, 1, 16, 16);
+	char spec[512];
+	snprintf(spec, sizeof spec, "folder:%s/odd", tmpdir);
+	siam_data *d = NULL;
+	siam_error err = { 0 };
+	tap_int(siam_data_open(&d, spec, SIAM_SPLIT_TRAIN, &pre, &err), 0,
+	        "open a folder with odd entries: %s", err.msg);
+	if (!d)
+		return;
+	for (int i = 0; i < d->nbad; i++)
+		tap_diag("skipped: %.200s%s", d->bad[i],
+		         strlen(d->bad[i]) > 200 ? "..." : "");
+	tap_int(d->n, 3, "3 images: c/1.png, c/2.png and the one 21 "
+	        "folders deep");
+	tap_ok(d->num_classes == 2 && !strcmp(d->class_names[0], "c") &&
+	       !strcmp(d->class_names[1], "d"), "classes c and d (e has "
+	       "no readable file)");
+	tap_ok(find_bad(d, "odd/c/loop", "already visited") >= 0,
+	       "the link loop is reported as such");
+	tap_ok(find_bad(d, "dangling.png", "dangling symbolic link") >= 0,
+	       "the dangling link is reported");
+	tap_ok(find_bad(d, "fifo.png", "FIFO") >= 0,
+	       "the FIFO is reported, never opened");
+	int lp = find_bad(d, "/nnnn", "too long");
+	tap_ok(lp >= 0 && strlen(d->bad[lp]) > 4096,
+	       "the path over 4 KiB is reported whole, with its reason");
+	siam_data_free(d);
+
+	snprintf(spec, sizeof spec, "augment:%s/odd", tmpdir);
+	tap_int(siam_data_open(&d, spec, SIAM_SPLIT_TRAIN, &pre, &err), 0,
+	        "augment: on the same folder: %s", err.msg);
+	if (d) {
+		tap_int(d->n, 3, "augment: the same 3 images");
+		tap_ok(find_bad(d, "odd/c/loop", "already visited") >= 0 &&
+		       find_bad(d, "fifo.png", "FIFO") >= 0,
+		       "augment: the same reports");
+		siam_data_free(d);
+	}
+}
+
 static void test_memory_and_augment(void)
 {
 	float x[2 * 64];
@@ -370,6 +475,7 @@ int main(void)
 	make_idx();
 	test_mnist();
 	test_folder();
+	test_folder_skips();
 	test_memory_and_augment();
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

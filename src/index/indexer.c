@@ -2,7 +2,8 @@
  * indexer.c -- the pipeline behind `siam index`: walk, decide, decode,
  * embed, store.
  *
- *   main thread                          worker threads (opts->threads)
+ *   main thread                          decoders (opts->threads workers
+ *                                        of a src/threads.c pool)
  *   -----------                          ------------------------------
  *   1. load what the database holds
  *      for this model (path -> size,
@@ -38,6 +39,7 @@
 #include "db/db.h"
 #include "fileio.h"
 #include "siam_nn.h"
+#include "threads.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -268,9 +270,12 @@ done:
 	siam_image_release(&img);
 }
 
-static void *worker(void *arg)
+/* A decoder: runs on the pool's workers (t = 1..T-1) while the calling
+ * thread consumes; takes jobs in order while the window has room. */
+static void worker(void *arg, int t, int T)
 {
 	pipeline *p = arg;
+	(void)t, (void)T;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && p->next < p->njobs &&
@@ -290,7 +295,6 @@ static void *worker(void *arg)
 			pthread_cond_signal(&p->cv_done);
 	}
 	pthread_mutex_unlock(&p->mu);
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -689,7 +693,7 @@ void siam_index_opts_default(siam_index_opts *o)
 static int run_jobs(indexer *ix, siam_error *err)
 {
 	pipeline p;
-	pthread_t *threads = NULL;
+	thr_pool *pool = NULL;
 	int nthreads = 0, rc = 0, locked_init = 0;
 
 	memset(&p, 0, sizeof p);
@@ -711,15 +715,13 @@ static int run_jobs(indexer *ix, siam_error *err)
 		if (!(p.ring[i].input = siam_xmalloc_n(ix->input_size,
 		                                       sizeof(float))))
 			goto oom;
-	if (!(threads = calloc((size_t)want, sizeof *threads)))
-		goto oom;
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv_work, NULL);
 	pthread_cond_init(&p.cv_done, NULL);
 	locked_init = 1;
-	for (; nthreads < want; nthreads++)
-		if (pthread_create(&threads[nthreads], NULL, worker, &p))
-			break;
+	/* want decoders beside this thread, which consumes */
+	pool = thr_pool_new(want + 1);
+	nthreads = thr_pool_start(pool, worker, &p);
 	if (!nthreads) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "cannot start threads");
 		goto out;
@@ -793,13 +795,13 @@ out:
 		p.stop = 1;
 		pthread_cond_broadcast(&p.cv_work);
 		pthread_mutex_unlock(&p.mu);
-		for (int i = 0; i < nthreads; i++)
-			pthread_join(threads[i], NULL);
+		if (nthreads)
+			thr_pool_wait(pool);
+		thr_pool_free(pool);
 		pthread_mutex_destroy(&p.mu);
 		pthread_cond_destroy(&p.cv_work);
 		pthread_cond_destroy(&p.cv_done);
 	}
-	free(threads);
 	if (p.ring)
 		for (size_t i = 0; i < p.window; i++)
 			free(p.ring[i].input);

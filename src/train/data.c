@@ -19,11 +19,10 @@
 #include "internal.h"
 #include "train/train_internal.h"
 #include "siam_nn.h"
+#include "threads.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -380,67 +379,120 @@ static void strlist_free(strlist *l)
 	memset(l, 0, sizeof *l);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+/* What the walk of a folder: data set found: the files, and for a
+ * labelled set the class of each (the first folder below the root). */
+typedef struct folder_walk {
+	siam_data *d;
+	const char *root;
+	size_t rootlen;
+	int labelled;
+	strlist *files, *classes;
+	int *flabel;         /* (files->n) class of each file (labelled) */
+	int rc;
+	siam_error *err;
+} folder_walk;
 
-/* Lists the entries of dir (no dot files), sorted so that a data set
- * opens in the same order everywhere: item indices, and so a seeded run,
- * must not depend on readdir's order. */
-static int list_dir(strlist *out, const char *dir, siam_error *err)
+/* Is any name below the root a dot file (or in a dot folder)?  Those
+ * are left out, as `ls` leaves them out. */
+static int hidden(const char *path, size_t rootlen)
 {
-	DIR *dp = opendir(dir);
-	if (!dp)
-		return siam_errorf(err, SIAM_EIO, "%s: %s", dir,
-		                   strerror(errno));
-	struct dirent *e;
-	while ((e = readdir(dp)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (strlist_add(out, e->d_name)) {
-			closedir(dp);
-			return siam_errorf(err, SIAM_ENOMEM, "out of memory");
-		}
-	}
-	closedir(dp);
-	if (out->n > 1)
-		qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+	for (const char *p = path + rootlen; *p; p++)
+		if (p[0] == '/' && p[1] == '.')
+			return 1;
 	return 0;
 }
 
-/* Appends every regular file under dir (recursive, sorted, no dot
- * files) to files.  Depth limits symlink loops. */
-static int walk_files(strlist *files, const char *dir, int depth,
-                      siam_error *err)
+/* The entry's class folder, the first name below the root: its length
+ * into *len, NULL for a file directly in the root. */
+static const char *class_of(const char *path, size_t rootlen, size_t *len)
 {
-	strlist ents = { 0 };
-	int rc = list_dir(&ents, dir, err);
-	for (int i = 0; !rc && i < ents.n; i++) {
-		char path[4096];
-		struct stat st;
-		if (snprintf(path, sizeof path, "%s/%s", dir, ents.v[i]) >=
-		    (int)sizeof path)
-			continue;
-		if (stat(path, &st) != 0)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			if (depth < 16)
-				rc = walk_files(files, path, depth + 1, err);
-		} else if (S_ISREG(st.st_mode)) {
-			if (strlist_add(files, path))
-				rc = siam_errorf(err, SIAM_ENOMEM,
-				                 "out of memory");
+	const char *p = path + rootlen;
+	while (*p == '/')
+		p++;
+	const char *end = strchr(p, '/');
+	if (!end)
+		return NULL;
+	*len = (size_t)(end - p);
+	return p;
+}
+
+static int on_file(folder_walk *w, const siam_walk_entry *e)
+{
+	int label = -1;
+	if (w->labelled) {
+		size_t len = 0;
+		const char *c = class_of(e->path, w->rootlen, &len);
+		if (!c)
+			return 0; /* a file beside the class folders */
+		/* The walk is depth first in name order, so a class's files
+		 * come together and the classes come sorted. */
+		strlist *cl = w->classes;
+		if (!cl->n || strlen(cl->v[cl->n - 1]) != len ||
+		    strncmp(cl->v[cl->n - 1], c, len)) {
+			char *name = strndup(c, len);
+			int bad = !name || strlist_add(cl, name);
+			free(name);
+			if (bad)
+				return -1;
 		}
+		label = cl->n - 1;
+		int *nl = realloc(w->flabel, (size_t)(w->files->n + 1) *
+		                  sizeof *nl);
+		if (!nl)
+			return -1;
+		w->flabel = nl;
 	}
-	strlist_free(&ents);
+	if (strlist_add(w->files, e->path))
+		return -1;
+	if (w->labelled)
+		w->flabel[w->files->n - 1] = label;
+	return 0;
+}
+
+static int on_walk(void *arg, const siam_walk_entry *e)
+{
+	folder_walk *w = arg;
+	if (hidden(e->path, w->rootlen))
+		return 0;
+	if (e->kind == SIAM_WALK_FILE) {
+		if (on_file(w, e) == 0)
+			return 0;
+	} else {
+		/* A special file, a folder seen before (a link loop), a
+		 * dangling link, a folder that cannot be read: the caller
+		 * hears of each, as the indexer records them. */
+		size_t len = strlen(e->path) + strlen(e->msg) + 3;
+		char *msg = malloc(len); /* paths may be longer than PATH_MAX */
+		int bad = !msg;
+		if (msg) {
+			snprintf(msg, len, "%s: %s", e->path, e->msg);
+			bad = add_bad(w->d, msg);
+			free(msg);
+		}
+		if (!bad)
+			return 0;
+	}
+	w->rc = siam_errorf(w->err, SIAM_ENOMEM, "out of memory");
+	return 1;
+}
+
+/* Every regular file under the root, in the order of siam_walk (depth
+ * first, names in byte order, so that item indices, and so a seeded
+ * run, do not depend on readdir's order), dot files left out.  What is
+ * not a file it can use goes to d->bad with the reason. */
+static int walk_folder(folder_walk *w)
+{
+	const char *root = w->root;
+	int rc = siam_walk(&root, 1, on_walk, w, w->err);
+	if (w->rc)
+		return w->rc;
 	return rc;
 }
 
 /* Decoding is the slow part of opening a folder (a PNG costs more than
- * a forward pass), so the files are shared out to a few threads.  Each
- * file's row and message have fixed slots, so the result does not
- * depend on which thread did what. */
+ * a forward pass), so the files are shared out to the threads of a
+ * pool.  Each file's row and message have fixed slots, so the result
+ * does not depend on which thread did what. */
 static char oom_msg[] = "out of memory";
 
 typedef struct decode_job {
@@ -449,37 +501,27 @@ typedef struct decode_job {
 	float *x;              /* one row per file */
 	char **msg;            /* NULL: decoded; else why not */
 	size_t size;
-	int next;              /* the next file to take */
-	pthread_mutex_t lock;
 } decode_job;
 
-static void *decode_worker(void *arg)
+static void decode_one(void *arg, size_t i, int t)
 {
 	decode_job *j = arg;
-	for (;;) {
-		pthread_mutex_lock(&j->lock);
-		int i = j->next++;
-		pthread_mutex_unlock(&j->lock);
-		if (i >= j->files->n)
-			break;
-		siam_image img = { 0 };
-		siam_error e = { 0 };
-		if (siam_image_load(&img, j->files->v[i], NULL, &e) != 0 ||
-		    siam_preprocess(j->x + (size_t)i * j->size, &img, j->pre,
-		                    &e) != 0) {
-			char buf[SIAM_ERR_MAX + 8];
-			if (!strstr(e.msg, j->files->v[i]))
-				snprintf(buf, sizeof buf, "%s: %s", j->files->v[i],
-				         e.msg);
-			else
-				snprintf(buf, sizeof buf, "%s", e.msg);
-			j->msg[i] = strdup(buf);
-			if (!j->msg[i])
-				j->msg[i] = oom_msg;
-		}
-		siam_image_release(&img);
+	siam_image img = { 0 };
+	siam_error e = { 0 };
+	(void)t;
+	if (siam_image_load(&img, j->files->v[i], NULL, &e) != 0 ||
+	    siam_preprocess(j->x + i * j->size, &img, j->pre, &e) != 0) {
+		char buf[SIAM_ERR_MAX + 8];
+		if (!strstr(e.msg, j->files->v[i]))
+			snprintf(buf, sizeof buf, "%s: %s", j->files->v[i],
+			         e.msg);
+		else
+			snprintf(buf, sizeof buf, "%s", e.msg);
+		j->msg[i] = strdup(buf);
+		if (!j->msg[i])
+			j->msg[i] = oom_msg;
 	}
-	return NULL;
+	siam_image_release(&img);
 }
 
 /* Decodes and preprocesses every file; unreadable ones go to d->bad.
@@ -498,18 +540,12 @@ static int decode_all(siam_data *d, const strlist *files,
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 		goto done;
 	}
-	pthread_mutex_init(&j.lock, NULL);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int nt = (int)SIAM_MIN(SIAM_MAX(cpus, 1), 8), started = 0;
+	int nt = (int)SIAM_MIN(SIAM_MAX(cpus, 1), 8);
 	nt = SIAM_MIN(nt, files->n / 16 + 1);
-	pthread_t tid[8];
-	for (int t = 1; t < nt; t++)
-		if (pthread_create(&tid[started], NULL, decode_worker, &j) == 0)
-			started++;
-	decode_worker(&j);
-	for (int t = 0; t < started; t++)
-		pthread_join(tid[t], NULL);
-	pthread_mutex_destroy(&j.lock);
+	thr_pool *pool = thr_pool_new(nt); /* NULL: decode here alone */
+	thr_pool_for(pool, (size_t)files->n, decode_one, &j);
+	thr_pool_free(pool);
 	int k = 0;
 	for (int i = 0; i < files->n; i++) {
 		keep[i] = j.msg[i] == NULL;
@@ -542,49 +578,22 @@ static int open_folder(siam_data *d, const char *dir, int labelled,
                        const siam_preproc *pre, siam_error *err)
 {
 	strlist classes = { 0 }, files = { 0 };
-	int *flabel = NULL, rc = 0;
+	int rc = 0;
 	unsigned char *keep = NULL;
 	float *x = NULL;
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return siam_errorf(err, SIAM_EIO, "%s: not a directory", dir);
-	if (labelled) {
-		strlist ents = { 0 };
-		if ((rc = list_dir(&ents, dir, err)))
-			return rc;
-		for (int i = 0; i < ents.n; i++) {
-			char path[4096];
-			snprintf(path, sizeof path, "%s/%s", dir, ents.v[i]);
-			if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-				int before = files.n;
-				if ((rc = walk_files(&files, path, 1, err)))
-					break;
-				if (files.n == before)
-					continue; /* an empty class is no class */
-				int *nl = realloc(flabel, (size_t)files.n *
-				                  sizeof *nl);
-				if (nl)
-					flabel = nl;
-				if (!nl || strlist_add(&classes, ents.v[i])) {
-					rc = siam_errorf(err, SIAM_ENOMEM,
-					                 "out of memory");
-					break;
-				}
-				for (int j = before; j < files.n; j++)
-					flabel[j] = classes.n - 1;
-			}
-		}
-		strlist_free(&ents);
-		if (rc)
-			goto done;
-		if (classes.n == 0) {
-			rc = siam_errorf(err, SIAM_EINVAL,
-			                 "%s: no class sub-folders with files "
-			                 "(folder: wants DIR/CLASS/IMAGE)", dir);
-			goto done;
-		}
-	} else if ((rc = walk_files(&files, dir, 0, err)))
+	folder_walk w = { d, dir, strlen(dir), labelled, &files, &classes,
+	                  NULL, 0, err };
+	if ((rc = walk_folder(&w)))
 		goto done;
+	if (labelled && classes.n == 0) {
+		rc = siam_errorf(err, SIAM_EINVAL,
+		                 "%s: no class sub-folders with files "
+		                 "(folder: wants DIR/CLASS/IMAGE)", dir);
+		goto done;
+	}
 	if (files.n == 0) {
 		rc = siam_errorf(err, SIAM_EINVAL, "%s: no files", dir);
 		goto done;
@@ -618,7 +627,7 @@ static int open_folder(siam_data *d, const char *dir, int labelled,
 		}
 		for (int i = 0, k = 0; i < files.n; i++)
 			if (keep[i])
-				d->labels[k++] = flabel[i];
+				d->labels[k++] = w.flabel[i];
 		d->num_classes = classes.n;
 		for (int i = 0; i < classes.n; i++) {
 			d->class_names[i] = classes.v[i];
@@ -630,7 +639,7 @@ static int open_folder(siam_data *d, const char *dir, int labelled,
 done:
 	free(x);
 	free(keep);
-	free(flabel);
+	free(w.flabel);
 	strlist_free(&files);
 	strlist_free(&classes);
 	return rc;
