@@ -407,13 +407,8 @@ fail:
 
 static void ws_free_buffers(net_ws *ws)
 {
-	free(ws->part);
-	free(ws->input);
-	free(ws->acts);
-	free(ws->dacts);
-	free(ws->scratch);
-	free(ws->argmax);
-	ws->part = ws->input = ws->acts = ws->dacts = ws->scratch = NULL;
+	free(ws->input); /* one block, see reserve */
+	ws->input = ws->acts = ws->dacts = ws->scratch = ws->part = NULL;
 	ws->argmax = NULL;
 	ws->cap = 0;
 }
@@ -424,9 +419,7 @@ static void ws_free(net_ws *ws)
 		return;
 	ws_free_buffers(ws);
 	thr_pool_free(ws->pool);
-	free(ws->act);
-	free(ws->dact);
-	free(ws->scr);
+	free(ws->act); /* act, dact and scr are one block */
 	free(ws->am);
 	free(ws);
 }
@@ -439,14 +432,14 @@ static net_ws *ws_new(const siam_net *net, int train)
 	size_t L = (size_t)net->nlayers;
 	ws->train = train;
 	ws->nthr = 1;
-	ws->act = calloc(L, sizeof *ws->act);
-	ws->dact = calloc(L, sizeof *ws->dact);
-	ws->scr = calloc(L, sizeof *ws->scr);
+	ws->act = calloc(3 * L, sizeof *ws->act);
 	ws->am = calloc(L, sizeof *ws->am);
-	if (!ws->act || !ws->dact || !ws->scr || !ws->am) {
+	if (!ws->act || !ws->am) {
 		ws_free(ws);
 		return NULL;
 	}
+	ws->dact = ws->act + L;
+	ws->scr = ws->act + 2 * L;
 	return ws;
 }
 
@@ -532,24 +525,35 @@ static int reserve(const siam_net *net, net_ws *ws, int B, siam_error *err)
 		if (l->kind == SIAM_LAYER_POOL)
 			nam += layer_out_size(l);
 	}
-	size_t T1 = (size_t)ws->nthr;
+	size_t T1 = (size_t)ws->nthr, Bz = (size_t)B;
 	ws_free_buffers(ws);
-	ws->input = siam_xmalloc_n((size_t)B * net->in_size, sizeof(float));
-	ws->acts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
-	ws->scratch = siam_xmalloc_n(T1 * nconv + nnorm, sizeof(float));
-	ws->argmax = siam_xmalloc_n((size_t)B * nam, sizeof(int));
-	int ok = ws->input && ws->acts && ws->scratch && ws->argmax;
-	if (ws->train) {
-		ws->dacts = siam_xmalloc_n((size_t)B * nact, sizeof(float));
-		ws->part = siam_xmalloc_n((T1 - 1) * net->nconvp,
-		                          sizeof(float));
-		ok = ok && ws->dacts && ws->part;
+	/* Floats of each part of one block: the input, the activations
+	 * (and their gradients), the scratch (T1 conv scratches, then the
+	 * l2 norms), the conv gradient parts of threads 1.. and the pool
+	 * caches (ints, which are a float's size). */
+	_Static_assert(sizeof(int) == sizeof(float), "argmax in the block");
+	size_t sz[6], off[6], total = 0;
+	int over = __builtin_mul_overflow(Bz, net->in_size, &sz[0]);
+	over |= __builtin_mul_overflow(Bz, nact, &sz[1]);
+	sz[2] = ws->train ? sz[1] : 0;
+	over |= __builtin_mul_overflow(T1, nconv, &sz[3]);
+	over |= __builtin_add_overflow(sz[3], nnorm, &sz[3]);
+	sz[4] = ws->train ? (T1 - 1) * net->nconvp : 0;
+	over |= __builtin_mul_overflow(Bz, nam, &sz[5]);
+	for (int k = 0; k < 6; k++) {
+		off[k] = total;
+		over |= __builtin_add_overflow(total, sz[k], &total);
 	}
-	if (!ok) {
-		ws_free_buffers(ws);
+	float *block = over ? NULL : siam_xmalloc_n(total, sizeof(float));
+	if (!block)
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory for a batch "
 		                   "of %d samples", B);
-	}
+	ws->input = block + off[0];
+	ws->acts = block + off[1];
+	ws->dacts = ws->train ? block + off[2] : NULL;
+	ws->scratch = block + off[3];
+	ws->part = ws->train ? block + off[4] : NULL;
+	ws->argmax = (int *)(block + off[5]); /* an int is a float's size */
 	ws->conv_scr = nconv;
 	size_t oa = 0, os = T1 * nconv, om = 0;
 	for (int i = 0; i < net->nlayers; i++) {
