@@ -46,7 +46,7 @@ const struct cmd_entry cmd_eval_entry = {
 	"  -l, --limit N        use only the first N test images\n"
 	"  -s, --seed N         seed of pairs and trials (default 1)\n"
 	"  -t, --threshold T    measure accuracy at T, not the model's\n"
-	"  -j, --threads N      BLAS threads\n"
+	"  -j, --threads N      threads for the network\n"
 	"      --json           print one JSON object\n"
 	"  -q, --quiet          no progress messages\n"
 	"  -h, --help           this help\n", run

@@ -77,7 +77,7 @@ const struct cmd_entry cmd_train_entry = {
 	"                        cut at 1/3, 1/2 or 2/3, each a class of its\n"
 	"                        own; for models meant for unseen classes\n"
 	"  -s, --seed N          random seed (default 1)\n"
-	"  -j, --threads N       BLAS threads (default: the BLAS default)\n"
+	"  -j, --threads N       threads for the network (default: cores)\n"
 	"Output:\n"
 	"  -o, --output FILE     the model file (default model.siam)\n"
 	"      --checkpoint FILE where Ctrl-C saves (default FILE.ckpt)\n"
