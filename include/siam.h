@@ -61,12 +61,45 @@ int siam_errorf(siam_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------ */
-/* Threads                                                             */
+/* Threads and process-wide state                                      */
 
-/* Threads for BLAS and for the nets' conv layers (0 = leave as is;
- * default: OpenBLAS's, i.e. OPENBLAS_NUM_THREADS or the core count).
- * Results are reproducible for a given count.  Call it before work
- * starts, not while a net runs. */
+/*
+ * libsiam keeps its state in the objects it hands out, with two
+ * exceptions, both process-wide:
+ *   - OpenBLAS's own thread count.  The first call that needs BLAS
+ *     (an embedding, a training step, siam_sgemm, siam_set_threads)
+ *     sets it to one thread for the whole process, once, and nothing
+ *     changes it afterwards.  libsiam runs its parallel work on its
+ *     own threads instead (one pool per net workspace, per index run,
+ *     per folder opened), so no GEMM's result depends on a thread
+ *     count.  A program that calls OpenBLAS itself gets one thread
+ *     from then on.
+ *   - The thread count of siam_set_threads (below).
+ *
+ * Sharing objects between threads:
+ *   - A model (its siam_net) may be used by any number of threads at
+ *     once to embed: siam_model_embed_image, siam_net_embed and
+ *     siam_net_embed_views take a workspace of their own from the net
+ *     (kept for the next call; freed with the net) and only read the
+ *     parameters.  Not while any thread changes the model (training,
+ *     siam_net_init, writing through siam_net_params).
+ *   - siam_net_forward and siam_net_backward use the net's one
+ *     training workspace and return pointers into it: one thread at a
+ *     time per net, as the training loop and siam_trainer_* do.
+ *   - A siam_data's load may be called from several threads at once.
+ *   - Any other object (a database handle, a trainer) belongs to one
+ *     thread at a time.
+ *
+ * Determinism: the embeddings of an image (or of a batch) are the same
+ * bits whatever the thread count and however many threads embed at
+ * once; a training run is the same for the same seed and thread count.
+ */
+
+/* Threads each net uses for its conv layers (and its fc layers'
+ * backward), the caller's included; n <= 0 leaves the count as it is.
+ * Default: OPENBLAS_NUM_THREADS, else the number of cores, as read at
+ * the first call that needs BLAS.  Process-wide; may be called at any
+ * time from any thread: each net reads it at its next batch. */
 void siam_set_threads(int n);
 
 /* ------------------------------------------------------------------ */

@@ -188,8 +188,10 @@ double siam_net_forward_flops(const siam_net *net);
 /* Forward pass of B samples, inp (B, input_size).  Returns a pointer to
  * the (B, embed_dim) embeddings, owned by the net and valid until the
  * next forward.  Grows activation buffers as needed; NULL on ENOMEM or
- * B <= 0.  inp is copied: the caller may reuse it before backward.  A
- * net is not thread-safe; use one net per thread. */
+ * B <= 0.  inp is copied: the caller may reuse it before backward.
+ * Forward and backward use the net's training workspace: one thread at
+ * a time per net (siam_net_embed may run beside it in other threads, as
+ * long as the parameters do not change; see "Threads" in siam.h). */
 const float *siam_net_forward(siam_net *net, const float *inp, int B,
                               siam_error *err);
 /* Backward pass for the batch of the last forward: dout (B, embed_dim).
@@ -197,7 +199,9 @@ const float *siam_net_forward(siam_net *net, const float *inp, int B,
 void siam_net_backward(siam_net *net, const float *dout);
 void siam_net_zero_grad(siam_net *net);
 
-/* Embeds B inputs into out (B, embed_dim): a forward that copies out. */
+/* Embeds B inputs into out (B, embed_dim): a forward that copies out.
+ * Thread-safe on a shared net: each call takes a workspace of its own
+ * (see "Threads" in siam.h).  Errors: SIAM_EINVAL (B <= 0), SIAM_ENOMEM. */
 int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
                    siam_error *err);
 
@@ -323,8 +327,8 @@ struct siam_data {
 	char **class_names; /* num_classes names: "0".."9", folder names */
 	int c, h, w;        /* shape of one loaded item */
 	float fill;         /* input value of a blank pixel (augment pads) */
-	int nbad;           /* unreadable files skipped (folder, augment) */
-	char **bad;         /* nbad messages, each naming its file */
+	int nbad;           /* files skipped (folder, augment) */
+	char **bad;         /* nbad messages "PATH: reason" */
 	/* Writes item i (0 <= i < n) as c*h*w floats of network input.
 	 * Safe to call from several threads at once. */
 	int (*load)(const siam_data *d, int i, float *out, siam_error *err);
@@ -342,8 +346,12 @@ typedef enum siam_split { SIAM_SPLIT_TRAIN, SIAM_SPLIT_TEST } siam_split;
 void siam_data_suggest_preproc(siam_preproc *pre, const char *spec);
 
 /* Opens "KIND:PATH" (see above) for the split; items come out as pre
- * describes.  Unreadable images in folder and augment sources are
- * listed in bad[], not fatal; a source with no usable item is
+ * describes.  In folder and augment sources, what cannot be used is
+ * listed in bad[], not fatal: unreadable images, and what the walk
+ * (siam_walk, as the indexer's) skips or cannot follow, such as special
+ * files, dangling links, links back to a folder already walked (loops)
+ * and paths the system refuses as too long.  Dot files are left out.
+ * The walk has no depth limit.  A source with no usable item is
  * SIAM_EINVAL.  mnist ignores pre->digit: IDX digits are already in
  * the MNIST convention and are only normalised (and resized if the
  * network's input is not 28x28). */
@@ -516,7 +524,7 @@ typedef struct siam_train_opts {
 	float weight_decay;    /* decoupled, AdamW; default 0 */
 	int loss;              /* SIAM_LOSS_*; default contrastive */
 	uint64_t seed;         /* default 1 */
-	int threads;           /* BLAS threads; 0 = leave as is */
+	int threads;           /* siam_set_threads(threads); 0 = leave as is */
 	float val_split;       /* fraction of images held out; default 0.1 */
 	const char *classes;   /* train on these classes only; NULL = all */
 	int augment;           /* 1: distort inputs with aug */
