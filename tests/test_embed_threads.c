@@ -8,6 +8,7 @@
  * siam's own threads split only whole samples).
  */
 #include "internal.h"
+#include "siam_nn.h"
 #include "tap.h"
 
 #include <pthread.h>
