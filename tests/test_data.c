@@ -188,23 +188,31 @@ static void write_png(const char *path, int x, int y)
 	stbi_write_png(path, 20, 20, 1, img, 20);
 }
 
+/* mkdir and write_png for a path under tmpdir. */
+static void tmp_mkdir(const char *rel)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, rel);
+	mkdir(p, 0755);
+}
+
+static void tmp_png(const char *rel, int x, int y)
+{
+	char p[512];
+	snprintf(p, sizeof p, "%s/%s", tmpdir, rel);
+	write_png(p, x, y);
+}
+
 static void test_folder(void)
 {
 	char p[512];
-	snprintf(p, sizeof p, "%s/imgs", tmpdir);
-	mkdir(p, 0755);
-	snprintf(p, sizeof p, "%s/imgs/b_class", tmpdir);
-	mkdir(p, 0755);
-	snprintf(p, sizeof p, "%s/imgs/a_class", tmpdir);
-	mkdir(p, 0755);
-	snprintf(p, sizeof p, "%s/imgs/empty", tmpdir);
-	mkdir(p, 0755);
-	snprintf(p, sizeof p, "%s/imgs/a_class/1.png", tmpdir);
-	write_png(p, 2, 2);
-	snprintf(p, sizeof p, "%s/imgs/a_class/2.png", tmpdir);
-	write_png(p, 4, 3);
-	snprintf(p, sizeof p, "%s/imgs/b_class/1.png", tmpdir);
-	write_png(p, 12, 12);
+	tmp_mkdir("imgs");
+	tmp_mkdir("imgs/b_class");
+	tmp_mkdir("imgs/a_class");
+	tmp_mkdir("imgs/empty");
+	tmp_png("imgs/a_class/1.png", 2, 2);
+	tmp_png("imgs/a_class/2.png", 4, 3);
+	tmp_png("imgs/b_class/1.png", 12, 12);
 	/* enough files that decoding is shared out to threads */
 	for (int i = 0; i < 40; i++) {
 		snprintf(p, sizeof p, "%s/imgs/b_class/x%02d.png", tmpdir, i);
@@ -291,14 +299,10 @@ static int find_bad(const siam_data *d, const char *a, const char *b)
 static void test_folder_skips(void)
 {
 	char p[512], q[600];
-	snprintf(p, sizeof p, "%s/odd", tmpdir);
-	mkdir(p, 0755);
-	snprintf(p, sizeof p, "%s/odd/c", tmpdir);
-	mkdir(p, 0755);
-	snprintf(p, sizeof p, "%s/odd/c/1.png", tmpdir);
-	write_png(p, 2, 2);
-	snprintf(p, sizeof p, "%s/odd/c/2.png", tmpdir);
-	write_png(p, 5, 5);
+	tmp_mkdir("odd");
+	tmp_mkdir("odd/c");
+	tmp_png("odd/c/1.png", 2, 2);
+	tmp_png("odd/c/2.png", 5, 5);
 	/* a link back to the root: a loop */
 	snprintf(p, sizeof p, "%s/odd/c/loop", tmpdir);
 	int ok_setup = symlink("..", p) == 0;
