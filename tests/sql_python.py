@@ -66,7 +66,8 @@ def main():
     names = conn.execute(
         "SELECT name, narg FROM pragma_function_list"
         " WHERE name LIKE 'siam%' ORDER BY name, narg").fetchall()
-    is_(names, [("siam_distance", 2), ("siam_embed", 1), ("siam_json", 1),
+    is_(names, [("siam_distance", 2), ("siam_embed", 1), ("siam_hamming", 2),
+                ("siam_json", 1),
                 ("siam_match", 2), ("siam_match", 3), ("siam_vector", 1)],
         "the registered functions")
 

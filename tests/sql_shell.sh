@@ -26,10 +26,11 @@ is "$(sq :memory: "SELECT load_extension('$mod') IS NULL" \
 is "$(sq :memory: ".load $mod" "SELECT group_concat(name || '/' || narg, ' ')
 	FROM (SELECT name, narg FROM pragma_function_list
 	WHERE name LIKE 'siam%' ORDER BY name, narg)")" \
-	"siam_distance/2 siam_embed/1 siam_json/1 siam_match/2 siam_match/3 siam_vector/1" \
+	"siam_distance/2 siam_embed/1 siam_hamming/2 siam_json/1 siam_match/2 siam_match/3 siam_vector/1" \
 	"the registered functions"
 is "$(sq :memory: ".load $mod" "SELECT name FROM pragma_module_list
-	WHERE name LIKE 'siam%'")" siam_knn "the siam_knn module"
+	WHERE name LIKE 'siam%' ORDER BY name")" "siam_knn
+siam_pairs" "the siam_knn and siam_pairs modules"
 is "$(sq :memory: ".load $mod" "SELECT siam_distance('[0,0]', '[3,4]')")" \
 	5.0 "siam_distance 3-4-5"
 is "$(err :memory: ".load $mod" \

@@ -112,10 +112,11 @@ static void test_registration(sqlite3 *db)
 	is(db, "SELECT group_concat(name || '/' || narg, ' ') FROM"
 	       " (SELECT name, narg FROM pragma_function_list"
 	       "  WHERE name LIKE 'siam%' ORDER BY name, narg)",
-	   "siam_distance/2 siam_embed/1 siam_json/1 siam_match/2 "
-	   "siam_match/3 siam_vector/1");
-	is(db, "SELECT group_concat(name) FROM pragma_module_list"
-	       " WHERE name LIKE 'siam%'", "siam_knn");
+	   "siam_distance/2 siam_embed/1 siam_hamming/2 siam_json/1 "
+	   "siam_match/2 siam_match/3 siam_vector/1");
+	is(db, "SELECT group_concat(name) FROM (SELECT name FROM"
+	       " pragma_module_list WHERE name LIKE 'siam%' ORDER BY name)",
+	   "siam_knn,siam_pairs");
 	/* Pure ones are deterministic (0x800) and innocuous (0x200000);
 	 * siam_embed is direct-only (0x80000). */
 	is(db, "SELECT group_concat(name || '/' || narg || ':' ||"
@@ -123,7 +124,8 @@ static void test_registration(sqlite3 *db)
 	       " (flags & 0x80000 != 0), ' ') FROM (SELECT * FROM"
 	       " pragma_function_list WHERE name LIKE 'siam%'"
 	       " ORDER BY name, narg)",
-	   "siam_distance/2:110 siam_embed/1:001 siam_json/1:110 "
+	   "siam_distance/2:110 siam_embed/1:001 siam_hamming/2:110 "
+	   "siam_json/1:110 "
 	   "siam_match/2:010 siam_match/3:110 siam_vector/1:110");
 }
 
@@ -787,6 +789,108 @@ static void test_knn(sqlite3 *db)
 	free(ids);
 }
 
+/* siam_hamming: bits that differ between two 64-bit hashes. */
+static void test_hamming(sqlite3 *db)
+{
+	is(db, "SELECT siam_hamming(1, 2)", "2");
+	is(db, "SELECT siam_hamming(-1, 0)", "64");
+	is(db, "SELECT siam_hamming(-9223372036854775808, 0)", "1");
+	is(db, "SELECT siam_hamming(12345, 12345)", "0");
+	is(db, "SELECT siam_hamming(NULL, 1)", "NULL");
+	is(db, "SELECT siam_hamming(1, NULL)", "NULL");
+	is(db, "SELECT siam_hamming('a', 1)", "ERROR: siam_hamming: argument 1"
+	       " must be an integer 64-bit hash (images.phash)");
+	is(db, "SELECT siam_hamming(1, 1.5)", "ERROR: siam_hamming: argument 2"
+	       " must be an integer 64-bit hash (images.phash)");
+}
+
+/* siam_pairs against the brute-force self-join with siam_distance, on
+ * model 3: 400 vectors of 5 dimensions with exact duplicates and a
+ * threshold exactly on one pair's distance. */
+#define PAIRS_DIFF(t)                                                      \
+	"SELECT (SELECT count(*) FROM (SELECT a, b, distance FROM"          \
+	" siam_pairs(" t ", 3) EXCEPT " BRUTE(t) ")) + (SELECT count(*) FROM" \
+	" (" BRUTE(t) " EXCEPT SELECT a, b, distance FROM siam_pairs(" t    \
+	", 3)))"
+#define BRUTE(t)                                                           \
+	"SELECT x.id, y.id, siam_distance(x.embedding, y.embedding) FROM"  \
+	" images x JOIN images y ON x.id < y.id WHERE x.model_id = 3 AND"   \
+	" y.model_id = 3 AND siam_distance(x.embedding, y.embedding) <= " t
+
+static void test_pairs(sqlite3 *db)
+{
+	enum { N = 400, D = 5 };
+	float *x = malloc((size_t)N * D * sizeof *x);
+	int64_t *ids = malloc(N * sizeof *ids);
+	exec(db, "INSERT INTO models(id, name, blob, spec, embed_dim,"
+	         " threshold, sha256) VALUES (3, 'pairs', x'', 'pairs', 5, 0.5,"
+	         " '')");
+	for (int i = 0; i < N; i++) {
+		ids[i] = 100000 + 7 * (N - i); /* descending: ids order rows */
+		for (int j = 0; j < D; j++)
+			x[i * D + j] = rndf();
+	}
+	memcpy(x + 10 * D, x + 20 * D, D * sizeof *x);
+	memcpy(x + 30 * D, x + 20 * D, D * sizeof *x);
+	insert_vectors(db, 3, x, ids, N, D);
+	is(db, "SELECT count(*) FROM siam_pairs(0, 3)", "3");
+	is(db, "SELECT group_concat(a || '-' || b || ':' || distance, ' ')"
+	       " FROM siam_pairs WHERE threshold = 0 AND model_id = 3",
+	   "102590-102660:0.0 102590-102730:0.0 102660-102730:0.0");
+	is(db, PAIRS_DIFF("0.3"), "0");
+	is(db, PAIRS_DIFF("0.6"), "0");
+	int64_t n6 = (int64_t)qd(db, "SELECT count(*) FROM siam_pairs(0.6, 3)");
+	tap_ok(n6 > 50, "threshold 0.6 finds pairs (%lld)", (long long)n6);
+	/* a threshold exactly on a distance includes that pair */
+	char sql[1024];
+	const char *d = q(db, "SELECT printf('%!.17g', siam_distance("
+	                      "x.embedding, y.embedding)) FROM images x JOIN"
+	                      " images y ON x.id < y.id WHERE x.model_id = 3"
+	                      " AND y.model_id = 3 ORDER BY 1 LIMIT 1 OFFSET"
+	                      " 40");
+	char t[64];
+	snprintf(t, sizeof t, "%s", d);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM siam_pairs(%s, 3)", t);
+	is(db, sql, "41");
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM images x JOIN images y"
+	         " ON x.id < y.id WHERE x.model_id = 3 AND y.model_id = 3 AND"
+	         " siam_distance(x.embedding, y.embedding) <= %s", t);
+	is(db, sql, "41");
+	/* ordered by (a, b), and the hidden columns read back */
+	is(db, "SELECT count(*) FROM (SELECT a, b, lag(a) OVER () AS pa,"
+	       " lag(b) OVER () AS pb FROM siam_pairs(0.6, 3)) WHERE pa > a"
+	       " OR (pa = a AND pb >= b) OR a >= b", "0");
+	is(db, "SELECT DISTINCT threshold || ',' || model_id FROM"
+	       " siam_pairs(0.6, 3)", "0.6,3");
+	/* the current model (1) is the default: its ties, 10 + 1 pairs */
+	is(db, "SELECT count(*) FROM siam_pairs(0)", "11");
+	/* errors */
+	is(db, "SELECT * FROM siam_pairs", "ERROR: siam_pairs: a threshold is"
+	       " required: WHERE threshold = 0.5, or siam_pairs(0.5)");
+	is(db, "SELECT * FROM siam_pairs('x')",
+	   "ERROR: siam_pairs: threshold must be a number");
+	is(db, "SELECT * FROM siam_pairs(-1)", "ERROR: siam_pairs: threshold"
+	       " must be a finite number >= 0, found -1");
+	is(db, "SELECT * FROM siam_pairs(9e999)", "ERROR: siam_pairs: "
+	       "threshold must be a finite number >= 0, found Inf");
+	is(db, "SELECT count(*) FROM siam_pairs(NULL)", "0");
+	is(db, "SELECT * FROM siam_pairs(0.5, 99)",
+	   "ERROR: siam_pairs: no model with id 99");
+	is(db, "SELECT * FROM siam_pairs(0.5, 'a')",
+	   "ERROR: siam_pairs: model_id must be an integer");
+	exec(db, "UPDATE images SET embedding = x'00000000' WHERE id = 100007");
+	is(db, "SELECT * FROM siam_pairs(0.5, 3)", "ERROR: siam_pairs: image "
+	       "100007 has an embedding of 4 bytes, but model 3 makes 5 "
+	       "dimensions (20 bytes)");
+	exec(db, "DELETE FROM images WHERE model_id = 3");
+	sqlite3 *empty = open_db(":memory:");
+	is(empty, "SELECT * FROM siam_pairs(0.5)",
+	   "ERROR: siam_pairs: the database has no model");
+	siam_db_close(empty);
+	free(x);
+	free(ids);
+}
+
 /* Changes made through another connection are seen too. */
 static void test_knn_two_connections(void)
 {
@@ -840,6 +944,8 @@ int main(void)
 	test_errors(db);
 	test_json(db);
 	test_knn(db);
+	test_hamming(db);
+	test_pairs(db);
 	siam_db_close(db);
 	test_knn_two_connections();
 	siam_db_close(NULL);

@@ -123,6 +123,23 @@ SIAM_HIDDEN int db_embeddings_each(struct sqlite3 *db, int64_t model_id,
                                    int (*cb)(void *arg, int64_t id,
                                              const void *blob, int len),
                                    void *arg, siam_error *err);
+/* The embeddings of model_id as one matrix, by ascending image id:
+ * m->x (m->n rows of dim floats, row-major) and m->ids.  m's buffers
+ * (m->cap rows) are reused and grown; m->n is set.  An embedding that
+ * is not dim floats is an error (SIAM_EFORMAT, "image ID has an
+ * embedding of ..."); then m->n is 0.  siam_knn keeps its matrix
+ * across queries, siam_pairs and dedup load it once. */
+typedef struct db_matrix {
+	float *x;
+	int64_t *ids;
+	int64_t n, cap;
+	int dim;
+} db_matrix;
+SIAM_HIDDEN int db_embeddings_matrix(struct sqlite3 *db, int64_t model_id,
+                                     int dim, db_matrix *m,
+                                     siam_error *err);
+/* Frees m's buffers (not m) and zeroes it; NULL is a no-op. */
+SIAM_HIDDEN void db_matrix_free(db_matrix *m);
 /* meta.images_gen, which the schema's triggers replace on every change
  * of images: 0 and *gen, 1 if there is no such row (every caller must
  * then assume a change), or an error. */

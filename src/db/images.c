@@ -238,6 +238,72 @@ int db_embeddings_each(sqlite3 *db, int64_t model_id,
 	                  " ORDER BY id", model_id, embedding_row, &c, err);
 }
 
+typedef struct matrix_loader {
+	db_matrix *m;
+	int64_t model_id;
+	siam_error *err;
+} matrix_loader;
+
+/* One row for db_embeddings_matrix: appended, the buffers doubled as
+ * needed. */
+static int matrix_row(void *arg, int64_t id, const void *blob, int len)
+{
+	matrix_loader *ld = arg;
+	db_matrix *m = ld->m;
+	int dim = m->dim;
+	if (len != 4 * dim || !blob)
+		return siam_errorf(ld->err, SIAM_EFORMAT,
+		                   "image %lld has an embedding of %d bytes, "
+		                   "but model %lld makes %d dimensions "
+		                   "(%d bytes)", (long long)id, len,
+		                   (long long)ld->model_id, dim, 4 * dim);
+	if (m->n == m->cap) {
+		int64_t cap = m->cap ? 2 * m->cap : 1024;
+		float *x = realloc(m->x, (size_t)cap * (size_t)dim * sizeof *x);
+		if (x)
+			m->x = x;
+		int64_t *ids = x ? realloc(m->ids, (size_t)cap * sizeof *ids) :
+		                   NULL;
+		if (!ids)
+			return siam_errorf(ld->err, SIAM_ENOMEM,
+			                   "out of memory loading %lld "
+			                   "embeddings", (long long)m->n);
+		m->ids = ids;
+		m->cap = cap;
+	}
+	float *row = m->x + (size_t)m->n * (size_t)dim;
+	const unsigned char *p = blob;
+	for (int j = 0; j < dim; j++)
+		row[j] = db_load_f32(p + 4 * j);
+	m->ids[m->n++] = id;
+	return 0;
+}
+
+int db_embeddings_matrix(sqlite3 *db, int64_t model_id, int dim,
+                         db_matrix *m, siam_error *err)
+{
+	matrix_loader ld = { m, model_id, err };
+	if (m->dim != dim) {
+		/* the buffers were sized for rows of another length */
+		m->cap = 0;
+		m->dim = dim;
+	}
+	m->n = 0;
+	int rc = db_embeddings_each(db, model_id, matrix_row, &ld, err);
+	if (rc != 0)
+		m->n = 0;
+	return rc;
+}
+
+void db_matrix_free(db_matrix *m)
+{
+	if (!m)
+		return;
+	free(m->x);
+	free(m->ids);
+	memset(m, 0, sizeof *m);
+}
+
 int db_images_gen(sqlite3 *db, int64_t *gen, siam_error *err)
 {
 	sqlite3_stmt *st;

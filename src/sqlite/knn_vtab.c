@@ -40,7 +40,7 @@ typedef struct knn_vtab {
 	int dim;
 	i64 n, cap;
 	float *x;
-	i64 *ids;
+	int64_t *ids;
 	struct knn8 *q8; /* the int8 copy for the first pass, or NULL */
 	int scans;       /* queries since the matrix was loaded */
 } knn_vtab;
@@ -247,67 +247,24 @@ static int knn_images_gen(sqlite3 *db, i64 *gen, char **msg)
 	return rc;
 }
 
-typedef struct knn_loader {
-	knn_vtab *vt;
-	i64 model_id;
-	int dim;
-	char *msg;
-} knn_loader;
-
-/* One row for knn_load: appended to the matrix. */
-static int knn_load_row(void *arg, int64_t id, const void *blob, int len)
-{
-	knn_loader *ld = arg;
-	knn_vtab *vt = ld->vt;
-	int dim = ld->dim;
-	if (len != 4 * dim || !blob) {
-		ld->msg = sqlite3_mprintf(
-			"siam_knn: image %lld has an embedding of %d "
-			"bytes, but model %lld makes %d dimensions "
-			"(%d bytes)", (long long)id, len,
-			(long long)ld->model_id, dim, 4 * dim);
-		return 1;
-	}
-	if (vt->n == vt->cap) {
-		i64 cap = vt->cap ? 2 * vt->cap : 1024;
-		float *x = realloc(vt->x, (size_t)cap * (size_t)dim * sizeof *x);
-		if (x)
-			vt->x = x;
-		i64 *ids = x ? realloc(vt->ids, (size_t)cap * sizeof *ids) :
-		               NULL;
-		if (!ids) {
-			ld->msg = sqlite3_mprintf("siam_knn: out of memory "
-			                          "loading %lld embeddings",
-			                          (long long)vt->n);
-			return 1;
-		}
-		vt->ids = ids;
-		vt->cap = cap;
-	}
-	float *row = vt->x + (size_t)vt->n * (size_t)dim;
-	const unsigned char *p = blob;
-	for (int j = 0; j < dim; j++)
-		row[j] = db_load_f32(p + 4 * j);
-	vt->ids[vt->n++] = id;
-	return 0;
-}
-
-/* Loads the embeddings of model_id (dim floats each) into the matrix. */
+/* Loads the embeddings of model_id (dim floats each) into the matrix,
+ * through src/db/'s loader (the one siam_pairs uses), in vt's buffers. */
 static int knn_load(knn_vtab *vt, i64 model_id, int dim, char **msg)
 {
-	knn_loader ld = {vt, model_id, dim, NULL};
+	db_matrix m = { vt->x, vt->ids, 0, vt->cap, vt->dim };
 	siam_error err = {0};
 	vt->loaded = 0;
-	vt->n = 0;
-	int rc = db_embeddings_each(vt->db, model_id, knn_load_row, &ld, &err);
+	int rc = db_embeddings_matrix(vt->db, model_id, dim, &m, &err);
+	vt->x = m.x;
+	vt->ids = m.ids;
+	vt->cap = m.cap;
+	vt->n = m.n;
+	vt->dim = dim;
 	if (rc != 0) {
-		*msg = ld.msg ? ld.msg :
-		       sqlite3_mprintf("siam_knn: %s", err.msg);
-		vt->n = 0;
+		*msg = sqlite3_mprintf("siam_knn: %s", err.msg);
 		return -1;
 	}
 	vt->model_id = model_id;
-	vt->dim = dim;
 	vt->loaded = 1;
 	return 0;
 }
@@ -336,29 +293,6 @@ static void knn8_attach(knn_vtab *vt)
 	if (vt->q8 && knn8_build(vt->q8, vt->x, vt->n, vt->dim) < 0) {
 		free(vt->q8);
 		vt->q8 = NULL;
-	}
-}
-
-/* Reads an integer argument (k, LIMIT, model_id): 0 and *v, 1 for NULL,
- * -1 if it is not an integer. */
-static int knn_int_arg(sqlite3_value *v, i64 *out)
-{
-	switch (sqlite3_value_numeric_type(v)) {
-	case SQLITE_NULL:
-		return 1;
-	case SQLITE_INTEGER:
-		*out = sqlite3_value_int64(v);
-		return 0;
-	case SQLITE_FLOAT: {
-		double d = sqlite3_value_double(v);
-		if (d == floor(d) && fabs(d) < 9e18) {
-			*out = (i64)d;
-			return 0;
-		}
-		return -1;
-	}
-	default:
-		return -1;
 	}
 }
 
@@ -399,15 +333,15 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 	if (!(cur->query = sqlite3_value_dup(vq)))
 		return SQLITE_NOMEM;
 	if (vk) {
-		r = knn_int_arg(vk, &k);
+		r = sql_int_arg(vk, &k);
 		if (r == 1)
 			return SQLITE_OK; /* k = NULL: no rows */
 		if (r < 0)
 			return knn_error(vt, sqlite3_mprintf(
 				"siam_knn: k must be an integer"));
 	} else if (vl) {
-		if (knn_int_arg(vl, &lim) != 0 ||
-		    (vo && knn_int_arg(vo, &off) != 0))
+		if (sql_int_arg(vl, &lim) != 0 ||
+		    (vo && sql_int_arg(vo, &off) != 0))
 			return knn_error(vt, sqlite3_mprintf(
 				"siam_knn: LIMIT must be an integer"));
 		k = lim + (off > 0 ? off : 0);
@@ -422,31 +356,12 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 			SIAM_KNN_MAX_K, (long long)k));
 
 	/* Which model, and how many dimensions its embeddings have. */
-	if (vm) {
-		r = knn_int_arg(vm, &model_id);
-		if (r == 1)
-			return SQLITE_OK;
-		if (r < 0)
-			return knn_error(vt, sqlite3_mprintf(
-				"siam_knn: model_id must be an integer"));
-		siam_error err = {0};
-		r = db_model_dim(vt->db, model_id, &dim, &err);
-		if (r < 0)
-			return knn_error(vt, sqlite3_mprintf("siam_knn: %s",
-			                                     err.msg));
-		if (r == 1)
-			return knn_error(vt, sqlite3_mprintf(
-				"siam_knn: no model with id %lld",
-				(long long)model_id));
-	} else {
-		if (sql_model_info(vt->conn, vt->db, "siam_knn", &msg) < 0)
-			return knn_error(vt, msg);
-		if (vt->conn->model_id == 0)
-			return knn_error(vt, sqlite3_mprintf(
-				"siam_knn: the database has no model"));
-		model_id = vt->conn->model_id;
-		dim = vt->conn->embed_dim;
-	}
+	r = sql_model_pick(vt->conn, vt->db, "siam_knn", vm, &model_id, &dim,
+	                   &msg);
+	if (r < 0)
+		return knn_error(vt, msg);
+	if (r == 1)
+		return SQLITE_OK; /* model_id = NULL: no rows */
 
 	r = sqlvec_parse(&q, vq, "siam_knn", &msg);
 	if (r < 0)

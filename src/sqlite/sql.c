@@ -1,6 +1,6 @@
 /*
  * sql.c -- siam's SQL functions (siam_distance, siam_match, siam_vector,
- * siam_json, siam_embed), the per-connection state they and siam_knn
+ * siam_json, siam_embed, siam_hamming), the per-connection state they and siam_knn
  * share, and the registration of all of it (siam_sql_register).
  *
  * The user manual is the header of siam_ext.c and siam-sql(7); this
@@ -327,6 +327,85 @@ fail:
 	siam_image_release(&img);
 }
 
+/* siam_hamming(a, b): the number of bits in which two 64-bit perceptual
+ * hashes (images.phash) differ.  NULL in, NULL out; anything but an
+ * integer is an error rather than 0, so that a hash stored as text is
+ * noticed instead of matching everything. */
+static void sqlfn_hamming(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	for (int i = 0; i < 2; i++)
+		if (sqlite3_value_type(argv[i]) != SQLITE_INTEGER) {
+			char *msg = sqlite3_mprintf(
+				"siam_hamming: argument %d must be an integer "
+				"64-bit hash (images.phash)", i + 1);
+			sql_result_msg(ctx, msg);
+			return;
+		}
+	uint64_t x = (uint64_t)sqlite3_value_int64(argv[0]) ^
+	             (uint64_t)sqlite3_value_int64(argv[1]);
+	sqlite3_result_int(ctx, __builtin_popcountll(x));
+}
+
+/* Reads an integer argument (k, LIMIT, model_id): 0 and *v, 1 for NULL,
+ * -1 if it is not an integer. */
+int sql_int_arg(sqlite3_value *v, i64 *out)
+{
+	switch (sqlite3_value_numeric_type(v)) {
+	case SQLITE_NULL:
+		return 1;
+	case SQLITE_INTEGER:
+		*out = sqlite3_value_int64(v);
+		return 0;
+	case SQLITE_FLOAT: {
+		double d = sqlite3_value_double(v);
+		if (d == floor(d) && fabs(d) < 9e18) {
+			*out = (i64)d;
+			return 0;
+		}
+		return -1;
+	}
+	default:
+		return -1;
+	}
+}
+
+int sql_model_pick(sql_conn *c, sqlite3 *db, const char *fn,
+                   sqlite3_value *vm, i64 *model_id, int *dim, char **msg)
+{
+	if (vm) {
+		int r = sql_int_arg(vm, model_id);
+		if (r != 0) {
+			if (r < 0)
+				*msg = sqlite3_mprintf("%s: model_id must be an "
+				                       "integer", fn);
+			return r;
+		}
+		siam_error err = {0};
+		r = db_model_dim(db, *model_id, dim, &err);
+		if (r < 0)
+			*msg = sqlite3_mprintf("%s: %s", fn, err.msg);
+		else if (r == 1)
+			*msg = sqlite3_mprintf("%s: no model with id %lld", fn,
+			                       (long long)*model_id);
+		return r != 0 ? -1 : 0;
+	}
+	if (sql_model_info(c, db, fn, msg) < 0)
+		return -1;
+	if (c->model_id == 0) {
+		*msg = sqlite3_mprintf("%s: the database has no model", fn);
+		return -1;
+	}
+	*model_id = c->model_id;
+	*dim = c->embed_dim;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Registration                                                        */
 
@@ -352,6 +431,7 @@ static const struct {
 	{"siam_match", sqlfn_match, 3, SQL_PURE},
 	{"siam_match", sqlfn_match, 2, SQLITE_UTF8 | SQLITE_INNOCUOUS},
 	{"siam_embed", sqlfn_embed, 1, SQLITE_UTF8 | SQLITE_DIRECTONLY},
+	{"siam_hamming", sqlfn_hamming, 2, SQL_PURE},
 };
 
 /* Registers everything on db.  Returns an SQLite code; *msg (may be
@@ -382,8 +462,17 @@ static int sql_register(sqlite3 *db, char **msg)
 	c->refs++;
 	rc = sqlite3_create_module_v2(db, "siam_knn", &sql_knn_module, c,
 	                              sql_conn_unref);
+	if (rc != SQLITE_OK) {
+		if (msg)
+			*msg = sqlite3_mprintf("cannot register siam_knn: %s",
+			                       sqlite3_errmsg(db));
+		goto out;
+	}
+	c->refs++;
+	rc = sqlite3_create_module_v2(db, "siam_pairs", &sql_pairs_module, c,
+	                              sql_conn_unref);
 	if (rc != SQLITE_OK && msg)
-		*msg = sqlite3_mprintf("cannot register siam_knn: %s",
+		*msg = sqlite3_mprintf("cannot register siam_pairs: %s",
 		                       sqlite3_errmsg(db));
 out:
 	sql_conn_unref(c);

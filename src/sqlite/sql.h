@@ -71,9 +71,20 @@ SIAM_HIDDEN void sql_conn_unref(void *p);
 SIAM_HIDDEN int sql_model_info(sql_conn *c, sqlite3 *db, const char *fn,
                                char **msg);
 
+/* Reads an integer argument (k, LIMIT, model_id): 0 and *out, 1 for
+ * NULL, -1 if it is not an integer. */
+SIAM_HIDDEN int sql_int_arg(sqlite3_value *v, i64 *out);
+/* The model a virtual table searches, and its dimensions: model_id vm
+ * if given (may be NULL), else the database's current model.  Returns
+ * 0, 1 if vm is SQL NULL (no rows), or -1 with *msg ("FN: ..."). */
+SIAM_HIDDEN int sql_model_pick(sql_conn *c, sqlite3 *db, const char *fn,
+                               sqlite3_value *vm, i64 *model_id, int *dim,
+                               char **msg);
+
 /* ------------------------------------------------------------------ */
-/* siam_knn (knn_vtab.c)                                               */
+/* siam_knn (knn_vtab.c) and siam_pairs (pairs_vtab.c)                                               */
 
 SIAM_HIDDEN extern const sqlite3_module sql_knn_module;
+SIAM_HIDDEN extern const sqlite3_module sql_pairs_module;
 
 #endif

@@ -1,0 +1,180 @@
+/*
+ * test_pairs.c -- the all-pairs kernel behind siam_pairs and siam dedup:
+ * pairs_search (blocked GEMM filter + exact re-check) must return
+ * exactly what pairs_search_ref (knn_ssd on every pair) returns -- the
+ * same pairs, the same float distances, in the same order -- on data
+ * made to be hard for it: pairs exactly at the threshold, exact
+ * duplicates (ties at 0), rows far from the origin (the |a|^2 + |b|^2 -
+ * 2ab expansion cancels), more rows than one block, odd dimensions.
+ */
+#include "knn.h"
+#include "pairs.h"
+#include "siam_nn.h"
+
+#include "tap.h"
+
+#include <string.h>
+
+static siam_rng rng;
+
+static int same_pairs(const pairs_list *p, const pairs_list *q)
+{
+	if (p->n != q->n)
+		return 0;
+	for (int64_t i = 0; i < p->n; i++)
+		if (p->v[i].a != q->v[i].a || p->v[i].b != q->v[i].b ||
+		    memcmp(&p->v[i].ssd, &q->v[i].ssd, sizeof(float)))
+			return 0;
+	return 1;
+}
+
+/* Both searches at threshold t; returns how many pairs they agree on,
+ * or -1 (and a failed check) if they differ. */
+static int64_t agree(const char *what, const float *x, int64_t n, int dim,
+                     double t)
+{
+	pairs_list fast = {0}, ref = {0};
+	int rf = pairs_search(&fast, x, n, dim, t);
+	int rr = pairs_search_ref(&ref, x, n, dim, t);
+	int same = rf == 0 && rr == 0 && same_pairs(&fast, &ref);
+	if (!tap_ok(same, "%s: n=%lld dim=%d threshold=%.9g: %lld pairs, "
+	            "equal to the reference", what, (long long)n, dim, t,
+	            (long long)ref.n))
+		tap_diag("fast %lld pairs (rc %d), reference %lld (rc %d)",
+		         (long long)fast.n, rf, (long long)ref.n, rr);
+	int64_t r = same ? ref.n : -1;
+	pairs_list_free(&fast);
+	pairs_list_free(&ref);
+	return r;
+}
+
+/* n rows: each row after the first quarter is a small perturbation
+ * (noise * N(0,1)) of an earlier row, around centre + N(0,1). */
+static float *near_copies(int64_t n, int dim, float centre, float noise)
+{
+	float *x = malloc((size_t)n * dim * sizeof *x);
+	for (int64_t i = 0; i < n; i++) {
+		float *r = x + (size_t)i * dim;
+		if (i < n / 4 + 1) {
+			for (int j = 0; j < dim; j++)
+				r[j] = centre + siam_rng_normal(&rng);
+		} else {
+			const float *o = x + (size_t)siam_rng_below(
+				&rng, (uint32_t)i) * dim;
+			for (int j = 0; j < dim; j++)
+				r[j] = o[j] + noise * siam_rng_normal(&rng);
+		}
+	}
+	return x;
+}
+
+static void l2_rows(float *x, int64_t n, int dim)
+{
+	for (int64_t i = 0; i < n; i++) {
+		float *r = x + (size_t)i * dim;
+		double s = 0;
+		for (int j = 0; j < dim; j++)
+			s += (double)r[j] * r[j];
+		for (int j = 0; j < dim; j++)
+			r[j] = (float)(r[j] / sqrt(s));
+	}
+}
+
+/* The distance of the k-th pair of the reference at a wide threshold:
+ * a threshold exactly on a pair's distance. */
+static double kth_distance(const float *x, int64_t n, int dim, double wide,
+                           int64_t k)
+{
+	pairs_list ref = {0};
+	pairs_search_ref(&ref, x, n, dim, wide);
+	double d = ref.n ? sqrt((double)ref.v[k % ref.n].ssd) : 0;
+	pairs_list_free(&ref);
+	return d;
+}
+
+static void test_hand_made(void)
+{
+	/* on a line: 0, 0.5, 1.0; distances 0.5, 0.5 and 1.0 exactly */
+	float x[] = {0, 0, 0.5f, 0, 1.0f, 0};
+	pairs_list p = {0};
+	pairs_search(&p, x, 3, 2, 0.5);
+	tap_int(p.n, 2, "line 0, .5, 1 at threshold 0.5: two pairs");
+	tap_ok(p.n == 2 && p.v[0].a == 0 && p.v[0].b == 1 && p.v[1].a == 1 &&
+	       p.v[1].b == 2 && p.v[0].ssd == 0.25f && p.v[1].ssd == 0.25f,
+	       "they are (0,1) and (1,2) at distance 0.5, the threshold "
+	       "itself (a pair at the threshold is in)");
+	pairs_list_free(&p);
+	pairs_search(&p, x, 3, 2, nextafter(0.5, 0));
+	tap_int(p.n, 0, "just under 0.5: no pair");
+	pairs_list_free(&p);
+	pairs_search(&p, x, 3, 2, 1.0);
+	tap_int(p.n, 3, "at 1.0: all three pairs");
+	pairs_list_free(&p);
+	tap_int(pairs_search(&p, x, 0, 2, 1.0), 0, "no rows: success");
+	tap_int(p.n, 0, "no rows: no pairs");
+	pairs_search(&p, x, 1, 2, 1.0);
+	tap_int(p.n, 0, "one row: no pairs");
+	pairs_list_free(&p);
+}
+
+static void test_duplicates(void)
+{
+	/* 1100 rows, 7 values repeated: rows i and j are equal iff i % 7
+	 * == j % 7; at threshold 0 exactly those pairs (ties at 0). */
+	int64_t n = 1100;
+	int dim = 16;
+	float *base = malloc(7 * dim * sizeof *base);
+	for (int i = 0; i < 7 * dim; i++)
+		base[i] = siam_rng_normal(&rng);
+	float *x = malloc((size_t)n * dim * sizeof *x);
+	for (int64_t i = 0; i < n; i++)
+		memcpy(x + i * dim, base + (i % 7) * dim, dim * sizeof *x);
+	int64_t want = 0;
+	for (int c = 0; c < 7; c++) {
+		int64_t m = (n - c + 6) / 7;
+		want += m * (m - 1) / 2;
+	}
+	tap_int(agree("exact duplicates at threshold 0", x, n, dim, 0), want,
+	        "threshold 0 finds exactly the %lld pairs of equal rows",
+	        (long long)want);
+	free(base);
+	free(x);
+}
+
+int main(void)
+{
+	siam_rng_seed(&rng, 20261202);
+	test_hand_made();
+	test_duplicates();
+
+	static const int dims[] = {1, 3, 17, 64};
+	for (size_t d = 0; d < sizeof dims / sizeof *dims; d++) {
+		int dim = dims[d];
+		int64_t n = dim == 64 ? 2100 : 1300;
+		float *x = near_copies(n, dim, 0, 0.05f);
+		agree("near copies", x, n, dim, 0.1 * sqrt(dim));
+		double t = kth_distance(x, n, dim, 0.1 * sqrt(dim), 17);
+		int64_t at = agree("threshold exactly on a pair", x, n, dim, t);
+		int64_t below = agree("threshold just under that pair", x, n,
+		                      dim, nextafter(t, 0));
+		tap_ok(at > 0 && below >= 0 && below < at,
+		       "dim %d: the pair at the threshold is in, just under "
+		       "it is out (%lld vs %lld)", dim, (long long)at,
+		       (long long)below);
+		free(x);
+	}
+	/* far from the origin: |x|^2 ~ 64e6, distances ~ 0.01 */
+	float *x = near_copies(1500, 64, 1000, 1e-3f);
+	int64_t nfar = agree("rows far from the origin", x, 1500, 64, 0.012);
+	tap_ok(nfar > 100, "far rows: the near copies are found (%lld)",
+	       (long long)nfar);
+	free(x);
+	/* unit vectors, as the models make them, at dedup thresholds */
+	x = near_copies(2100, 64, 0, 0.1f);
+	l2_rows(x, 2100, 64);
+	agree("unit vectors", x, 2100, 64, 0.5);
+	agree("unit vectors", x, 2100, 64, 1.0);
+	agree("unit vectors, all pairs", x, 2100, 64, 2.0);
+	free(x);
+	return tap_done();
+}
