@@ -87,6 +87,20 @@
 **   hundred times faster than ORDER BY siam_distance(...) LIMIT k, tens
 **   of times faster than sqlite-vec (bench/bench_knn).
 **
+** THE siam_pairs TABLE
+**
+**   Every pair of images within a distance (duplicates), each pair once,
+**   a < b, ordered by (a, b); a pair is listed when distance <= threshold:
+**
+**     SELECT a, b, distance FROM siam_pairs WHERE threshold = 0.5;
+**     SELECT * FROM siam_pairs(0.5, 2);            -- model 2's embeddings
+**
+**   Blocked GEMM as a filter with a proven error bound, then the exact
+**   float32 distance of siam_distance: the brute-force self-join's
+**   answer, without N^2 SQL calls or an N x N matrix (src/pairs.c).
+**   siam_hamming(h1, h2): differing bits of two 64-bit perceptual
+**   hashes (images.phash).
+**
 ** The code lives in src/sqlite/ and src/db/, compiled for this module with
 ** -DSIAM_SQLITE_EXTENSION: every SQLite call goes through the host's
 ** sqlite3_api table (db/sqlite_api.h), and siam.so links no libsqlite3.
