@@ -585,6 +585,39 @@ int siam_db_knn(struct sqlite3 *db, int64_t model_id, const float *q,
 /* Frees hits and their strings; NULL is a no-op. */
 void siam_db_hits_free(siam_db_hit *hits, int n);
 
+/* One image as siam dedup reads it (siam_db_list_images).  The strings
+ * are valid during the callback only. */
+typedef struct siam_db_image_row {
+	int64_t id;
+	const char *path;
+	int is_url;
+	const char *content_hash; /* or NULL */
+	int64_t size, mtime_ns;   /* SIAM_DB_UNKNOWN if NULL */
+	int width, height;        /* 0 if unknown */
+	int has_phash;
+	uint64_t phash;
+	int has_embedding;
+} siam_db_image_row;
+/* Calls cb for every image of model_id, by ascending id; cb returns
+ * non-zero to stop (then that value is returned). */
+int siam_db_list_images(struct sqlite3 *db, int64_t model_id,
+                        int (*cb)(void *arg, const siam_db_image_row *r),
+                        void *arg, siam_error *err);
+
+/* One pair of siam_db_pairs: image ids a < b and their distance. */
+typedef struct siam_db_pair {
+	int64_t a, b;
+	double distance;
+} siam_db_pair;
+/* Every pair of images of model_id whose embeddings are within
+ * threshold (distance <= threshold), by ascending (a, b): what
+ * "SELECT a, b, distance FROM siam_pairs(threshold, model_id)" returns,
+ * computed by the same kernel (src/pairs.c) without an n by n matrix.
+ * *pairs (malloc'ed, the caller frees it; NULL when *n is 0) gets *n of
+ * them.  SIAM_EINVAL for a threshold that is negative or not finite. */
+int siam_db_pairs(struct sqlite3 *db, int64_t model_id, double threshold,
+                  siam_db_pair **pairs, size_t *n, siam_error *err);
+
 
 #ifdef __cplusplus
 }

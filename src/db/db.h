@@ -12,6 +12,7 @@
  *   images.c   the images table: put, find, touch, delete, iterate,
  *              the embeddings for siam_knn, prune candidates
  *   errors.c   the errors table
+ *   pairs.c    every pair within a distance (siam_db_pairs; libsiam only)
  *   query.c    k nearest stored images (siam_db_knn) and the counts of
  *              siam info (siam_db_stats)
  *

@@ -304,6 +304,39 @@ void db_matrix_free(db_matrix *m)
 	memset(m, 0, sizeof *m);
 }
 
+static int listing_row(void *arg, sqlite3_stmt *st)
+{
+	db_cb *c = arg;
+	siam_db_image_row r;
+	memset(&r, 0, sizeof r);
+	r.path = (const char *)sqlite3_column_text(st, 1);
+	if (!r.path)
+		return 0;
+	r.id = sqlite3_column_int64(st, 0);
+	r.is_url = sqlite3_column_int(st, 2);
+	r.content_hash = (const char *)sqlite3_column_text(st, 3);
+	r.size = db_column_i64_or_unknown(st, 4);
+	r.mtime_ns = db_column_i64_or_unknown(st, 5);
+	r.width = sqlite3_column_int(st, 6);
+	r.height = sqlite3_column_int(st, 7);
+	r.has_phash = sqlite3_column_type(st, 8) != SQLITE_NULL;
+	r.phash = (uint64_t)sqlite3_column_int64(st, 8);
+	r.has_embedding = sqlite3_column_int(st, 9);
+	return c->fn.listing(c->arg, &r);
+}
+
+int siam_db_list_images(sqlite3 *db, int64_t model_id,
+                        int (*cb)(void *arg, const siam_db_image_row *r),
+                        void *arg, siam_error *err)
+{
+	db_cb c = { .fn.listing = cb, .arg = arg };
+	return model_rows(db, "SELECT id, path, is_url, content_hash, size,"
+	                  " mtime_ns, width, height, phash,"
+	                  " embedding IS NOT NULL FROM images"
+	                  " WHERE model_id = ?1 ORDER BY id", model_id,
+	                  listing_row, &c, err);
+}
+
 int db_images_gen(sqlite3 *db, int64_t *gen, siam_error *err)
 {
 	sqlite3_stmt *st;

@@ -29,6 +29,7 @@ typedef struct db_cb {
 		int (*embedding)(void *arg, int64_t id, const void *blob,
 		                 int len);
 		int (*path)(void *arg, const char *path);
+		int (*listing)(void *arg, const siam_db_image_row *r);
 	} fn;
 	void *arg;
 } db_cb;
