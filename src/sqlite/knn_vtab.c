@@ -30,9 +30,7 @@ enum {
 };
 
 typedef struct knn_vtab {
-	sqlite3_vtab base;
-	sqlite3 *db;
-	sql_conn *conn;
+	sql_vtab sv; /* first: base, db, conn */
 	/* The matrix: n rows of dim floats, the embeddings of model_id
 	 * in image_id order, as of images_gen = gen. */
 	int loaded;
@@ -61,22 +59,10 @@ static int knn_connect(sqlite3 *db, void *aux, int argc,
 	(void)argc;
 	(void)argv;
 	(void)pzErr;
-	int rc = sqlite3_declare_vtab(db,
+	return sql_vtab_connect(db, aux,
 		"CREATE TABLE x(image_id INTEGER, distance REAL, path TEXT,"
-		" query HIDDEN, k HIDDEN, model_id HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	knn_vtab *vt = calloc(1, sizeof *vt);
-	if (!vt)
-		return SQLITE_NOMEM;
-	vt->db = db;
-	vt->conn = aux;
-	vt->conn->refs++;
-	/* It only reads the database it is attached to: safe in triggers
-	 * and views of an untrusted schema. */
-	sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-	*out = &vt->base;
-	return SQLITE_OK;
+		" query HIDDEN, k HIDDEN, model_id HIDDEN)",
+		sizeof(knn_vtab), out);
 }
 
 static void knn8_release(knn_vtab *vt);
@@ -84,7 +70,7 @@ static void knn8_release(knn_vtab *vt);
 static int knn_disconnect(sqlite3_vtab *base)
 {
 	knn_vtab *vt = (knn_vtab *)base;
-	sql_conn_unref(vt->conn);
+	sql_conn_unref(vt->sv.conn);
 	knn8_release(vt);
 	free(vt->x);
 	free(vt->ids);
@@ -95,11 +81,7 @@ static int knn_disconnect(sqlite3_vtab *base)
 static int knn_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
 {
 	(void)base;
-	knn_cursor *cur = calloc(1, sizeof *cur);
-	if (!cur)
-		return SQLITE_NOMEM;
-	*out = &cur->base;
-	return SQLITE_OK;
+	return sql_vtab_open(sizeof(knn_cursor), out);
 }
 
 static int knn_close(sqlite3_vtab_cursor *base)
@@ -227,9 +209,7 @@ static int knn_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 
 static int knn_error(knn_vtab *vt, char *msg)
 {
-	sqlite3_free(vt->base.zErrMsg);
-	vt->base.zErrMsg = msg;
-	return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+	return sql_vtab_error(&vt->sv.base, msg);
 }
 
 /* Reads images_gen: 0 and *gen, 1 if there is no counter (every query
@@ -254,7 +234,7 @@ static int knn_load(knn_vtab *vt, i64 model_id, int dim, char **msg)
 	db_matrix m = { vt->x, vt->ids, 0, vt->cap, vt->dim };
 	siam_error err = {0};
 	vt->loaded = 0;
-	int rc = db_embeddings_matrix(vt->db, model_id, dim, &m, &err);
+	int rc = db_embeddings_matrix(vt->sv.db, model_id, dim, &m, &err);
 	vt->x = m.x;
 	vt->ids = m.ids;
 	vt->cap = m.cap;
@@ -356,7 +336,7 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 			SIAM_KNN_MAX_K, (long long)k));
 
 	/* Which model, and how many dimensions its embeddings have. */
-	r = sql_model_pick(vt->conn, vt->db, "siam_knn", vm, &model_id, &dim,
+	r = sql_model_pick(vt->sv.conn, vt->sv.db, "siam_knn", vm, &model_id, &dim,
 	                   &msg);
 	if (r < 0)
 		return knn_error(vt, msg);
@@ -376,7 +356,7 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 	}
 
 	/* Reload the matrix if the images changed since it was read. */
-	r = knn_images_gen(vt->db, &gen, &msg);
+	r = knn_images_gen(vt->sv.db, &gen, &msg);
 	if (r < 0)
 		goto fail;
 	if (r == 1 || !vt->loaded || vt->model_id != model_id ||
@@ -446,12 +426,12 @@ static int knn_column(sqlite3_vtab_cursor *base, sqlite3_context *ctx,
 		break;
 	case KNN_COL_PATH:
 		if (!cur->path_st &&
-		    sqlite3_prepare_v2(vt->db, db_sql_image_path, -1,
+		    sqlite3_prepare_v2(vt->sv.db, db_sql_image_path, -1,
 		                       &cur->path_st, NULL) !=
 		            SQLITE_OK) {
 			cur->path_st = NULL;
 			return knn_error(vt, sqlite3_mprintf(
-				"siam_knn: %s", sqlite3_errmsg(vt->db)));
+				"siam_knn: %s", sqlite3_errmsg(vt->sv.db)));
 		}
 		sqlite3_bind_int64(cur->path_st, 1, id);
 		if (sqlite3_step(cur->path_st) == SQLITE_ROW)

@@ -36,9 +36,7 @@ enum {
 };
 
 typedef struct pairs_vtab {
-	sqlite3_vtab base;
-	sqlite3 *db;
-	sql_conn *conn;
+	sql_vtab sv; /* first: base, db, conn */
 } pairs_vtab;
 
 typedef struct pairs_cursor {
@@ -57,27 +55,16 @@ static int pairs_connect(sqlite3 *db, void *aux, int argc,
 	(void)argc;
 	(void)argv;
 	(void)pzErr;
-	int rc = sqlite3_declare_vtab(db,
+	return sql_vtab_connect(db, aux,
 		"CREATE TABLE x(a INTEGER, b INTEGER, distance REAL,"
-		" threshold HIDDEN, model_id HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	pairs_vtab *vt = calloc(1, sizeof *vt);
-	if (!vt)
-		return SQLITE_NOMEM;
-	vt->db = db;
-	vt->conn = aux;
-	vt->conn->refs++;
-	/* It only reads the database it is attached to, as siam_knn. */
-	sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
-	*out = &vt->base;
-	return SQLITE_OK;
+		" threshold HIDDEN, model_id HIDDEN)",
+		sizeof(pairs_vtab), out);
 }
 
 static int pairs_disconnect(sqlite3_vtab *base)
 {
 	pairs_vtab *vt = (pairs_vtab *)base;
-	sql_conn_unref(vt->conn);
+	sql_conn_unref(vt->sv.conn);
 	free(vt);
 	return SQLITE_OK;
 }
@@ -85,11 +72,7 @@ static int pairs_disconnect(sqlite3_vtab *base)
 static int pairs_open(sqlite3_vtab *base, sqlite3_vtab_cursor **out)
 {
 	(void)base;
-	pairs_cursor *cur = calloc(1, sizeof *cur);
-	if (!cur)
-		return SQLITE_NOMEM;
-	*out = &cur->base;
-	return SQLITE_OK;
+	return sql_vtab_open(sizeof(pairs_cursor), out);
 }
 
 static int pairs_close(sqlite3_vtab_cursor *base)
@@ -172,9 +155,7 @@ static int pairs_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 
 static int pairs_error(pairs_vtab *vt, char *msg)
 {
-	sqlite3_free(vt->base.zErrMsg);
-	vt->base.zErrMsg = msg;
-	return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+	return sql_vtab_error(&vt->sv.base, msg);
 }
 
 static int pairs_filter(sqlite3_vtab_cursor *base, int idxNum,
@@ -215,13 +196,13 @@ static int pairs_filter(sqlite3_vtab_cursor *base, int idxNum,
 		return pairs_error(vt, sqlite3_mprintf(
 			"siam_pairs: threshold must be a finite number >= 0, "
 			"found %g", t));
-	r = sql_model_pick(vt->conn, vt->db, "siam_pairs", vm, &model_id,
+	r = sql_model_pick(vt->sv.conn, vt->sv.db, "siam_pairs", vm, &model_id,
 	                   &dim, &msg);
 	if (r < 0)
 		return pairs_error(vt, msg);
 	if (r == 1)
 		return SQLITE_OK; /* model_id = NULL: no rows */
-	if (db_embeddings_matrix(vt->db, model_id, dim, &cur->m, &err) != 0)
+	if (db_embeddings_matrix(vt->sv.db, model_id, dim, &cur->m, &err) != 0)
 		return pairs_error(vt, sqlite3_mprintf("siam_pairs: %s",
 		                                       err.msg));
 	if (pairs_search(&cur->hits, cur->m.x, cur->m.n, dim, t) < 0) {

@@ -406,6 +406,41 @@ int sql_model_pick(sql_conn *c, sqlite3 *db, const char *fn,
 	return 0;
 }
 
+int sql_vtab_connect(sqlite3 *db, void *aux, const char *schema,
+                     size_t size, sqlite3_vtab **out)
+{
+	int rc = sqlite3_declare_vtab(db, schema);
+	if (rc != SQLITE_OK)
+		return rc;
+	sql_vtab *vt = calloc(1, size);
+	if (!vt)
+		return SQLITE_NOMEM;
+	vt->db = db;
+	vt->conn = aux;
+	vt->conn->refs++;
+	/* Both tables only read the database they are attached to: safe
+	 * in triggers and views of an untrusted schema. */
+	sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
+	*out = &vt->base;
+	return SQLITE_OK;
+}
+
+int sql_vtab_open(size_t size, sqlite3_vtab_cursor **out)
+{
+	sqlite3_vtab_cursor *cur = calloc(1, size);
+	if (!cur)
+		return SQLITE_NOMEM;
+	*out = cur;
+	return SQLITE_OK;
+}
+
+int sql_vtab_error(sqlite3_vtab *vt, char *msg)
+{
+	sqlite3_free(vt->zErrMsg);
+	vt->zErrMsg = msg;
+	return msg ? SQLITE_ERROR : SQLITE_NOMEM;
+}
+
 /* ------------------------------------------------------------------ */
 /* Registration                                                        */
 

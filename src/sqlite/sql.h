@@ -82,7 +82,25 @@ SIAM_HIDDEN int sql_model_pick(sql_conn *c, sqlite3 *db, const char *fn,
                                char **msg);
 
 /* ------------------------------------------------------------------ */
-/* siam_knn (knn_vtab.c) and siam_pairs (pairs_vtab.c)                                               */
+/* siam_knn (knn_vtab.c) and siam_pairs (pairs_vtab.c)                 */
+
+/* What both tables' objects start with (sql.c has their common
+ * methods): the vtab, its connection, and a reference to the
+ * connection's sql_conn. */
+typedef struct sql_vtab {
+	sqlite3_vtab base;
+	sqlite3 *db;
+	sql_conn *conn;
+} sql_vtab;
+/* xConnect: declares schema and allocates size bytes (a struct that
+ * starts with sql_vtab) for the table; aux is the sql_conn. */
+SIAM_HIDDEN int sql_vtab_connect(sqlite3 *db, void *aux, const char *schema,
+                                 size_t size, sqlite3_vtab **out);
+/* xOpen's allocation: a zeroed cursor of size bytes. */
+SIAM_HIDDEN int sql_vtab_open(size_t size, sqlite3_vtab_cursor **out);
+/* Sets the table's error message (sqlite3_mprintf'ed; NULL means out
+ * of memory) and returns the code for it. */
+SIAM_HIDDEN int sql_vtab_error(sqlite3_vtab *vt, char *msg);
 
 SIAM_HIDDEN extern const sqlite3_module sql_knn_module;
 SIAM_HIDDEN extern const sqlite3_module sql_pairs_module;
