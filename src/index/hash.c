@@ -87,17 +87,107 @@ static void sha256_block(uint32_t h[8], const unsigned char *p)
 	h[7] += k;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* The same compression with the x86 SHA extensions (SHA-NI: Intel
+ * since Goldmont/Ice Lake, every AMD Zen): 5 to 10 times faster than
+ * the portable code, which is the difference between hashing a camera
+ * JPEG in less time than decoding it at 1/8 scale and in more.  The
+ * portable sha256_block above stays the reference: the FIPS vectors and
+ * sha256sum comparisons in tests/test_hash.c run through whichever the
+ * machine picks, and both must give the same digests.  The state is kept
+ * as ABEF/CDGH, the order the sha256rnds2 instruction wants. */
+#include <cpuid.h>
+#include <immintrin.h>
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static void sha256_blocks_ni(uint32_t h[8], const unsigned char *p,
+                             size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL,
+	                                     0x0405060700010203ULL);
+	__m128i t = _mm_loadu_si128((const __m128i *)&h[0]);
+	__m128i s1 = _mm_loadu_si128((const __m128i *)&h[4]);
+	t = _mm_shuffle_epi32(t, 0xb1);            /* CDAB */
+	s1 = _mm_shuffle_epi32(s1, 0x1b);          /* EFGH */
+	__m128i s0 = _mm_alignr_epi8(t, s1, 8);    /* ABEF */
+	s1 = _mm_blend_epi16(s1, t, 0xf0);         /* CDGH */
+
+	for (; n; n--, p += 64) {
+		__m128i abef = s0, cdgh = s1, m[4], x;
+		for (int i = 0; i < 4; i++)
+			m[i] = _mm_shuffle_epi8(
+				_mm_loadu_si128((const __m128i *)(p + 16 * i)),
+				bswap);
+		/* Rounds 4g..4g+3 use message words W[4g..4g+3] = m[g % 4];
+		 * W for group g+1 is made during group g (msg2), from the
+		 * msg1 of group g-3 made during group g-2. */
+#pragma GCC unroll 16
+		for (int g = 0; g < 16; g++) {
+			x = _mm_add_epi32(m[g & 3], _mm_loadu_si128(
+				(const __m128i *)&sha_k[4 * g]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, x);
+			if (g >= 3 && g <= 14) {
+				__m128i w = _mm_alignr_epi8(m[g & 3],
+				                            m[(g + 3) & 3], 4);
+				m[(g + 1) & 3] = _mm_sha256msg2_epu32(
+					_mm_add_epi32(m[(g + 1) & 3], w), m[g & 3]);
+			}
+			s0 = _mm_sha256rnds2_epu32(s0, s1,
+			                           _mm_shuffle_epi32(x, 0x0e));
+			if (g >= 1 && g <= 12)
+				m[(g + 3) & 3] = _mm_sha256msg1_epu32(
+					m[(g + 3) & 3], m[g & 3]);
+		}
+		s0 = _mm_add_epi32(s0, abef);
+		s1 = _mm_add_epi32(s1, cdgh);
+	}
+
+	t = _mm_shuffle_epi32(s0, 0x1b);           /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xb1);          /* DCHG */
+	s0 = _mm_blend_epi16(t, s1, 0xf0);         /* DCBA */
+	s1 = _mm_alignr_epi8(s1, t, 8);            /* HGFE */
+	_mm_storeu_si128((__m128i *)&h[0], s0);
+	_mm_storeu_si128((__m128i *)&h[4], s1);
+}
+
+static int sha_ni;
+static pthread_once_t sha_ni_once = PTHREAD_ONCE_INIT;
+
+static void sha_ni_probe(void)
+{
+	unsigned a, b, c, d;
+	int ssse3_sse41 = __get_cpuid(1, &a, &b, &c, &d) &&
+	                  (c & (1u << 9)) && (c & (1u << 19));
+	sha_ni = ssse3_sse41 && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+	         (b & (1u << 29));
+}
+
+static void sha256_blocks(uint32_t h[8], const unsigned char *p, size_t n)
+{
+	pthread_once(&sha_ni_once, sha_ni_probe);
+	if (sha_ni) {
+		sha256_blocks_ni(h, p, n);
+		return;
+	}
+	for (; n; n--, p += 64)
+		sha256_block(h, p);
+}
+#else
+static void sha256_blocks(uint32_t h[8], const unsigned char *p, size_t n)
+{
+	for (; n; n--, p += 64)
+		sha256_block(h, p);
+}
+#endif
+
 void siam_sha256(unsigned char out[32], const void *data, size_t len)
 {
 	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
 	const unsigned char *p = data;
-	size_t left = len;
-	while (left >= 64) {
-		sha256_block(h, p);
-		p += 64;
-		left -= 64;
-	}
+	size_t left = len % 64;
+	sha256_blocks(h, p, len / 64);
+	p += len - left;
 	/* The tail, the 0x80 marker and the bit length: one or two blocks. */
 	unsigned char tail[128];
 	memset(tail, 0, sizeof tail);
@@ -108,9 +198,7 @@ void siam_sha256(unsigned char out[32], const void *data, size_t len)
 	uint64_t bits = (uint64_t)len * 8;
 	for (int i = 0; i < 8; i++)
 		tail[nt - 1 - i] = (unsigned char)(bits >> (8 * i));
-	sha256_block(h, tail);
-	if (nt == 128)
-		sha256_block(h, tail + 64);
+	sha256_blocks(h, tail, nt / 64);
 	for (int i = 0; i < 8; i++) {
 		out[4 * i] = (unsigned char)(h[i] >> 24);
 		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
