@@ -30,6 +30,7 @@ extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_selftest_entry;
 extern const struct cmd_entry cmd_index_entry;
 extern const struct cmd_entry cmd_query_entry;
+extern const struct cmd_entry cmd_dedup_entry;
 extern const struct cmd_entry cmd_sql_entry;
 extern const struct cmd_entry cmd_info_entry;
 extern const struct cmd_entry cmd_train_entry;

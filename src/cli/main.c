@@ -18,6 +18,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_verify_entry,
 	&cmd_index_entry,
 	&cmd_query_entry,
+	&cmd_dedup_entry,
 	&cmd_sql_entry,
 	&cmd_info_entry,
 	&cmd_selftest_entry,

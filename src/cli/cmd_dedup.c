@@ -1,0 +1,1091 @@
+/*
+ * cmd_dedup.c -- siam dedup [PATH...]: index what is new under the
+ * folders, then report groups of duplicates and, when asked, act on
+ * them (move with a manifest that --undo reverses, hard-link identical
+ * copies, delete).
+ *
+ * The indexing is siam_index_run's (as siam index), the pairs come from
+ * siam_db_pairs (the kernel of siam_pairs), the linkage and the keeper
+ * rule from dedup_group.c.  This file chooses, prints and acts.  Safety
+ * first: the default changes nothing; a move writes (and fsyncs) its
+ * manifest before the first file moves, and moves by rename(2), so that
+ * after a crash, even kill -9, every file is whole in one of its two
+ * places and --undo puts it back; files under --reference are never
+ * touched; --delete and --hardlink check that the bytes on disk are
+ * still the indexed ones.
+ *
+ * Exit status: 0 done; 3 done, but some files were broken or could not
+ * be acted on; 2 error.
+ */
+#include "config.h"
+#include "cli_db.h"
+#include "dedup_group.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int run(int argc, char **argv);
+
+const struct cmd_entry cmd_dedup_entry = {
+	"dedup", "find groups of duplicate images and act on them safely",
+	"usage: siam dedup [OPTIONS] [PATH...]\n"
+	"       siam dedup --undo MANIFEST\n"
+	"\n"
+	"Indexes what is new under each PATH (as siam index), then lists\n"
+	"groups of duplicates among the images under the PATHs (all the\n"
+	"database's images when none is given).  Each group has one keeper;\n"
+	"every other member is within the threshold of the keeper itself,\n"
+	"so groups never chain.  Changes nothing unless told to.\n"
+	"\n"
+	"  -d, --db FILE          the database (default siam.db; created)\n"
+	"  -m, --model FILE       the model (as siam index)\n"
+	"      --method M         exact, phash, cnn or all (default all:\n"
+	"                         identical bytes, or cnn distance)\n"
+	"      --threshold T      cnn distance (default: the model's\n"
+	"                         near-duplicate threshold, else its match\n"
+	"                         threshold)\n"
+	"      --phash-bits N     phash: at most N differing bits (default 10)\n"
+	"      --min-group N      report groups of at least N files (2)\n"
+	"      --keep RULE        largest (pixels, then bytes), oldest,\n"
+	"                         newest or shortest-path (default largest)\n"
+	"      --reference DIR    files under DIR are always keepers and are\n"
+	"                         never touched (repeatable)\n"
+	"      --move-to DIR      move the duplicates under DIR, keeping their\n"
+	"                         paths; writes DIR/siam-dedup-*.manifest first\n"
+	"      --undo MANIFEST    put back every file a --move-to moved\n"
+	"      --hardlink         replace byte-identical copies by hard links\n"
+	"      --delete --yes     delete the duplicates\n"
+	"  -j, --json             one JSON object\n"
+	"      --csv              CSV, one row per file\n"
+	"      --sheet FILE.png   a contact sheet (not available yet)\n"
+	"  -q, --quiet            no progress, no summary line\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Exit status: 0 done, 3 done but some files were broken or could not\n"
+	"be acted on, 2 error.\n", run
+};
+
+enum { ACT_NONE, ACT_MOVE, ACT_HARDLINK, ACT_DELETE };
+
+typedef struct dd_run {
+	dd_image *im;
+	int64_t *ids;       /* images.id of im[i], ascending */
+	int n;
+	size_t imcap, idcap;
+	const char *const *roots;
+	int nroots, nref;
+	char **paths;       /* every indexed path of the model, sorted */
+	size_t npaths, pcap;
+	char **broken;      /* "path\treason" */
+	size_t nbroken, bcap;
+	int failed;
+	long kill_after;    /* $SIAM_TEST_KILL_AFTER: moves, then SIGKILL */
+} dd_run;
+
+/* 1 if path is root or below it. */
+static int under(const char *path, const char *root)
+{
+	size_t n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	return !strncmp(path, root, n) &&
+	       (path[n] == 0 || path[n] == '/' || root[n - 1] == '/');
+}
+
+static int grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? 2 * *cap : 64;
+	void *p = realloc(*v, c * size);
+	if (!p)
+		return -1;
+	*v = p;
+	*cap = c;
+	return 0;
+}
+
+static int on_image(void *arg, const siam_db_image_row *r)
+{
+	dd_run *d = arg;
+	char *p = strdup(r->path);
+	if (!p || grow((void **)&d->paths, &d->pcap, d->npaths, sizeof *d->paths))
+		goto oom;
+	d->paths[d->npaths++] = p;
+	if (r->is_url)
+		return 0;
+	int in = d->nroots == 0 && d->nref == 0, ref = 0;
+	for (int i = 0; i < d->nroots + d->nref; i++)
+		if (under(r->path, d->roots[i])) {
+			in = 1;
+			ref |= i >= d->nroots;
+		}
+	if (!in)
+		return 0;
+	if (grow((void **)&d->im, &d->imcap, (size_t)d->n, sizeof *d->im) ||
+	    grow((void **)&d->ids, &d->idcap, (size_t)d->n, sizeof *d->ids))
+		goto oom;
+	dd_image *im = &d->im[d->n];
+	memset(im, 0, sizeof *im);
+	im->path = p;
+	snprintf(im->hash, sizeof im->hash, "%s",
+	         r->content_hash ? r->content_hash : "");
+	im->size = r->size;
+	im->mtime_ns = r->mtime_ns;
+	im->width = r->width;
+	im->height = r->height;
+	im->reference = ref;
+	im->has_phash = r->has_phash;
+	im->phash = r->phash;
+	d->ids[d->n++] = r->id;
+	return 0;
+oom:
+	return SIAM_ENOMEM;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Image files by name: what a broken file's name says it is. */
+static int image_name(const char *path)
+{
+	static const char *const ext[] = {
+		"jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff",
+		"heic", "heif", "pnm", "ppm", "pgm", "pbm", "tga", "psd",
+		"hdr", NULL };
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	if (!dot || (slash && dot < slash))
+		return 0;
+	for (int i = 0; ext[i]; i++)
+		if (!strcasecmp(dot + 1, ext[i]))
+			return 1;
+	return 0;
+}
+
+/* The walk for broken files: named as images, not indexed. */
+static int on_walk(void *arg, const siam_walk_entry *e)
+{
+	dd_run *d = arg;
+	if (e->kind != SIAM_WALK_FILE || !image_name(e->path))
+		return 0;
+	const char *key = e->path;
+	if (bsearch(&key, d->paths, d->npaths, sizeof *d->paths, cmp_str))
+		return 0;
+	const char *why = "content is not an image siam can read";
+	unsigned char head[64];
+	if (e->size == 0) {
+		why = "empty file";
+	} else {
+		FILE *f = fopen(e->path, "rb");
+		size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+		if (f)
+			fclose(f);
+		if (!f)
+			why = "cannot be read";
+		else if (siam_sniff_image(head, got))
+			why = "cannot be decoded (truncated or corrupt)";
+	}
+	size_t len = strlen(e->path) + strlen(why) + 2;
+	char *s = malloc(len);
+	if (!s || grow((void **)&d->broken, &d->bcap, d->nbroken,
+	               sizeof *d->broken)) {
+		free(s);
+		return 1;
+	}
+	snprintf(s, len, "%s\t%s", e->path, why);
+	d->broken[d->nbroken++] = s;
+	return 0;
+}
+
+/* The near-duplicate threshold a model stores ("near_threshold" in its
+ * metadata JSON, written by calibration on augmentation pairs), else its
+ * match threshold.  *from says which. */
+static double model_threshold(const siam_model *m, const char **from)
+{
+	const char *k = m->meta ? strstr(m->meta, "\"near_threshold\"") : NULL;
+	if (k) {
+		k = strchr(k, ':');
+		char *end;
+		double t = k ? strtod(k + 1, &end) : -1;
+		if (k && end != k + 1 && t > 0) {
+			*from = "the model's near-duplicate threshold";
+			return t;
+		}
+	}
+	*from = "the model's match threshold";
+	return m->threshold;
+}
+
+/* Reads a whole file and hashes it: 0 and hex, -1 if unreadable. */
+static int file_sha256(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = -1;
+	if (!f)
+		return -1;
+	for (;;) {
+		if (len == cap) {
+			size_t c = cap ? 2 * cap : 1 << 16;
+			unsigned char *p = realloc(buf, c);
+			if (!p)
+				goto out;
+			buf = p;
+			cap = c;
+		}
+		size_t got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0)
+			break;
+	}
+	if (!ferror(f)) {
+		siam_sha256_hex(hex, buf, len);
+		rc = 0;
+	}
+out:
+	fclose(f);
+	free(buf);
+	return rc;
+}
+
+/* mkdir -p of the directory part of path. */
+static int make_parents(const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	free(p);
+	return 0;
+}
+
+static int fsync_path(const char *path, int dir)
+{
+	int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY));
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int fsync_parent(const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -1;
+	char *s = strrchr(p, '/');
+	if (s == p)
+		s[1] = 0;
+	else if (s)
+		*s = 0;
+	else
+		strcpy(p, ".");
+	int rc = fsync_path(p, 1);
+	free(p);
+	return rc;
+}
+
+/* Manifest fields: tab-separated, with \\, \t, \n, \r escaped so that
+ * any file name fits on one line. */
+static void put_field(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		switch (*s) {
+		case '\\': fputs("\\\\", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		default: fputc(*s, f);
+		}
+}
+
+/* Splits and unescapes a manifest line in place: fields[0..n). */
+static int get_fields(char *line, char **fields, int max)
+{
+	int n = 0;
+	char *w = line;
+	fields[n++] = w;
+	for (char *r = line; *r && *r != '\n'; r++) {
+		if (*r == '\t') {
+			*w++ = 0;
+			if (n == max)
+				return -1;
+			fields[n++] = w;
+		} else if (*r == '\\' && r[1]) {
+			r++;
+			*w++ = *r == 't' ? '\t' : *r == 'n' ? '\n' :
+			       *r == 'r' ? '\r' : *r;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = 0;
+	return n;
+}
+
+#define MANIFEST_HEAD "# siam dedup manifest 1"
+
+/* Where a moved file goes: DIR/PATH without leading slashes; NULL for a
+ * path with a ".." component (it could land outside DIR). */
+static char *move_target(const char *dir, const char *path)
+{
+	while (*path == '/')
+		path++;
+	if (!strcmp(path, "..") || !strncmp(path, "../", 3) ||
+	    strstr(path, "/../") ||
+	    (strlen(path) >= 3 && !strcmp(path + strlen(path) - 3, "/..")))
+		return NULL;
+	size_t len = strlen(dir) + strlen(path) + 2;
+	char *t = malloc(len);
+	if (t)
+		snprintf(t, len, "%s/%s", dir, path);
+	return t;
+}
+
+static int is_dup(const dd_image *im)
+{
+	return im->group >= 0 && !im->keeper && !im->reference;
+}
+
+static int act_move(dd_run *d, const char *dir, char *manifest, size_t mlen,
+                    int quiet)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f = NULL;
+	int fd = -1, done = 0;
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+		cli_error("dedup", "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	for (int i = 1; fd < 0 && i < 1000; i++) {
+		if (i == 1)
+			snprintf(manifest, mlen, "%s/siam-dedup-%s.manifest", dir,
+			         stamp);
+		else
+			snprintf(manifest, mlen, "%s/siam-dedup-%s-%d.manifest",
+			         dir, stamp, i);
+		fd = open(manifest, O_WRONLY | O_CREAT | O_EXCL, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		cli_error("dedup", "cannot write a manifest in %s: %s", dir,
+		          strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* The whole plan first, on disk, before anything moves. */
+	fprintf(f, MANIFEST_HEAD "\n# undo: siam dedup --undo MANIFEST\n"
+	           "# move<TAB>from<TAB>to<TAB>sha256\n");
+	for (int i = 0; i < d->n; i++) {
+		char *t;
+		if (!is_dup(&d->im[i]) || !(t = move_target(dir,
+		                                             d->im[i].path)))
+			continue;
+		fputs("move\t", f);
+		put_field(f, d->im[i].path);
+		fputc('\t', f);
+		put_field(f, t);
+		fprintf(f, "\t%s\n", d->im[i].hash);
+		free(t);
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
+		cli_error("dedup", "%s: %s", manifest, strerror(errno));
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	fsync_parent(manifest);
+	for (int i = 0; i < d->n; i++) {
+		if (!is_dup(&d->im[i]))
+			continue;
+		const char *src = d->im[i].path;
+		char *t = move_target(dir, src);
+		struct stat st;
+		if (!t) {
+			cli_error("dedup", "%s: not moved: the path has a '..'",
+			          src);
+			d->failed++;
+			continue;
+		}
+		if (lstat(t, &st) == 0) {
+			cli_error("dedup", "%s: not moved: %s exists", src, t);
+			d->failed++;
+		} else if (make_parents(t) < 0 || rename(src, t) < 0) {
+			cli_error("dedup", "%s: not moved: %s", src,
+			          errno == EXDEV ? "the destination is on "
+			          "another file system" : strerror(errno));
+			d->failed++;
+		} else {
+			fsync_parent(t);
+			done++;
+			if (d->kill_after > 0 && done >= d->kill_after)
+				raise(SIGKILL);
+		}
+		free(t);
+	}
+	if (!quiet)
+		fprintf(stderr, "siam dedup: moved %d file%s; undo with: siam "
+		        "dedup --undo %s\n", done, done == 1 ? "" : "s",
+		        manifest);
+	return done;
+}
+
+static int act_undo(const char *manifest, int quiet)
+{
+	FILE *f = fopen(manifest, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	int restored = 0, already = 0, failed = 0, lineno = 0;
+	if (!f) {
+		cli_error("dedup", "%s: %s", manifest, strerror(errno));
+		return SIAM_EXIT_ERROR;
+	}
+	if (getline(&line, &cap, f) < 0 ||
+	    strncmp(line, MANIFEST_HEAD, strlen(MANIFEST_HEAD))) {
+		cli_error("dedup", "%s: not a siam dedup manifest", manifest);
+		fclose(f);
+		free(line);
+		return SIAM_EXIT_ERROR;
+	}
+	lineno = 1;
+	while (getline(&line, &cap, f) >= 0) {
+		char *fl[5];
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		if (get_fields(line, fl, 5) != 4 || strcmp(fl[0], "move")) {
+			cli_error("dedup", "%s:%d: not a manifest line", manifest,
+			          lineno);
+			failed++;
+			continue;
+		}
+		struct stat s1, s2;
+		int src = lstat(fl[1], &s1) == 0, dst = lstat(fl[2], &s2) == 0;
+		if (!src && dst) {
+			if (make_parents(fl[1]) < 0 || rename(fl[2], fl[1]) < 0) {
+				cli_error("dedup", "%s: not restored: %s", fl[1],
+				          strerror(errno));
+				failed++;
+			} else {
+				fsync_parent(fl[1]);
+				restored++;
+			}
+		} else if (src && !dst) {
+			already++; /* never moved, or restored before */
+		} else if (src && dst) {
+			cli_error("dedup", "%s: not restored: both it and %s "
+			          "exist", fl[1], fl[2]);
+			failed++;
+		} else {
+			cli_error("dedup", "%s: not restored: %s is gone", fl[1],
+			          fl[2]);
+			failed++;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (!quiet)
+		printf("%d restored, %d already in place, %d failed\n", restored,
+		       already, failed);
+	return failed ? SIAM_EXIT_PARTIAL : SIAM_EXIT_OK;
+}
+
+/* Replaces path by a hard link to keeper, atomically (link to a
+ * temporary name, then rename over). */
+static int hardlink_one(const char *keeper, const char *path)
+{
+	size_t len = strlen(path) + 32;
+	char *tmp = malloc(len);
+	int rc = -1;
+	if (!tmp)
+		return -1;
+	snprintf(tmp, len, "%s.siam-link-%ld", path, (long)getpid());
+	if (link(keeper, tmp) == 0) {
+		if (rename(tmp, path) == 0)
+			rc = 0;
+		else
+			unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+static int act_files(dd_run *d, int act)
+{
+	int done = 0;
+	for (int i = 0; i < d->n; i++) {
+		dd_image *im = &d->im[i];
+		if (!is_dup(im) || (act == ACT_HARDLINK &&
+		                    im->method != DD_IDENTICAL))
+			continue;
+		const dd_image *k = NULL;
+		for (int j = 0; j < d->n && !k; j++)
+			if (d->im[j].keeper && d->im[j].group == im->group)
+				k = &d->im[j];
+		char h[65], hk[65];
+		/* Act only on the bytes that were indexed. */
+		if (file_sha256(im->path, h) < 0 || strcmp(h, im->hash)) {
+			cli_error("dedup", "%s: left alone: it changed since it "
+			          "was indexed", im->path);
+			d->failed++;
+			continue;
+		}
+		if (act == ACT_HARDLINK) {
+			struct stat a, b;
+			if (!k || file_sha256(k->path, hk) < 0 ||
+			    strcmp(hk, h)) {
+				cli_error("dedup", "%s: not linked: its keeper "
+				          "changed", im->path);
+				d->failed++;
+				continue;
+			}
+			if (stat(k->path, &a) == 0 && stat(im->path, &b) == 0 &&
+			    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+				continue; /* already one file */
+			if (hardlink_one(k->path, im->path) < 0) {
+				cli_error("dedup", "%s: not linked: %s", im->path,
+				          strerror(errno));
+				d->failed++;
+				continue;
+			}
+		} else if (unlink(im->path) < 0) {
+			cli_error("dedup", "%s: not deleted: %s", im->path,
+			          strerror(errno));
+			d->failed++;
+			continue;
+		}
+		done++;
+	}
+	return done;
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void print_distance(FILE *f, const dd_image *im)
+{
+	if (im->method == DD_CNN)
+		fprintf(f, "%.6g", im->distance);
+	else
+		fprintf(f, "%d", (int)im->distance);
+}
+
+/* Group order: by group, the keeper first, then by path. */
+static const dd_image *member_base;
+static int member_cmp(const void *pa, const void *pb)
+{
+	const dd_image *a = &member_base[*(const int *)pa];
+	const dd_image *b = &member_base[*(const int *)pb];
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	if (a->keeper != b->keeper)
+		return a->keeper ? -1 : 1;
+	return strcmp(a->path, b->path);
+}
+
+static void print_results(dd_run *d, int ngroups, int fmt, double t,
+                          const char *method, const char *keep,
+                          const char *action, int done,
+                          const char *manifest)
+{
+	int *ord = malloc((size_t)(d->n ? d->n : 1) * sizeof *ord), m = 0;
+	int64_t dup_bytes = 0, ndup = 0;
+	if (!ord)
+		return;
+	for (int i = 0; i < d->n; i++)
+		if (d->im[i].group >= 0)
+			ord[m++] = i;
+	member_base = d->im;
+	qsort(ord, (size_t)m, sizeof *ord, member_cmp);
+	for (int i = 0; i < m; i++)
+		if (!d->im[ord[i]].keeper) {
+			ndup++;
+			if (d->im[ord[i]].size > 0)
+				dup_bytes += d->im[ord[i]].size;
+		}
+	if (fmt == 'j') {
+		printf("{\"threshold\":%.9g,\"method\":\"%s\",\"keep\":\"%s\","
+		       "\"groups\":[", t, method, keep);
+		for (int i = 0; i < m; i++) {
+			const dd_image *im = &d->im[ord[i]];
+			if (im->keeper)
+				printf("%s{\"keeper\":", i ? "]}," : "");
+			else
+				printf("%s", d->im[ord[i - 1]].keeper ? ",\"members\":[" : ",");
+			printf("{\"path\":");
+			cli_json_string(stdout, im->path);
+			printf(",\"width\":%d,\"height\":%d,\"size\":%lld,"
+			       "\"reference\":%s", im->width, im->height,
+			       (long long)im->size, im->reference ? "true" :
+			       "false");
+			if (!im->keeper) {
+				printf(",\"method\":\"%s\",\"distance\":",
+				       dd_method_name(im->method));
+				print_distance(stdout, im);
+			}
+			printf("}");
+		}
+		printf("%s],\"broken\":[", m ? "]}" : "");
+		for (size_t i = 0; i < d->nbroken; i++) {
+			char *tab = strchr(d->broken[i], '\t');
+			*tab = 0;
+			printf("%s{\"path\":", i ? "," : "");
+			cli_json_string(stdout, d->broken[i]);
+			printf(",\"reason\":");
+			cli_json_string(stdout, tab + 1);
+			printf("}");
+			*tab = '\t';
+		}
+		printf("],\"duplicates\":%lld,\"duplicate_bytes\":%lld,"
+		       "\"action\":\"%s\",\"done\":%d,\"failed\":%d",
+		       (long long)ndup, (long long)dup_bytes, action, done,
+		       d->failed);
+		if (manifest && *manifest) {
+			printf(",\"manifest\":");
+			cli_json_string(stdout, manifest);
+		}
+		printf("}\n");
+	} else if (fmt == 'c') {
+		printf("group,role,method,distance,width,height,size,path\n");
+		for (int i = 0; i < m; i++) {
+			const dd_image *im = &d->im[ord[i]];
+			printf("%d,%s,%s,", im->group + 1,
+			       im->keeper ? "keep" : im->reference ?
+			       "reference" : "duplicate",
+			       im->keeper ? "" : dd_method_name(im->method));
+			if (!im->keeper)
+				print_distance(stdout, im);
+			printf(",%d,%d,%lld,", im->width, im->height,
+			       (long long)im->size);
+			csv_field(stdout, im->path);
+			printf("\n");
+		}
+		for (size_t i = 0; i < d->nbroken; i++) {
+			char *tab = strchr(d->broken[i], '\t');
+			*tab = 0;
+			printf(",broken,");
+			csv_field(stdout, tab + 1);
+			printf(",,,,,");
+			csv_field(stdout, d->broken[i]);
+			printf("\n");
+			*tab = '\t';
+		}
+	} else {
+		for (int i = 0; i < m; i++) {
+			const dd_image *im = &d->im[ord[i]];
+			if (im->keeper) {
+				int size = 1;
+				for (int j = i + 1; j < m &&
+				     d->im[ord[j]].group == im->group; j++)
+					size++;
+				printf("%sgroup %d: %d files\n", i ? "\n" : "",
+				       im->group + 1, size);
+				printf("  keep       ");
+			} else {
+				printf("  %-10s ", dd_method_name(im->method));
+			}
+			cli_text_path(stdout, im->path);
+			if (im->keeper)
+				printf("  (%dx%d, %lld bytes%s)", im->width,
+				       im->height, (long long)im->size,
+				       im->reference ? ", reference" : "");
+			else {
+				printf("  %s ", im->method == DD_PHASH ? "bits" :
+				       "distance");
+				print_distance(stdout, im);
+				if (im->reference)
+					printf(" (reference, kept)");
+			}
+			printf("\n");
+		}
+		for (size_t i = 0; i < d->nbroken; i++) {
+			char *tab = strchr(d->broken[i], '\t');
+			*tab = 0;
+			printf("%sbroken     ", i ? "" : m ? "\n" : "");
+			cli_text_path(stdout, d->broken[i]);
+			printf(": %s\n", tab + 1);
+			*tab = '\t';
+		}
+		printf("%s%d group%s, %lld duplicate%s (%lld bytes); ",
+		       m || d->nbroken ? "\n" : "", ngroups,
+		       ngroups == 1 ? "" : "s", (long long)ndup,
+		       ndup == 1 ? "" : "s", (long long)dup_bytes);
+		if (!strcmp(action, "none"))
+			printf("dry run, nothing changed (--move-to DIR, "
+			       "--hardlink or --delete --yes act)\n");
+		else
+			printf("%s: %d done, %d failed\n", action, done,
+			       d->failed);
+	}
+	free(ord);
+}
+
+static int parse_method(const char *s)
+{
+	return !strcmp(s, "exact") ? DD_IDENTICAL :
+	       !strcmp(s, "phash") ? DD_PHASH | DD_IDENTICAL :
+	       !strcmp(s, "cnn") ? DD_CNN :
+	       !strcmp(s, "all") ? DD_IDENTICAL | DD_CNN : -1;
+}
+
+static int parse_keep(const char *s)
+{
+	return !strcmp(s, "largest") ? DD_KEEP_LARGEST :
+	       !strcmp(s, "oldest") ? DD_KEEP_OLDEST :
+	       !strcmp(s, "newest") ? DD_KEEP_NEWEST :
+	       !strcmp(s, "shortest-path") ? DD_KEEP_SHORTEST : -1;
+}
+
+static int hash_cmp(const void *pa, const void *pb)
+{
+	return strcmp(member_base[*(const int *)pa].hash,
+	              member_base[*(const int *)pb].hash);
+}
+
+/* The pairs of the chosen methods, as edges between images. */
+static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
+                      int methods, double t, int bits, dd_edge **out,
+                      size_t *nout)
+{
+	dd_edge *e = NULL;
+	size_t ne = 0, cap = 0;
+	siam_error err = { 0, "" };
+	if (methods & DD_IDENTICAL) {
+		/* same SHA-256: sort indices by hash */
+		int *ord = malloc((size_t)(d->n ? d->n : 1) * sizeof *ord);
+		if (!ord)
+			goto oom;
+		for (int i = 0; i < d->n; i++)
+			ord[i] = i;
+		member_base = d->im;
+		qsort(ord, (size_t)d->n, sizeof *ord, hash_cmp);
+		for (int i = 0; i < d->n; i++)
+			for (int j = i + 1; j < d->n &&
+			     !strcmp(d->im[ord[i]].hash, d->im[ord[j]].hash) &&
+			     d->im[ord[i]].hash[0]; j++) {
+				if (grow((void **)&e, &cap, ne, sizeof *e)) {
+					free(ord);
+					goto oom;
+				}
+				e[ne++] = (dd_edge){ ord[i], ord[j],
+				                     DD_IDENTICAL, 0, 0 };
+			}
+		free(ord);
+	}
+	if (methods & DD_PHASH) {
+		for (int i = 0; i < d->n; i++)
+			for (int j = i + 1; j < d->n; j++) {
+				if (!d->im[i].has_phash || !d->im[j].has_phash)
+					continue;
+				int h = siam_hamming64(d->im[i].phash,
+				                       d->im[j].phash);
+				if (h > bits)
+					continue;
+				if (grow((void **)&e, &cap, ne, sizeof *e))
+					goto oom;
+				e[ne++] = (dd_edge){ i, j, DD_PHASH, 0, h };
+			}
+	}
+	if (methods & DD_CNN) {
+		siam_db_pair *p = NULL;
+		size_t np = 0;
+		if (siam_db_pairs(db, model_id, t, &p, &np, &err)) {
+			cli_error("dedup", "%s", err.msg);
+			free(e);
+			return -1;
+		}
+		/* ids -> indices: d->ids is ascending (listing order) */
+		for (size_t k = 0; k < np; k++) {
+			int64_t *ia = bsearch(&p[k].a, d->ids, (size_t)d->n,
+			                      sizeof *d->ids, cmp_id);
+			int64_t *ib = bsearch(&p[k].b, d->ids, (size_t)d->n,
+			                      sizeof *d->ids, cmp_id);
+			if (!ia || !ib)
+				continue; /* not under the PATHs */
+			if (grow((void **)&e, &cap, ne, sizeof *e)) {
+				free(p);
+				goto oom;
+			}
+			e[ne++] = (dd_edge){ (int)(ia - d->ids),
+			                     (int)(ib - d->ids), DD_CNN,
+			                     p[k].distance, 0 };
+		}
+		free(p);
+	}
+	*out = e;
+	*nout = ne;
+	return 0;
+oom:
+	cli_error("dedup", "out of memory");
+	free(e);
+	return -1;
+}
+
+static int run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "model", required_argument, NULL, 'm' },
+		{ "method", required_argument, NULL, 'M' },
+		{ "threshold", required_argument, NULL, 'T' },
+		{ "phash-bits", required_argument, NULL, 'B' },
+		{ "min-group", required_argument, NULL, 'G' },
+		{ "keep", required_argument, NULL, 'K' },
+		{ "reference", required_argument, NULL, 'R' },
+		{ "move-to", required_argument, NULL, 'O' },
+		{ "undo", required_argument, NULL, 'U' },
+		{ "hardlink", no_argument, NULL, 'L' },
+		{ "delete", no_argument, NULL, 'D' },
+		{ "yes", no_argument, NULL, 'Y' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "csv", no_argument, NULL, 'C' },
+		{ "sheet", required_argument, NULL, 'S' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct cmd_entry *me = &cmd_dedup_entry;
+	const char *dbpath = CLI_DEFAULT_DB, *model_arg = NULL;
+	const char *method_s = "all", *keep_s = "largest", *move_to = NULL;
+	const char *undo = NULL;
+	const char **refs = NULL;
+	int nrefs = 0, quiet = 0, fmt = 't', del = 0, yes = 0, hard = 0;
+	int min_group = 2, bits = 10, c, status = SIAM_EXIT_ERROR;
+	double threshold = -1;
+	long v;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "d:m:jqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dbpath = optarg; break;
+		case 'm': model_arg = optarg; break;
+		case 'M':
+			if (parse_method(optarg) < 0)
+				return cli_usage_error(me, "--method: exact, "
+				                       "phash, cnn or all, not "
+				                       "'%s'", optarg);
+			method_s = optarg;
+			break;
+		case 'T':
+			if (cli_parse_float(me, "--threshold", optarg, 0, 1e30,
+			                    &threshold))
+				return SIAM_EXIT_ERROR;
+			break;
+		case 'B':
+			if (cli_parse_int(me, "--phash-bits", optarg, 0, 64, &v))
+				return SIAM_EXIT_ERROR;
+			bits = (int)v;
+			break;
+		case 'G':
+			if (cli_parse_int(me, "--min-group", optarg, 2, 1 << 30,
+			                  &v))
+				return SIAM_EXIT_ERROR;
+			min_group = (int)v;
+			break;
+		case 'K':
+			if (parse_keep(optarg) < 0)
+				return cli_usage_error(me, "--keep: largest, "
+				                       "oldest, newest or "
+				                       "shortest-path, not '%s'",
+				                       optarg);
+			keep_s = optarg;
+			break;
+		case 'R': {
+			const char **r = realloc(refs, (size_t)(nrefs + 1) *
+			                                  sizeof *r);
+			if (!r) {
+				free(refs);
+				return SIAM_EXIT_ERROR;
+			}
+			refs = r;
+			refs[nrefs++] = optarg;
+			break;
+		}
+		case 'O': move_to = optarg; break;
+		case 'U': undo = optarg; break;
+		case 'L': hard = 1; break;
+		case 'D': del = 1; break;
+		case 'Y': yes = 1; break;
+		case 'j': fmt = 'j'; break;
+		case 'C': fmt = 'c'; break;
+		case 'S':
+			free(refs);
+			cli_error("dedup", "--sheet: contact sheets are not "
+			          "available in this version");
+			return SIAM_EXIT_ERROR;
+		case 'q': quiet = 1; break;
+		case 'h': free(refs); return cli_help(me);
+		default:
+			free(refs);
+			return cli_usage_error(me, "unknown or incomplete option "
+			                       "'%s'", argv[optind - 1]);
+		}
+	}
+	if (undo) {
+		free(refs);
+		if (optind < argc || move_to || hard || del)
+			return cli_usage_error(me, "--undo takes only the "
+			                       "manifest");
+		return act_undo(undo, quiet);
+	}
+	if (del && !yes) {
+		free(refs);
+		return cli_usage_error(me, "--delete deletes files: add --yes "
+		                       "to confirm (or look first without it)");
+	}
+	if ((move_to != NULL) + hard + del > 1) {
+		free(refs);
+		return cli_usage_error(me, "choose one of --move-to, --hardlink "
+		                       "and --delete");
+	}
+	int act = move_to ? ACT_MOVE : hard ? ACT_HARDLINK :
+	          del ? ACT_DELETE : ACT_NONE;
+	int nroots = argc - optind;
+	const char **roots = malloc((size_t)(nroots + nrefs + 1) *
+	                            sizeof *roots);
+	dd_run d;
+	memset(&d, 0, sizeof d);
+	sqlite3 *db = NULL;
+	siam_model *m = NULL;
+	int64_t model_id = 0;
+	dd_edge *edges = NULL;
+	size_t nedges = 0;
+	char manifest[4096] = "";
+	siam_error err = { 0, "" };
+	if (!roots)
+		goto done;
+	for (int i = 0; i < nroots; i++)
+		roots[i] = argv[optind + i];
+	for (int i = 0; i < nrefs; i++)
+		roots[nroots + i] = refs[i];
+	d.roots = roots;
+	d.nroots = nroots;
+	d.nref = nrefs;
+#ifdef SIAM_TEST_HOOKS /* tests/siam-hooked only: SIGKILL after N moves */
+	const char *ka = getenv("SIAM_TEST_KILL_AFTER");
+	d.kill_after = ka ? atol(ka) : 0;
+#endif
+
+	if (!(db = cli_db_open("dedup", dbpath, SIAM_DB_CREATE)))
+		goto done;
+	if (cli_db_model("dedup", db, model_arg, nroots + nrefs > 0, &m,
+	                 &model_id, NULL, 0))
+		goto done;
+	if (nroots + nrefs > 0) {
+		siam_index_opts o;
+		siam_index_status st;
+		siam_index_opts_default(&o);
+		int rc = siam_index_run(db, m, model_id, roots, nroots + nrefs,
+		                        NULL, 0, &o, &st, &err);
+		if (rc) {
+			cli_error("dedup", "indexing: %s", err.msg);
+			goto done;
+		}
+		if (!quiet && fmt == 't' && st.indexed)
+			fprintf(stderr, "siam dedup: indexed %ld new image%s\n",
+			        st.indexed, st.indexed == 1 ? "" : "s");
+	}
+	if (model_id == 0) {
+		cli_error("dedup", "%s: nothing indexed: give the folders to "
+		          "deduplicate", dbpath);
+		goto done;
+	}
+	const char *from = "--threshold";
+	if (threshold < 0)
+		threshold = model_threshold(m, &from);
+	if (siam_db_list_images(db, model_id, on_image, &d, &err)) {
+		cli_error("dedup", "%s", err.msg[0] ? err.msg : "out of memory");
+		goto done;
+	}
+	qsort(d.paths, d.npaths, sizeof *d.paths, cmp_str);
+	if (nroots + nrefs > 0 &&
+	    siam_walk(roots, nroots + nrefs, on_walk, &d, &err)) {
+		cli_error("dedup", "%s", err.msg);
+		goto done;
+	}
+	if (find_edges(&d, db, model_id, parse_method(method_s), threshold,
+	               bits, &edges, &nedges))
+		goto done;
+	int ngroups = dd_group(d.im, d.n, edges, nedges, parse_keep(keep_s),
+	                       min_group);
+	if (ngroups < 0) {
+		cli_error("dedup", "out of memory");
+		goto done;
+	}
+	if (!quiet && fmt == 't')
+		fprintf(stderr, "siam dedup: %d images, method %s, threshold "
+		        "%.4g (%s), keep %s\n", d.n, method_s, threshold, from,
+		        keep_s);
+	int ndone = 0;
+	if (act == ACT_MOVE)
+		ndone = act_move(&d, move_to, manifest, sizeof manifest,
+		                 quiet || fmt != 't');
+	else if (act != ACT_NONE)
+		ndone = act_files(&d, act);
+	if (ndone < 0)
+		goto done;
+	static const char *const act_names[] = { "none", "move", "hardlink",
+	                                         "delete" };
+	if (!quiet || fmt != 't')
+		print_results(&d, ngroups, fmt, threshold, method_s, keep_s,
+		              act_names[act], ndone, manifest);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		goto done;
+	status = d.failed || d.nbroken ? SIAM_EXIT_PARTIAL : SIAM_EXIT_OK;
+done:
+	for (size_t i = 0; i < d.npaths; i++)
+		free(d.paths[i]);
+	for (size_t i = 0; i < d.nbroken; i++)
+		free(d.broken[i]);
+	free(d.paths);
+	free(d.broken);
+	free(d.im);
+	free(d.ids);
+	free(edges);
+	free(roots);
+	free(refs);
+	siam_model_free(m);
+	siam_db_close(db);
+	return status;
+}

@@ -1,0 +1,130 @@
+#!/bin/sh
+# tests/dedup.sh -- siam dedup from the outside, each action on a
+# temporary folder: groups of identical copies, broken files, the
+# dry run changes nothing, --move-to and --undo (also after a kill -9
+# in the middle of the moves) restore every file byte for byte,
+# --reference files are never touched, --hardlink, --delete --yes,
+# --json and --csv.  TAP.
+#
+# The model is a random one (tests/mkmodel), so the tests use exact
+# groups (--method exact), whose answer does not depend on the model.
+set -u
+B=${SIAM_BUILDDIR:-.}
+S=${SIAM_SRCDIR:-.}
+SIAM="$B/siam"
+SIAM_HOOKED="$B/tests/siam-hooked"
+T=$(mktemp -d /tmp/siam-dedup-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+. "$S/tests/tap.sh"
+export SIAM_MODEL="$T/m.siam"
+"$B/tests/mkmodel" "$T/m.siam" "in=1x28x28 conv5x4 relu pool2 fc16" 1 0.5
+ok $? "a random model for the tests"
+
+# A folder: three digits, two copies of one (one in a sub-folder), a copy
+# of another, and broken files named like images.
+make_tree() {
+	rm -rf "$T/p" "$T/ref" "$T/db" "$T/moved"
+	mkdir -p "$T/p/sub" "$T/ref"
+	cp "$S/examples/digits/1/mnist-0002.png" "$T/p/one.png"
+	cp "$S/examples/digits/1/mnist-0002.png" "$T/p/sub/one-copy.png"
+	cp "$S/examples/digits/1/mnist-0002.png" "$T/p/one-again.png"
+	cp "$S/examples/digits/2/$(ls "$S/examples/digits/2" | head -1)" "$T/p/two.png"
+	cp "$T/p/two.png" "$T/p/sub/two-copy.png"
+	cp "$S/examples/digits/3/$(ls "$S/examples/digits/3" | head -1)" "$T/p/three.png"
+	: >"$T/p/empty.jpg"
+	echo "not a picture" >"$T/p/text.png"
+	head -c 100 "$T/p/three.png" >"$T/p/truncated.png"
+}
+sums() { (cd "$T" && find p ref -type f | sort | xargs sha256sum); }
+
+make_tree
+before=$(sums)
+out=$("$SIAM" dedup --db "$T/db" --method exact --csv "$T/p" 2>/dev/null)
+is $? 3 "dry run: exit 3 (broken files listed)"
+is "$(echo "$out" | grep -c ',duplicate,identical,')" 3 \
+	"three identical duplicates"
+is "$(echo "$out" | grep -c ',keep,')" 2 "in two groups"
+is "$(echo "$out" | grep ',broken,' | sed 's/.*,"//; s/"$//' | sort | tr '\n' ' ')" \
+	"$T/p/empty.jpg $T/p/text.png $T/p/truncated.png " \
+	"empty, text and truncated files named as images are broken"
+is "$(echo "$out" | grep "empty.jpg" | cut -d, -f3)" '"empty file"' \
+	"the reason of the empty one"
+is "$(echo "$out" | grep ',keep,' | sed 's/.*,"//; s/"$//' | sort | tr '\n' ' ')" \
+	"$T/p/one-again.png $T/p/sub/two-copy.png " \
+	"--keep largest: same pixels and bytes, the first path (bytes) wins"
+is "$(sums)" "$before" "the dry run changed nothing"
+out=$("$SIAM" dedup --db "$T/db" --method exact --keep shortest-path --json "$T/p" 2>/dev/null)
+case $out in *'"keeper":{"path":"'"$T"'/p/one.png"'*) r=0 ;; *) r=1 ;; esac
+ok $r "--json, --keep shortest-path: one.png keeps"
+case $out in *'"duplicates":3,'*'"action":"none"'*) r=0 ;; *) r=1 ;; esac
+ok $r "--json counts three duplicates, no action"
+
+# --move-to, then --undo: byte-identical
+"$SIAM" dedup --db "$T/db" --method exact --keep shortest-path -q \
+	--move-to "$T/moved" "$T/p"
+is $? 3 "--move-to finishes (3: broken files)"
+is "$(find "$T/p" -name '*.png' | wc -l | tr -d ' ')" 5 \
+	"three copies moved away (8 .png files before)"
+is "$(ls "$T/moved$T/p/sub" | tr '\n' ' ')" "one-copy.png two-copy.png " \
+	"they keep their paths under the destination"
+man=$(ls "$T"/moved/siam-dedup-*.manifest)
+is "$(head -1 "$man")" "# siam dedup manifest 1" "the manifest is written"
+is "$(grep -c '^move	' "$man")" 3 "one line per move"
+"$SIAM" dedup --undo "$man" >/dev/null
+is $? 0 "--undo succeeds"
+is "$(sums)" "$before" "--undo restores every file byte for byte"
+"$SIAM" dedup --undo "$man" >"$T/again"
+is "$(cat "$T/again")" "0 restored, 3 already in place, 0 failed" \
+	"--undo again: nothing to do"
+
+# kill -9 after the first move, then --undo
+rm -rf "$T/moved"
+SIAM_TEST_KILL_AFTER=1 "$SIAM_HOOKED" dedup --db "$T/db" --method exact \
+	-q --move-to "$T/moved" "$T/p" 2>/dev/null
+is $? 137 "killed (SIGKILL) in the middle of the moves"
+is "$(find "$T/p" -name '*.png' | wc -l | tr -d ' ')" 7 \
+	"one file moved before the kill"
+"$SIAM" dedup --undo "$(ls "$T"/moved/siam-dedup-*.manifest)" >"$T/undo"
+is "$(cat "$T/undo")" "1 restored, 2 already in place, 0 failed" \
+	"--undo after kill -9"
+is "$(sums)" "$before" "and every file is back, byte for byte"
+
+# --reference: never touched, always the keeper
+cp "$T/p/two.png" "$T/ref/two-master.png"
+before=$(sums)
+out=$("$SIAM" dedup --db "$T/db" --method exact --csv --reference "$T/ref" "$T/p" 2>/dev/null)
+is "$(echo "$out" | grep ',keep,' | grep -c "two-master.png")" 1 \
+	"the reference file keeps its group"
+rm -rf "$T/moved"
+"$SIAM" dedup --db "$T/db" --method exact -q --reference "$T/ref" \
+	--move-to "$T/moved" "$T/p" 2>/dev/null
+is "$(cd "$T" && find ref -type f | sort | xargs sha256sum)" \
+	"$(echo "$before" | grep ' ref/')" "the reference folder is untouched"
+[ ! -e "$T/p/two.png" ] && [ -e "$T/moved$T/p/two.png" ]
+ok $? "a copy of a reference file is moved, even the largest"
+"$SIAM" dedup --undo "$(ls "$T"/moved/siam-dedup-*.manifest)" >/dev/null
+is "$(sums)" "$before" "undone"
+
+# --hardlink: identical copies become links to the keeper
+"$SIAM" dedup --db "$T/db" --method exact -q --keep shortest-path --hardlink "$T/p" 2>/dev/null
+is "$(stat -c %i "$T/p/sub/one-copy.png")" "$(stat -c %i "$T/p/one.png")" \
+	"--hardlink: a copy is the keeper's inode"
+is "$(stat -c %h "$T/p/one.png")" 3 "three names for it"
+is "$(sums)" "$before" "the bytes are the same"
+
+# --delete needs --yes
+"$SIAM" dedup --db "$T/db" --method exact --delete "$T/p" 2>/dev/null
+is $? 2 "--delete without --yes is refused"
+is "$(sums)" "$before" "nothing deleted"
+"$SIAM" dedup --db "$T/db" --method exact -q --keep shortest-path --delete --yes "$T/p" 2>/dev/null
+is "$(find "$T/p" -name '*.png' | sort | sed "s|$T/||" | tr '\n' ' ')" \
+	"p/one.png p/text.png p/three.png p/truncated.png p/two.png " \
+	"--delete --yes: only the keepers (and broken files) are left"
+
+"$SIAM" dedup --sheet x.png "$T/p" 2>"$T/err"
+is $? 2 "--sheet is refused"
+is "$(cat "$T/err")" "siam dedup: --sheet: contact sheets are not available in this version" \
+	"and says so"
+"$SIAM" dedup --method nope 2>/dev/null
+is $? 2 "a bad --method is a usage error"
+tap_end
