@@ -142,8 +142,9 @@ int pairs_search(pairs_list *out, const float *x, int64_t n, int dim,
 			}
 		}
 	}
-	qsort(out->v + first, (size_t)(out->n - first), sizeof *out->v,
-	      pairs_hit_cmp);
+	if (out->n > first) /* out->v may be NULL when nothing was found */
+		qsort(out->v + first, (size_t)(out->n - first),
+		      sizeof *out->v, pairs_hit_cmp);
 	rc = 0;
 out:
 	free(g);
