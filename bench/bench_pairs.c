@@ -1,0 +1,94 @@
+/*
+ * bench_pairs.c -- all pairs under a threshold among N d-dimensional
+ * unit vectors (default 100,000 x 64), by pairs_search (siam_pairs and
+ * siam dedup's kernel): wall time, pairs found, peak resident memory.
+ * The vectors (a quarter originals, the rest near copies of earlier
+ * rows, so that there are duplicates to find) are seeded and written to
+ * --out as raw float32 for bench_pairs.sh's NumPy and sqlite-vec peers.
+ * With --check M it also compares the first M rows with the naive
+ * twin (M > N/4, or the rows checked are all originals).  Usage: bench_pairs [--n N] [--dim D] [--threshold T]
+ * [--out FILE] [--check M]
+ */
+#include "bench/bench_util.h"
+#include "pairs.h"
+#include "siam_nn.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+int main(int argc, char **argv)
+{
+	long n = 100000, check = 0;
+	int dim = 64;
+	double t = 0.5;
+	const char *out = NULL;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--n"))
+			n = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--dim"))
+			dim = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--threshold"))
+			t = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--out"))
+			out = argv[i + 1];
+		else if (!strcmp(argv[i], "--check"))
+			check = atol(argv[i + 1]);
+	}
+	siam_rng rng;
+	siam_rng_seed(&rng, 42);
+	float *x = malloc((size_t)n * dim * sizeof *x);
+	if (!x)
+		return 1;
+	for (long i = 0; i < n; i++) {
+		float *r = x + (size_t)i * dim;
+		const float *o = i < n / 4 + 1 ? NULL :
+		                 x + (size_t)siam_rng_below(&rng, (uint32_t)i) * dim;
+		double s = 0;
+		for (int j = 0; j < dim; j++) {
+			r[j] = o ? o[j] + 0.03f * siam_rng_normal(&rng) :
+			           siam_rng_normal(&rng);
+			s += (double)r[j] * r[j];
+		}
+		for (int j = 0; j < dim; j++)
+			r[j] = (float)(r[j] / sqrt(s));
+	}
+	if (out) {
+		FILE *f = fopen(out, "wb");
+		if (!f || fwrite(x, sizeof *x, (size_t)n * dim, f) !=
+		                  (size_t)n * dim || fclose(f))
+			return 1;
+	}
+	pairs_list l = {0};
+	double t0 = now();
+	if (pairs_search(&l, x, n, dim, t) < 0)
+		return 1;
+	double el = now() - t0;
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("siam pairs_search: n=%ld dim=%d threshold=%g: %lld pairs in "
+	       "%.2f s, peak RSS %.0f MB (the vectors: %.0f MB)\n", n, dim, t,
+	       (long long)l.n, el, ru.ru_maxrss / 1024.0,
+	       (double)n * dim * 4 / 1e6);
+	int rc = 0;
+	if (check > 0) {
+		pairs_list a = {0}, b = {0};
+		pairs_search(&a, x, check, dim, t);
+		pairs_search_ref(&b, x, check, dim, t);
+		int same = a.n == b.n;
+		for (int64_t i = 0; same && i < a.n; i++)
+			same = a.v[i].a == b.v[i].a && a.v[i].b == b.v[i].b &&
+			       a.v[i].ssd == b.v[i].ssd;
+		printf("check on the first %ld rows: %lld pairs, %s the naive "
+		       "reference\n", check, (long long)b.n,
+		       same ? "equal to" : "DIFFERENT FROM");
+		rc = !same;
+		pairs_list_free(&a);
+		pairs_list_free(&b);
+	}
+	pairs_list_free(&l);
+	free(x);
+	return rc;
+}
