@@ -22,7 +22,9 @@ if [ ! -f "$so" ] && command -v npm >/dev/null 2>&1; then
 	 tar xzf sqlite-vec-linux-x64-*.tgz) ||
 	echo "bench_pairs.sh: could not fetch sqlite-vec; running without it" >&2
 fi
-python3 - "$tmp/x.f32" "$N" "$T" <<'PY'
+# PYTHON: an interpreter with NumPy (Debian's /usr/bin/python3 with
+# python3-numpy; a pyenv python3 first in PATH may lack it).
+${PYTHON:-python3} - "$tmp/x.f32" "$N" "$T" <<'PY'
 import sys, time, resource
 path, n, t = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 try:
@@ -51,7 +53,7 @@ PY
 # load extensions): the last SIAM_VEC_ROWS rows (copies among them).
 R=${SIAM_VEC_ROWS:-5000}
 if [ -f "$so" ] && command -v sqlite3 >/dev/null 2>&1; then
-	python3 - "$tmp/x.f32" "$N" "$R" >"$tmp/v.sql" <<'PY'
+	${PYTHON:-python3} - "$tmp/x.f32" "$N" "$R" >"$tmp/v.sql" <<'PY'
 import sys
 path, n, r = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 d = open(path, "rb").read()
