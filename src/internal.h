@@ -28,4 +28,9 @@ static inline void *siam_xmalloc_n(size_t n, size_t sz)
 #define SIAM_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SIAM_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* SHA-256 through the portable block function only, whatever the CPU
+ * offers (src/index/hash.c): the reference tests compare siam_sha256's
+ * SHA-NI path against.  Not exported. */
+void index_sha256_ref(unsigned char out[32], const void *data, size_t len);
+
 #endif

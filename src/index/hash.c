@@ -87,14 +87,21 @@ static void sha256_block(uint32_t h[8], const unsigned char *p)
 	h[7] += k;
 }
 
+static void sha256_portable(uint32_t h[8], const unsigned char *p,
+                            size_t n)
+{
+	for (; n; n--, p += 64)
+		sha256_block(h, p);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 /* The same compression with the x86 SHA extensions (SHA-NI: Intel
  * since Goldmont/Ice Lake, every AMD Zen): 5 to 10 times faster than
  * the portable code, which is the difference between hashing a camera
  * JPEG in less time than decoding it at 1/8 scale and in more.  The
- * portable sha256_block above stays the reference: the FIPS vectors and
- * sha256sum comparisons in tests/test_hash.c run through whichever the
- * machine picks, and both must give the same digests.  The state is kept
+ * portable sha256_block above stays the reference: tests/test_hash.c
+ * compares the two (index_sha256_ref) besides the FIPS vectors and
+ * sha256sum comparisons that run through whichever the machine picks.  The state is kept
  * as ABEF/CDGH, the order the sha256rnds2 instruction wants. */
 #include <cpuid.h>
 #include <immintrin.h>
@@ -165,28 +172,26 @@ static void sha_ni_probe(void)
 static void sha256_blocks(uint32_t h[8], const unsigned char *p, size_t n)
 {
 	pthread_once(&sha_ni_once, sha_ni_probe);
-	if (sha_ni) {
+	if (sha_ni)
 		sha256_blocks_ni(h, p, n);
-		return;
-	}
-	for (; n; n--, p += 64)
-		sha256_block(h, p);
+	else
+		sha256_portable(h, p, n);
 }
 #else
-static void sha256_blocks(uint32_t h[8], const unsigned char *p, size_t n)
-{
-	for (; n; n--, p += 64)
-		sha256_block(h, p);
-}
+#define sha256_blocks sha256_portable
 #endif
 
-void siam_sha256(unsigned char out[32], const void *data, size_t len)
+/* The padding and the digest around a block function: the one body both
+ * the dispatching siam_sha256 and the portable reference run. */
+static void sha256_with(void (*blocks)(uint32_t *, const unsigned char *,
+                                       size_t),
+                        unsigned char out[32], const void *data, size_t len)
 {
 	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 	                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
 	const unsigned char *p = data;
 	size_t left = len % 64;
-	sha256_blocks(h, p, len / 64);
+	blocks(h, p, len / 64);
 	p += len - left;
 	/* The tail, the 0x80 marker and the bit length: one or two blocks. */
 	unsigned char tail[128];
@@ -198,13 +203,25 @@ void siam_sha256(unsigned char out[32], const void *data, size_t len)
 	uint64_t bits = (uint64_t)len * 8;
 	for (int i = 0; i < 8; i++)
 		tail[nt - 1 - i] = (unsigned char)(bits >> (8 * i));
-	sha256_blocks(h, tail, nt / 64);
+	blocks(h, tail, nt / 64);
 	for (int i = 0; i < 8; i++) {
 		out[4 * i] = (unsigned char)(h[i] >> 24);
 		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
 		out[4 * i + 2] = (unsigned char)(h[i] >> 8);
 		out[4 * i + 3] = (unsigned char)h[i];
 	}
+}
+
+void siam_sha256(unsigned char out[32], const void *data, size_t len)
+{
+	sha256_with(sha256_blocks, out, data, len);
+}
+
+/* The portable code alone, whatever the CPU has: the reference the tests
+ * compare the SHA-NI path against (src/index/index.h). */
+void index_sha256_ref(unsigned char out[32], const void *data, size_t len)
+{
+	sha256_with(sha256_portable, out, data, len);
 }
 
 void siam_sha256_hex(char out[65], const void *data, size_t len)
