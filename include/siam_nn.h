@@ -382,13 +382,55 @@ typedef struct siam_augment {
 	float elastic;   /* elastic distortion strength alpha, in pixels
 	                  * (Simard et al. 2003; 0 = off) */
 	float sigma;     /* smoothness of the elastic field, in pixels */
+	/* Photo edits, the changes people make to copies (all 0 = off).
+	 * They assume inputs whose black is fill and white fill + 1 (the
+	 * folder: and augment: preprocessing).  With all of them off no
+	 * random number is drawn for them: a run that does not ask for
+	 * them is the run it was before they existed. */
+	float flip;       /* probability of a left-right mirror */
+	float crop;       /* random resized crop: area uniform in [crop, 1]
+	                   * of the image, aspect 3:4 to 4:3, anywhere */
+	float brightness; /* max relative change of the pixel values */
+	float saturation; /* max relative change of the saturation */
+	float gray;       /* probability of grayscale */
+	float jpeg;       /* probability of a JPEG round trip, quality
+	                   * uniform in 20..95 */
+	float blur;       /* half the views: Gaussian blur of std uniform
+	                   * in [0, blur] pixels */
+	float downscale;  /* half the views: shrunk by a factor uniform in
+	                   * [downscale, 1] and enlarged back */
+	float edge;       /* probability that the rotation fills with the
+	                   * nearest edge pixel instead of fill (black) */
+	float overlay;    /* probability of a line of text (5x7 font) in a
+	                   * corner, black or white */
+	float pad;        /* half the views: a black or white border of up
+	                   * to pad of the height (width) on each side, the
+	                   * picture shrunk inside it */
 } siam_augment;
 
 /* shift 0.1, rotate 12, scale 0.1, no photometric or elastic change
- * (sigma 4 for when elastic is set). */
+ * (sigma 4 for when elastic is set), no photo edit. */
 void siam_augment_default(siam_augment *a);
-/* out = a random distortion of inp, both (c,h,w); bilinear sampling,
- * pixels from outside the image are fill.  out and inp must differ. */
+/* Parses a comma-separated list of NAME=VALUE items (the fields above:
+ * shift, rotate, scale, bright, contrast, elastic, sigma, flip, crop,
+ * brightness, saturation, gray, jpeg, blur, downscale, edge, overlay,
+ * pad) and presets ("photo": the mix for near-duplicate photos, see
+ * siam_augment_photo) into a, starting from siam_augment_default.
+ * Items apply left to right, so "photo,jpeg=0" is the preset without
+ * JPEG.  NULL or "" gives the default.  SIAM_EINVAL names the bad item
+ * (unknown name, value not a number, out of range: probabilities and
+ * crop/downscale in [0, 1], pad in [0, 0.4], others in [0, 1000]). */
+int siam_augment_parse(siam_augment *a, const char *list, siam_error *err);
+/* The "photo" preset: no shift or scale (the crop does both), rotation
+ * up to 5 degrees (edge fill half the time), flip 0.5, crop 0.5,
+ * brightness, contrast 0.2, saturation 0.3, gray 0.1, jpeg 0.4, blur 1,
+ * downscale 0.4, overlay 0.15, pad 0.12. */
+void siam_augment_photo(siam_augment *a);
+/* out = a random distortion of inp, both (c,h,w): the affine change
+ * (bilinear, pixels from outside the image are fill, or the nearest
+ * edge), brightness and contrast, then the photo edits.  out and inp
+ * must differ.  Should memory run out, the elastic field or the photo
+ * edits are skipped for this image. */
 void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
                         float fill, const siam_augment *a, siam_rng *rng);
 

@@ -63,7 +63,13 @@ const struct cmd_entry cmd_train_entry = {
 	"      --augment[=LIST]  random shifts, rotations and scalings of the\n"
 	"                        inputs; LIST sets them: shift=0.1,rotate=12,\n"
 	"                        scale=0.1,bright=0,contrast=0,elastic=0,\n"
-	"                        sigma=4\n"
+	"                        sigma=4; and the edits made to copies of\n"
+	"                        photos (0 = off): flip=P crop=MINAREA\n"
+	"                        brightness=B saturation=S gray=P jpeg=P\n"
+	"                        blur=SIGMA downscale=MINFACTOR edge=P\n"
+	"                        overlay=P pad=F; the preset 'photo' sets a\n"
+	"                        mix for near-duplicate photos (e.g.\n"
+	"                        --augment=photo,jpeg=0.2); see siam-train(1)\n"
 	"      --instance F      triplet loss: this fraction of each batch are\n"
 	"                        instance triplets (an image, a distortion of\n"
 	"                        it, another image of its class)\n"
@@ -112,48 +118,6 @@ static void on_sigint(int sig)
 	signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends it at once */
 }
 
-static int parse_augment(const char *s, siam_augment *a)
-{
-	siam_augment_default(a);
-	if (!s)
-		return 0;
-	char *copy = strdup(s), *save = NULL;
-	if (!copy)
-		return -1;
-	for (char *tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '='), *end;
-		if (!eq)
-			goto bad;
-		*eq = 0;
-		errno = 0;
-		double v = strtod(eq + 1, &end);
-		if (errno || end == eq + 1 || *end || v < 0 || v > 1000)
-			goto bad;
-		if (!strcmp(tok, "shift"))
-			a->shift = (float)v;
-		else if (!strcmp(tok, "rotate"))
-			a->rotate = (float)v;
-		else if (!strcmp(tok, "scale"))
-			a->scale = (float)v;
-		else if (!strcmp(tok, "bright"))
-			a->bright = (float)v;
-		else if (!strcmp(tok, "contrast"))
-			a->contrast = (float)v;
-		else if (!strcmp(tok, "elastic"))
-			a->elastic = (float)v;
-		else if (!strcmp(tok, "sigma"))
-			a->sigma = (float)v;
-		else
-			goto bad;
-	}
-	free(copy);
-	return 0;
-bad:
-	free(copy);
-	return -1;
-}
-
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
 	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM,
@@ -196,6 +160,7 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 	};
 	const struct cmd_entry *E = &cmd_train_entry;
 	siam_train_opts *o = &cfg->o;
+	siam_error err = { 0 };
 	long l;
 	double f;
 	int c;
@@ -270,11 +235,9 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 			o->weight_decay = (float)f;
 			break;
 		case OPT_AUGMENT:
-			if (parse_augment(optarg, &o->aug))
-				return cli_usage_error(E, "--augment: '%s' is not "
-				                       "a list like shift=0.1,"
-				                       "rotate=12,scale=0.1",
-				                       optarg);
+			if (siam_augment_parse(&o->aug, optarg, &err))
+				return cli_usage_error(E, "--augment: %s",
+				                       err.msg);
 			o->augment = 1;
 			break;
 		case OPT_INST:
