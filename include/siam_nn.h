@@ -556,6 +556,8 @@ typedef struct siam_train_status {
  * where) and returns SIAM_EINTR. */
 typedef int (*siam_train_callback)(void *arg, const siam_train_status *st);
 
+#define SIAM_COPIES_DEFAULT 8
+
 typedef struct siam_train_opts {
 	int epochs;            /* default 10 */
 	int batch;             /* pairs (triplets) per step; default 64 */
@@ -596,6 +598,12 @@ typedef struct siam_train_opts {
 	 * src/train/glyph.c).  Extra classes for a model that must work on
 	 * classes it never saw.  Labelled data only; not with instance. */
 	float glyphs;
+	/* Unlabelled data only: images whose inputs are identical, or whose
+	 * perceptual hashes (siam_phash of the input) differ in at most
+	 * this many of 64 bits, are one class, so copies already in the
+	 * folder are never each other's negatives (src/train/copies.c).
+	 * -1: every image its own class.  Default SIAM_COPIES_DEFAULT. */
+	int copies;
 	const char *checkpoint; /* where an interrupted run saves; NULL: none */
 	const char *resume;     /* a checkpoint to continue from; NULL: none */
 	const char *config;     /* text stored in checkpoints verbatim (the

@@ -37,6 +37,10 @@ const struct cmd_entry cmd_train_entry = {
 	"                        folder:DIR  one sub-folder of images per class\n"
 	"                        augment:DIR unlabelled images; positive pairs\n"
 	"                                    are two distortions of one image\n"
+	"      --copies BITS|off augment: images whose perceptual hashes differ\n"
+	"                        in at most BITS of 64 (or that are identical)\n"
+	"                        are one class, never each other's negatives\n"
+	"                        (default 8; off: every image its own class)\n"
 	"  -c, --classes LIST    train on these classes only: 0-4, 0,2,4, names\n"
 	"      --val-split F     fraction of images held out for validation\n"
 	"                        (default 0.1; 0 = none)\n"
@@ -121,7 +125,7 @@ static void on_sigint(int sig)
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
 	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM,
-	OPT_GLYPHS, OPT_TEMP, OPT_EMA, OPT_VIEWS
+	OPT_GLYPHS, OPT_TEMP, OPT_EMA, OPT_VIEWS, OPT_COPIES
 };
 
 /* Parses argv into cfg (adding to what is there).  Returns 0, or an
@@ -148,6 +152,7 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 		{ "glyphs", required_argument, NULL, OPT_GLYPHS },
 		{ "ema", required_argument, NULL, OPT_EMA },
 		{ "views", required_argument, NULL, OPT_VIEWS },
+		{ "copies", required_argument, NULL, OPT_COPIES },
 		{ "temperature", required_argument, NULL, OPT_TEMP },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'j' },
@@ -275,6 +280,13 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 				return cli_usage_error(E, "--views: 1, 5 or 9, "
 				                       "not %ld", l);
 			o->views = (int)l;
+			break;
+		case OPT_COPIES:
+			if (!strcmp(optarg, "off"))
+				l = -1;
+			else if (cli_parse_int(E, "--copies", optarg, 0, 64, &l))
+				return SIAM_EXIT_ERROR;
+			o->copies = (int)l;
 			break;
 		case 's':
 			if (cli_parse_int(E, "--seed", optarg, 0, 0x7fffffffL,

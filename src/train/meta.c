@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "bytes.h"
 #include "utf8.h"
+#include "train/photo_aug.h"
 #include "train/run.h"
 
 #include <stdarg.h>
@@ -91,15 +92,33 @@ char *train_meta_json(const train_run *r, int nvalidated)
 		put_fmt(&b, "\"ema\":%.9g,", (double)o->ema);
 	if (o->views != 1)
 		put_fmt(&b, "\"views\":%d,", o->views);
-	if (o->augment || r->unlabelled || r->ninst)
+	if (r->groups)
+		put_fmt(&b, "\"copies\":{\"max_bits\":%d,\"merged\":%d},",
+		        o->copies, r->nmerged);
+	if (o->augment || r->unlabelled || r->ninst) {
+		const siam_augment *a = &o->aug;
 		put_fmt(&b, "\"augment\":{\"shift\":%.9g,\"rotate\":%.9g,"
 		        "\"scale\":%.9g,\"bright\":%.9g,\"contrast\":%.9g,"
-		        "\"elastic\":%.9g,\"sigma\":%.9g},",
-		        (double)o->aug.shift, (double)o->aug.rotate,
-		        (double)o->aug.scale, (double)o->aug.bright,
-		        (double)o->aug.contrast, (double)o->aug.elastic,
-		        (double)o->aug.sigma);
-	else
+		        "\"elastic\":%.9g,\"sigma\":%.9g",
+		        (double)a->shift, (double)a->rotate,
+		        (double)a->scale, (double)a->bright,
+		        (double)a->contrast, (double)a->elastic,
+		        (double)a->sigma);
+		/* only when used, so older runs keep their bytes */
+		if (aug_photo_on(a))
+			put_fmt(&b, ",\"flip\":%.9g,\"crop\":%.9g,"
+			        "\"brightness\":%.9g,\"saturation\":%.9g,"
+			        "\"gray\":%.9g,\"jpeg\":%.9g,\"blur\":%.9g,"
+			        "\"downscale\":%.9g,\"edge\":%.9g,"
+			        "\"overlay\":%.9g,\"pad\":%.9g",
+			        (double)a->flip, (double)a->crop,
+			        (double)a->brightness, (double)a->saturation,
+			        (double)a->gray, (double)a->jpeg,
+			        (double)a->blur, (double)a->downscale,
+			        (double)a->edge, (double)a->overlay,
+			        (double)a->pad);
+		put_str(&b, "},");
+	} else
 		put_str(&b, "\"augment\":null,");
 	put_fmt(&b, "\"train_images\":%d,\"val_images\":%d,", r->ntrain,
 	        r->nval);

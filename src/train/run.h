@@ -12,6 +12,7 @@
 #define SIAM_TRAIN_RUN_H
 
 #include "internal.h"
+#include "train/copies.h"
 #include "train/glyph.h"
 
 /* Seed tags: one per random stream of a run (see siam_train_seed). */
@@ -58,6 +59,9 @@ typedef struct train_run {
 	glyph_set glyphs;  /* the epoch's glyphs when o->glyphs > 0 */
 	float *tmp2;       /* a glyph's second half */
 	int *ids;          /* supcon: what each of a step's 2N inputs shows */
+	int *groups;       /* unlabelled: d->n leaders of the groups of
+	                    * copies (copies.c), or NULL */
+	int nmerged;       /* items in an earlier item's group */
 } train_run;
 
 /* validate.c */

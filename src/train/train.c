@@ -46,6 +46,7 @@ void siam_train_opts_default(siam_train_opts *o)
 	o->val_split = 0.1f;
 	o->instance_margin = 0.1f;
 	o->views = 1;
+	o->copies = SIAM_COPIES_DEFAULT;
 	siam_augment_default(&o->aug);
 }
 
@@ -76,6 +77,7 @@ static void run_free(train_run *r)
 	free(r->tmp);
 	free(r->tmp2);
 	free(r->ids);
+	free(r->groups);
 	glyph_set_free(&r->glyphs);
 	free(r->ia);
 	free(r->ib);
@@ -206,8 +208,10 @@ static int train_step(train_run *r, long k0, int N, double *lossp,
 	if (r->o->loss == SIAM_LOSS_SUPCON)
 		for (int s = 0; s < 2; s++)
 			for (int k = 0; k < N; k++)
-				r->ids[s * N + k] = glyph_id(&r->glyphs, r->d,
-				                             idx[s][k0 + k]);
+				r->ids[s * N + k] =
+					r->groups ? r->groups[idx[s][k0 + k]]
+					          : glyph_id(&r->glyphs, r->d,
+					                     idx[s][k0 + k]);
 	if (r->o->lr_decay) {
 		/* Cosine decay over the whole run, a function of the
 		 * position only, like everything else a resume rebuilds. */
@@ -233,6 +237,9 @@ static int train_step(train_run *r, long k0, int N, double *lossp,
 
 static int check_opts(const siam_train_opts *o, siam_error *err)
 {
+	if (o->copies < -1 || o->copies > 64)
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "copies must be -1 (off) or 0 to 64 bits");
 	if (o->epochs < 1 || o->epochs > 100000)
 		return siam_errorf(err, SIAM_EINVAL, "epochs must be 1 or more");
 	if (o->batch < 1 || o->batch > 65536)
@@ -353,8 +360,27 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		siam_set_threads(o->threads);
 	if ((rc = train_split_pools(&r, err)))
 		goto done;
-	if ((rc = siam_sampler_create(&r.sampler, d->labels, r.train, r.ntrain,
-	                              err)))
+	/* (asked here: the groups below make the sampler look labelled) */
+	if (r.unlabelled && o->glyphs > 0) {
+		rc = siam_errorf(err, SIAM_EINVAL, "glyphs need labelled data "
+		                 "with at least two classes");
+		goto done;
+	}
+	if (r.unlabelled && o->copies >= 0) {
+		r.groups = siam_xmalloc_n((size_t)d->n, sizeof(int));
+		if (!r.groups) {
+			rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+			goto done;
+		}
+		if ((rc = train_copy_groups(d, o->copies, r.groups,
+		                            &r.nmerged, err)))
+			goto done;
+	}
+	/* Copies found above sample as one class: a "same" pair may be
+	 * two of them, a "different" one never is. */
+	if ((rc = siam_sampler_create(&r.sampler,
+	                              r.groups ? r.groups : d->labels,
+	                              r.train, r.ntrain, err)))
 		goto done;
 	/* Whole batches only: the pairs of an epoch are rounded up to a
 	 * multiple of the batch, so every step runs the same batch size.

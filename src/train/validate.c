@@ -107,6 +107,19 @@ int train_make_val_pairs(train_run *r, siam_error *err)
 			                   "class; raise --val-split");
 		return rc;
 	}
+	if (r->groups) {
+		/* a "different" pair of two copies would count a match as
+		 * an error: drop it */
+		size_t m = 0;
+		for (size_t p = 0; p < r->nvp; p++)
+			if (r->vsame[p] ||
+			    r->groups[r->va[p]] != r->groups[r->vb[p]]) {
+				r->va[m] = r->va[p];
+				r->vb[m] = r->vb[p];
+				r->vsame[m++] = r->vsame[p];
+			}
+		r->nvp = m;
+	}
 	r->vrow = siam_xmalloc_n((size_t)d->n, sizeof(int));
 	r->vemb = siam_xmalloc_n((size_t)n * r->D, sizeof(float));
 	r->vdist = siam_xmalloc_n(r->nvp, sizeof(float));
