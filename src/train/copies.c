@@ -19,24 +19,10 @@
  */
 #include "internal.h"
 #include "train/copies.h"
+#include "train/photo_aug.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The input of item i as 8-bit pixels (black = fill, white one unit
- * above, the folder:/augment: convention) for siam_phash. */
-static void to_bytes(unsigned char *px, const float *in, int c, int h,
-                     int w, float fill)
-{
-	size_t plane = (size_t)h * w;
-	for (size_t i = 0; i < plane; i++)
-		for (int k = 0; k < c; k++) {
-			float v = (in[k * plane + i] - fill) * 255.0f;
-			v = v < 0 ? 0 : v > 255 ? 255 : v;
-			px[i * c + k] = (unsigned char)lrintf(v);
-		}
-}
 
 int train_copy_groups(const siam_data *d, int maxbits, int *group,
                       int *nmerged, siam_error *err)
@@ -61,7 +47,7 @@ int train_copy_groups(const siam_data *d, int maxbits, int *group,
 		siam_sha256(sha[i], x, in * sizeof(float));
 		ph[i] = 0;
 		if (d->c == 1 || d->c == 3) {
-			to_bytes(px, x, d->c, d->h, d->w, d->fill);
+			aug_to_bytes(px, x, d->c, d->h, d->w, d->fill);
 			if ((rc = siam_phash(&ph[i], &img, err)))
 				goto fail;
 		}

@@ -20,6 +20,7 @@
  * Every draw takes the same count of random numbers whatever is
  * switched on, so changing one edit's strength keeps the others' draws.
  */
+#include "bytes.h"
 #include "train/photo_aug.h"
 
 #include <math.h>
@@ -235,32 +236,23 @@ static void shrink(float *out, int dh, int dw, const float *img, int c,
 		}
 }
 
-/* Growable memory for stb_image_write. */
-typedef struct membuf {
-	unsigned char *p;
-	size_t n, cap;
-	int failed;
-} membuf;
+void aug_to_bytes(unsigned char *px, const float *img, int c, int h, int w,
+                  float black)
+{
+	size_t plane = (size_t)h * w;
+	for (size_t i = 0; i < plane; i++)
+		for (int k = 0; k < c; k++) {
+			float v = (img[k * plane + i] - black) * 255.0f;
+			v = v < 0 ? 0 : v > 255 ? 255 : v;
+			px[i * c + k] = (unsigned char)lrintf(v);
+		}
+}
 
+/* stb_image_write's writer: append to a bytes_out. */
 static void mem_write(void *ctx, void *data, int size)
 {
-	membuf *m = ctx;
-	if (m->failed || size <= 0)
-		return;
-	if (m->n + (size_t)size > m->cap) {
-		size_t cap = m->cap ? 2 * m->cap : 4096;
-		while (cap < m->n + (size_t)size)
-			cap *= 2;
-		unsigned char *np = realloc(m->p, cap);
-		if (!np) {
-			m->failed = 1;
-			return;
-		}
-		m->p = np;
-		m->cap = cap;
-	}
-	memcpy(m->p + m->n, data, (size_t)size);
-	m->n += (size_t)size;
+	if (size > 0)
+		bytes_put(ctx, data, (size_t)size);
 }
 
 int aug_jpeg(float *img, int c, int h, int w, float black, int q)
@@ -269,21 +261,15 @@ int aug_jpeg(float *img, int c, int h, int w, float black, int q)
 		return 0;
 	size_t plane = (size_t)h * w;
 	unsigned char *px = malloc(plane * c), *dec = NULL;
-	membuf m = { 0 };
+	bytes_out m = { 0 };
 	int rc = SIAM_ENOMEM;
 	if (!px)
 		goto fail;
-	for (size_t i = 0; i < plane; i++)
-		for (int k = 0; k < c; k++) {
-			float v = (img[k * plane + i] - black) * 255.0f;
-			v = v < 0 ? 0 : v > 255 ? 255 : v;
-			px[i * c + k] = (unsigned char)lrintf(v);
-		}
-	if (!stbi_write_jpg_to_func(mem_write, &m, w, h, c, px, q) ||
-	    m.failed)
+	aug_to_bytes(px, img, c, h, w, black);
+	if (!stbi_write_jpg_to_func(mem_write, &m, w, h, c, px, q) || m.fail)
 		goto fail;
 	int dw, dh, dc;
-	dec = stbi_load_from_memory(m.p, (int)m.n, &dw, &dh, &dc, c);
+	dec = stbi_load_from_memory(m.p, (int)m.len, &dw, &dh, &dc, c);
 	if (!dec || dw != w || dh != h)
 		goto fail;
 	for (size_t i = 0; i < plane; i++)

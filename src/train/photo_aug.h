@@ -74,6 +74,10 @@ SIAM_HIDDEN void aug_gray(float *img, int c, int h, int w);
  * (tmp: h*w floats). */
 SIAM_HIDDEN void aug_blur(float *img, float *tmp, int c, int h, int w,
                           float sigma);
+/* px (h rows of w*c bytes, interleaved) = img (c,h,w) as 8-bit pixels:
+ * black 0, black + 1 255, clamped. */
+SIAM_HIDDEN void aug_to_bytes(unsigned char *px, const float *img, int c,
+                              int h, int w, float black);
 /* JPEG at quality q (1..100) and decoded again; c 1 or 3. */
 SIAM_HIDDEN int aug_jpeg(float *img, int c, int h, int w, float black,
                          int q);
