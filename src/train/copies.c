@@ -40,7 +40,8 @@ int train_copy_groups(const siam_data *d, int maxbits, int *group,
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 		goto fail;
 	}
-	siam_image img = { d->w, d->h, d->c == 3 ? 3 : 1, px };
+	siam_image img = { .w = d->w, .h = d->h, .c = d->c == 3 ? 3 : 1,
+	                    .px = px };
 	for (int i = 0; i < d->n; i++) {
 		if ((rc = d->load(d, i, x, err)))
 			goto fail;
