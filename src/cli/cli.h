@@ -19,12 +19,54 @@ enum {
 	SIAM_EXIT_PARTIAL = 3  /* finished, but some inputs had errors  */
 };
 
+/* What a command needs before its work, declared in its table entry as
+ * git's run_builtin flags do.  Unlike git's, siam's --db and --model are
+ * options of each command, so the command parses its argv first, puts
+ * them in its cli_ctx and calls cli_setup(), which opens what the flags
+ * ask for; main.c frees all of it after the command returns, on every
+ * path, so no command closes a database or frees a model itself. */
+enum {
+	CLI_DB = 1,          /* the database: --db, else CLI_DEFAULT_DB */
+	CLI_DB_CREATE = 2,   /*   created (with its schema) if missing */
+	CLI_DB_READONLY = 4, /*   read-only: never created nor migrated */
+	CLI_DB_OPTIONAL = 8, /*   only if --db names it or the file exists */
+	CLI_MODEL = 16,      /* the model, by cli_db_model's rule with a
+	                      * database, by cli_model_path's without */
+	CLI_MODEL_STORE = 32 /*   stored in the database as its current
+	                      *   model (cli_ctx.store_model overrides) */
+};
+
+struct sqlite3;
+
+typedef struct cli_ctx {
+	const struct cmd_entry *cmd; /* set by main.c */
+	/* Set by the command from its options before cli_setup(). */
+	const char *db_path;   /* --db; NULL: CLI_DEFAULT_DB */
+	const char *model_arg; /* --model; NULL: the default rule */
+	int store_model;       /* -1: as CLI_MODEL_STORE says; 0 or 1 */
+	/* Set by cli_setup(); owned by main.c, freed after run returns. */
+	struct sqlite3 *db;    /* NULL when not asked for, or optional and
+	                        * absent */
+	const char *db_used;   /* the path opened (db_path or the default) */
+	siam_model *model;
+	int64_t model_id;      /* models.id; 0 when not in the database */
+	char model_name[4200]; /* where the model came from, for messages */
+} cli_ctx;
+
 struct cmd_entry {
 	const char *name;
 	const char *summary; /* one line for 'siam --help' */
 	const char *usage;   /* full --help text */
-	int (*run)(int argc, char **argv);
+	int (*run)(int argc, char **argv, cli_ctx *ctx);
+	int flags;           /* CLI_DB, CLI_MODEL, ... */
 };
+
+/* Opens what ctx->cmd->flags ask for, from ctx->db_path, model_arg and
+ * store_model; on failure prints the error and returns -1 (the command
+ * returns SIAM_EXIT_ERROR).  What was opened stays in ctx either way. */
+int cli_setup(cli_ctx *ctx);
+/* Frees what cli_setup opened (main.c calls it). */
+void cli_teardown(cli_ctx *ctx);
 
 extern const struct cmd_entry cmd_version_entry;
 extern const struct cmd_entry cmd_selftest_entry;

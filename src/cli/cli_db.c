@@ -1,11 +1,13 @@
 /*
  * cli_db.c -- opening the database and choosing the model, for the
- * commands that work on a database (index, query, sql, info).
+ * commands that work on a database, and cli_setup(), which opens what a
+ * command's table entry asks for.
  */
 #include "config.h"
 #include "cli_db.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 sqlite3 *cli_db_open(const char *cmd, const char *path, int flags)
 {
@@ -16,6 +18,40 @@ sqlite3 *cli_db_open(const char *cmd, const char *path, int flags)
 		return NULL;
 	}
 	return db;
+}
+
+int cli_setup(cli_ctx *ctx)
+{
+	int flags = ctx->cmd->flags;
+	const char *name = ctx->cmd->name;
+	ctx->db_used = ctx->db_path ? ctx->db_path : CLI_DEFAULT_DB;
+	if (flags & CLI_DB) {
+		struct stat sb;
+		int open = !(flags & CLI_DB_OPTIONAL) || ctx->db_path ||
+		           stat(ctx->db_used, &sb) == 0;
+		int mode = (flags & CLI_DB_CREATE ? SIAM_DB_CREATE : 0) |
+		           (flags & CLI_DB_READONLY ? SIAM_DB_READONLY : 0);
+		if (open && !(ctx->db = cli_db_open(name, ctx->db_used, mode)))
+			return -1;
+	}
+	if (!(flags & CLI_MODEL))
+		return 0;
+	if (!ctx->db)
+		return cli_load_model(name, ctx->model_arg, &ctx->model,
+		                      ctx->model_name, sizeof ctx->model_name);
+	int store = ctx->store_model >= 0 ? ctx->store_model
+	                                  : !!(flags & CLI_MODEL_STORE);
+	return cli_db_model(name, ctx->db, ctx->model_arg, store, &ctx->model,
+	                    &ctx->model_id, ctx->model_name,
+	                    sizeof ctx->model_name);
+}
+
+void cli_teardown(cli_ctx *ctx)
+{
+	siam_model_free(ctx->model);
+	ctx->model = NULL;
+	siam_db_close(ctx->db);
+	ctx->db = NULL;
 }
 
 int cli_db_model(const char *cmd, sqlite3 *db, const char *given, int store,

@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_dedup_entry = {
 	"dedup", "find groups of duplicate images and act on them safely",
@@ -70,7 +70,8 @@ const struct cmd_entry cmd_dedup_entry = {
 	"  -h, --help             this help\n"
 	"\n"
 	"Exit status: 0 done, 3 done but some files were broken or could not\n"
-	"be acted on, 2 error.\n", run
+	"be acted on, 2 error.\n", run,
+	CLI_DB | CLI_DB_CREATE | CLI_MODEL
 };
 
 enum { ACT_NONE, ACT_MOVE, ACT_HARDLINK, ACT_DELETE };
@@ -862,7 +863,7 @@ oom:
 	return -1;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -1007,11 +1008,14 @@ static int run(int argc, char **argv)
 	d.kill_after = ka ? atol(ka) : 0;
 #endif
 
-	if (!(db = cli_db_open("dedup", dbpath, SIAM_DB_CREATE)))
+	ctx->db_path = dbpath;
+	ctx->model_arg = model_arg;
+	ctx->store_model = nroots + nrefs > 0; /* indexing stores it */
+	if (cli_setup(ctx))
 		goto done;
-	if (cli_db_model("dedup", db, model_arg, nroots + nrefs > 0, &m,
-	                 &model_id, NULL, 0))
-		goto done;
+	db = ctx->db;
+	m = ctx->model;
+	model_id = ctx->model_id;
 	if (nroots + nrefs > 0) {
 		siam_index_opts o;
 		siam_index_status st;
@@ -1085,7 +1089,5 @@ done:
 	free(edges);
 	free(roots);
 	free(refs);
-	siam_model_free(m);
-	siam_db_close(db);
 	return status;
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_eval_entry = {
 	"eval", "measure a model: verification, 1-NN, one-shot accuracy",
@@ -49,7 +49,8 @@ const struct cmd_entry cmd_eval_entry = {
 	"  -j, --threads N      threads for the network\n"
 	"      --json           print one JSON object\n"
 	"  -q, --quiet          no progress messages\n"
-	"  -h, --help           this help\n", run
+	"  -h, --help           this help\n", run,
+	CLI_MODEL
 };
 
 enum { OPT_JSON = 256, OPT_NOGAL };
@@ -73,7 +74,7 @@ static void json_num(const char *key, double v, int comma)
 	printf("\"%s\":%.6g%s", key, v, comma ? "," : "");
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, 'm' },
@@ -164,12 +165,14 @@ static int run(int argc, char **argv)
 	int *pa = NULL, *pb = NULL, *clist = NULL, *row = NULL;
 	float *emb = NULL, *gemb = NULL, *dist = NULL;
 	size_t np = 0;
-	char path[4096];
+	const char *path = ctx->model_name;
 	double nn1 = -1, oneshot = -1, t0, embed_s;
 	siam_verif v;
 
-	if (cli_load_model("eval", model_arg, &m, path, sizeof path))
+	ctx->model_arg = model_arg;
+	if (cli_setup(ctx))
 		return SIAM_EXIT_ERROR;
+	m = ctx->model;
 	D = siam_net_embed_dim(m->net);
 	if (siam_data_open(&test, data, SIAM_SPLIT_TEST, &m->pre, &err)) {
 		cli_error("eval", "%s", err.msg);
@@ -383,6 +386,5 @@ done:
 	free(dist);
 	siam_data_free(test);
 	siam_data_free(gal);
-	siam_model_free(m);
 	return status;
 }

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_index_entry = {
 	"index", "embed the images under folders (and URLs) into the database",
@@ -52,7 +52,8 @@ const struct cmd_entry cmd_index_entry = {
 	"  -h, --help           this help\n"
 	"\n"
 	"Exit status: 0 done, 3 done but some files had errors, 2 error or\n"
-	"interrupted.\n", run
+	"interrupted.\n", run,
+	CLI_DB | CLI_DB_CREATE | CLI_MODEL | CLI_MODEL_STORE
 };
 
 static volatile sig_atomic_t interrupted;
@@ -167,7 +168,7 @@ static void show_errors(sqlite3 *db, const char *since, long total)
 		fprintf(stderr, "  ... and %ld more\n", total - 10);
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -240,12 +241,15 @@ static int run(int argc, char **argv)
 	siam_model *m = NULL;
 	int64_t model_id = 0;
 	char since[32];
+	ctx->db_path = dbpath;
+	ctx->model_arg = model_arg;
 	if (urls_arg && (nurls = read_urls(urls_arg, &urls)) < 0)
 		return SIAM_EXIT_ERROR;
-	if (!(db = cli_db_open("index", dbpath, SIAM_DB_CREATE)))
+	if (cli_setup(ctx))
 		goto done;
-	if (cli_db_model("index", db, model_arg, 1, &m, &model_id, NULL, 0))
-		goto done;
+	db = ctx->db;
+	m = ctx->model;
+	model_id = ctx->model_id;
 	{ /* the clock errors.time is written with (SQLite's 'now' is
 	   * the system clock), for "the errors of this run" */
 		time_t now = time(NULL);
@@ -326,7 +330,5 @@ done:
 	for (int i = 0; i < nurls; i++)
 		free(urls[i]);
 	free(urls);
-	siam_model_free(m);
-	siam_db_close(db);
 	return status;
 }

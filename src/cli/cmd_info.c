@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_info_entry = {
 	"info", "facts about the model and the database",
@@ -32,7 +32,8 @@ const struct cmd_entry cmd_info_entry = {
 	"  -j, --json        one JSON object\n"
 	"  -h, --help        this help\n"
 	"\n"
-	"Exit status: 0 done, 2 error.\n", run
+	"Exit status: 0 done, 2 error.\n", run,
+	CLI_DB | CLI_DB_READONLY | CLI_DB_OPTIONAL | CLI_MODEL
 };
 
 static long long file_size(const char *path)
@@ -116,7 +117,7 @@ static void model_json(const siam_model *m, const char *name, int64_t id)
 	putchar('}');
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -143,23 +144,16 @@ static int run(int argc, char **argv)
 		return cli_usage_error(me, "unexpected argument '%s'",
 		                       argv[optind]);
 
-	int status = SIAM_EXIT_ERROR, have_db = 0;
-	sqlite3 *db = NULL;
-	siam_model *m = NULL;
-	int64_t model_id = 0;
-	char name[4200];
-	const char *path = dbpath ? dbpath : CLI_DEFAULT_DB;
-	struct stat sb;
-	if (stat(path, &sb) == 0 || dbpath) {
-		if (!(db = cli_db_open("info", path, SIAM_DB_READONLY)))
-			goto done;
-		have_db = 1;
-		if (cli_db_model("info", db, model_arg, 0, &m, &model_id, name,
-		                 sizeof name))
-			goto done;
-	} else if (cli_load_model("info", model_arg, &m, name, sizeof name)) {
-		goto done;
-	}
+	int status = SIAM_EXIT_ERROR;
+	ctx->db_path = dbpath;
+	ctx->model_arg = model_arg;
+	if (cli_setup(ctx))
+		return SIAM_EXIT_ERROR;
+	sqlite3 *db = ctx->db;
+	siam_model *m = ctx->model;
+	int64_t model_id = ctx->model_id;
+	const char *name = ctx->model_name, *path = ctx->db_used;
+	int have_db = db != NULL;
 
 	siam_db_stats s = { -1, -1, -1, -1, -1, -1 };
 	long long size = -1, wal = -1;
@@ -223,7 +217,5 @@ static int run(int argc, char **argv)
 	}
 	status = SIAM_EXIT_OK;
 done:
-	siam_model_free(m);
-	siam_db_close(db);
 	return status;
 }

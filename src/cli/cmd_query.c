@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_query_entry = {
 	"query", "the k nearest indexed images to an image",
@@ -46,7 +46,8 @@ const struct cmd_entry cmd_query_entry = {
 	"characters).\n"
 	"\n"
 	"Exit status: 0 some images found, 1 none (empty index or none within\n"
-	"--max-distance), 2 error.\n", run
+	"--max-distance), 2 error.\n", run,
+	CLI_DB | CLI_DB_READONLY | CLI_MODEL
 };
 
 /* Reads the query image's bytes: an http(s) URL through siam_fetch,
@@ -122,7 +123,7 @@ fail:
 	return -1;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -184,10 +185,13 @@ static int run(int argc, char **argv)
 	siam_fetch_opts fo;
 	siam_fetch_opts_default(&fo);
 
-	if (!(db = cli_db_open("query", dbpath, SIAM_DB_READONLY)))
+	ctx->db_path = dbpath;
+	ctx->model_arg = model_arg;
+	if (cli_setup(ctx))
 		goto done;
-	if (cli_db_model("query", db, model_arg, 0, &m, &model_id, NULL, 0))
-		goto done;
+	db = ctx->db;
+	m = ctx->model;
+	model_id = ctx->model_id;
 	if (!model_id) {
 		cli_error("query", "%s: nothing indexed with this model; run "
 		          "'siam index%s%s' first", dbpath,
@@ -289,7 +293,5 @@ done:
 	siam_db_hits_free(hits, nhits);
 	free(q);
 	free(data);
-	siam_model_free(m);
-	siam_db_close(db);
 	return status;
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_selftest_entry = {
 	"selftest", "check the network layers against references",
@@ -22,7 +22,8 @@ const struct cmd_entry cmd_selftest_entry = {
 	"the default architecture against central finite differences.  Prints\n"
 	"one line per check with the largest error found.\n\n"
 	"Exit status: 0 if every check passed, 2 otherwise.\n",
-	run
+	run,
+	0 /* opens nothing */
 };
 
 static void print_check(void *arg, const siam_selftest_check *c)
@@ -35,8 +36,9 @@ static void print_check(void *arg, const siam_selftest_check *c)
 		       c->measure, c->value);
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
+	(void)ctx; /* needs nothing opened: no CLI_ flags */
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return cli_help(&cmd_selftest_entry);
 	if (argc > 1)

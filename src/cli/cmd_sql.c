@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_sql_entry = {
 	"sql", "run SQL on the database, with siam's functions",
@@ -42,7 +42,8 @@ const struct cmd_entry cmd_sql_entry = {
 	"tabs, newlines and backslashes inside values are written \\t, \\n,\n"
 	"\\\\; BLOBs as X'hex'.\n"
 	"\n"
-	"Exit status: 0 done, 2 error (SQLite's message on stderr).\n", run
+	"Exit status: 0 done, 2 error (SQLite's message on stderr).\n", run,
+	CLI_DB
 };
 
 enum { OUT_TEXT, OUT_CSV, OUT_JSON };
@@ -203,7 +204,7 @@ static char *read_stdin(void)
 	return buf;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -245,9 +246,10 @@ static int run(int argc, char **argv)
 	}
 
 	int status = SIAM_EXIT_ERROR;
-	sqlite3 *db = cli_db_open("sql", dbpath, 0);
-	if (!db)
+	ctx->db_path = dbpath;
+	if (cli_setup(ctx))
 		goto done;
+	sqlite3 *db = ctx->db;
 	const char *tail = sql;
 	while (tail && *tail) {
 		sqlite3_stmt *st = NULL;
@@ -266,7 +268,6 @@ static int run(int argc, char **argv)
 	}
 	status = SIAM_EXIT_OK;
 done:
-	siam_db_close(db);
 	free(owned);
 	return status;
 }

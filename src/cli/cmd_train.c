@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_train_entry = {
 	"train", "train a model on labelled or unlabelled images",
@@ -95,7 +95,8 @@ const struct cmd_entry cmd_train_entry = {
 	"  -q, --quiet           no progress, no per-epoch lines\n"
 	"  -h, --help            this help\n"
 	"\n"
-	"The same seed and thread count give the same model file.\n", run
+	"The same seed and thread count give the same model file.\n", run,
+	0 /* opens nothing */
 };
 
 /* Everything the command line says. */
@@ -437,8 +438,9 @@ static int on_progress(void *arg, const siam_train_status *st)
 	return stop_requested != 0;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
+	(void)ctx; /* needs nothing opened: no CLI_ flags */
 	const struct cmd_entry *E = &cmd_train_entry;
 	train_cfg cfg;
 	memset(&cfg, 0, sizeof cfg);

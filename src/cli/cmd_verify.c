@@ -15,7 +15,7 @@
 #include <getopt.h>
 #include <string.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *ctx);
 
 const struct cmd_entry cmd_verify_entry = {
 	"verify", "are two images the same? distance, threshold, verdict",
@@ -33,10 +33,11 @@ const struct cmd_entry cmd_verify_entry = {
 	"  -q, --quiet        print nothing; the exit status answers\n"
 	"  -h, --help         this help\n"
 	"\n"
-	"Exit status: 0 same, 1 different, 2 error.\n", run
+	"Exit status: 0 same, 1 different, 2 error.\n", run,
+	CLI_MODEL
 };
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *ctx)
 {
 	static const struct option opts[] = {
 		{ "model", required_argument, NULL, 'm' },
@@ -75,10 +76,10 @@ static int run(int argc, char **argv)
 		return cli_usage_error(&cmd_verify_entry,
 		                       "only one image can come from standard "
 		                       "input");
-	char path[4096];
-	siam_model *m = NULL;
-	if (cli_load_model("verify", model_arg, &m, path, sizeof path))
+	ctx->model_arg = model_arg;
+	if (cli_setup(ctx))
 		return SIAM_EXIT_ERROR;
+	siam_model *m = ctx->model;
 	int status = SIAM_EXIT_ERROR, same;
 	float d;
 	siam_error err = { 0, "" };
@@ -97,7 +98,7 @@ static int run(int argc, char **argv)
 		printf(",\"b\":");
 		cli_json_string(stdout, b);
 		printf(",\"model\":");
-		cli_json_string(stdout, path);
+		cli_json_string(stdout, ctx->model_name);
 		printf(",\"distance\":%.6g,\"threshold\":%.6g,\"same\":%s,"
 		       "\"verdict\":\"%s\"}\n", (double)d, (double)t,
 		       same ? "true" : "false", same ? "same" : "different");
@@ -107,6 +108,5 @@ static int run(int argc, char **argv)
 		       same ? "<" : ">=", (double)t);
 	}
 done:
-	siam_model_free(m);
 	return status;
 }

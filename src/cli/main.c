@@ -1,7 +1,8 @@
 /*
  * main.c -- siam's entry point: dispatch to a git-style subcommand, and
  * do what every command needs around it (as git's run_builtin does):
- * reset getopt before it parses its options, and check after it that
+ * reset getopt before it parses its options, free the database and model
+ * its table flags had opened (cli_setup), and check after it that
  * everything it printed reached standard output.
  */
 #include "config.h"
@@ -64,7 +65,10 @@ static int run_command(const struct cmd_entry *cmd, int argc, char **argv)
 	 * command names a bad option in its own usage message. */
 	optind = 0;
 	opterr = 0;
-	return check_stdout(cmd->name, cmd->run(argc, argv));
+	cli_ctx ctx = { .cmd = cmd, .store_model = -1 };
+	int status = cmd->run(argc, argv, &ctx);
+	cli_teardown(&ctx);
+	return check_stdout(cmd->name, status);
 }
 
 int main(int argc, char **argv)
