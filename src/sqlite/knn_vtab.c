@@ -130,58 +130,22 @@ static int knn_close(sqlite3_vtab_cursor *base)
  */
 static int knn_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
-	int iq = -1, ik = -1, im = -1, il = -1, io = -1;
-	int unusable = 0; /* bit (1 << column - KNN_COL_QUERY) */
+	/* in the order of the KNN_ARG_ bits */
+	static const int hidden[] = { KNN_COL_QUERY, KNN_COL_K, KNN_COL_MODEL };
+	int il = -1, io = -1, argi = 0, idx = 0;
 	(void)base;
+	if (sql_vtab_take_eq(info, hidden, 3, &idx, &argi))
+		return SQLITE_CONSTRAINT;
+#ifdef SQLITE_INDEX_CONSTRAINT_LIMIT
 	for (int i = 0; i < info->nConstraint; i++) {
 		const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-#ifdef SQLITE_INDEX_CONSTRAINT_LIMIT
-		if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable) {
+		if (c->op == SQLITE_INDEX_CONSTRAINT_LIMIT && c->usable)
 			il = i;
-			continue;
-		}
-		if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET && c->usable) {
+		if (c->op == SQLITE_INDEX_CONSTRAINT_OFFSET && c->usable)
 			io = i;
-			continue;
-		}
+	}
 #endif
-		if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
-			continue;
-		if (c->iColumn != KNN_COL_QUERY && c->iColumn != KNN_COL_K &&
-		    c->iColumn != KNN_COL_MODEL)
-			continue;
-		if (!c->usable) {
-			/* not yet: a usable one may follow */
-			unusable |= 1 << (c->iColumn - KNN_COL_QUERY);
-			continue;
-		}
-		if (c->iColumn == KNN_COL_QUERY)
-			iq = i;
-		else if (c->iColumn == KNN_COL_K)
-			ik = i;
-		else
-			im = i;
-	}
-	if (((unusable & 1) && iq < 0) || ((unusable & 2) && ik < 0) ||
-	    ((unusable & 4) && im < 0))
-		return SQLITE_CONSTRAINT;
-	int argi = 0, idx = 0;
-	if (iq >= 0) {
-		idx |= KNN_ARG_QUERY;
-		info->aConstraintUsage[iq].argvIndex = ++argi;
-		info->aConstraintUsage[iq].omit = 1;
-	}
-	if (ik >= 0) {
-		idx |= KNN_ARG_K;
-		info->aConstraintUsage[ik].argvIndex = ++argi;
-		info->aConstraintUsage[ik].omit = 1;
-	}
-	if (im >= 0) {
-		idx |= KNN_ARG_MODEL;
-		info->aConstraintUsage[im].argvIndex = ++argi;
-		info->aConstraintUsage[im].omit = 1;
-	}
-	if (ik < 0 && il >= 0) {
+	if (!(idx & KNN_ARG_K) && il >= 0) {
 		idx |= KNN_ARG_LIMIT;
 		info->aConstraintUsage[il].argvIndex = ++argi;
 		if (io >= 0) {
@@ -190,14 +154,9 @@ static int knn_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 		}
 	}
 	info->idxNum = idx;
-	if (info->nOrderBy >= 1 && info->nOrderBy <= 2 &&
-	    info->aOrderBy[0].iColumn == KNN_COL_DISTANCE &&
-	    !info->aOrderBy[0].desc &&
-	    (info->nOrderBy == 1 ||
-	     (info->aOrderBy[1].iColumn == KNN_COL_IMAGE_ID &&
-	      !info->aOrderBy[1].desc)))
+	if (sql_vtab_ordered_by(info, KNN_COL_DISTANCE, KNN_COL_IMAGE_ID))
 		info->orderByConsumed = 1;
-	if (iq >= 0) {
+	if (idx & KNN_ARG_QUERY) {
 		info->estimatedCost = 1000;
 		info->estimatedRows = 10;
 	} else {

@@ -109,46 +109,16 @@ static int pairs_close(sqlite3_vtab_cursor *base)
  */
 static int pairs_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
 {
-	int it = -1, im = -1, unusable = 0;
-	(void)base;
-	for (int i = 0; i < info->nConstraint; i++) {
-		const struct sqlite3_index_constraint *c = &info->aConstraint[i];
-		if (c->op != SQLITE_INDEX_CONSTRAINT_EQ ||
-		    (c->iColumn != PAIRS_COL_THRESHOLD &&
-		     c->iColumn != PAIRS_COL_MODEL))
-			continue;
-		int bit = c->iColumn == PAIRS_COL_THRESHOLD ? 1 : 2;
-		if (!c->usable) {
-			unusable |= bit;
-			continue;
-		}
-		if (bit == 1)
-			it = i;
-		else
-			im = i;
-	}
-	if (((unusable & 1) && it < 0) || ((unusable & 2) && im < 0))
-		return SQLITE_CONSTRAINT;
+	/* in the order of the PAIRS_ARG_ bits */
+	static const int hidden[] = { PAIRS_COL_THRESHOLD, PAIRS_COL_MODEL };
 	int argi = 0, idx = 0;
-	if (it >= 0) {
-		idx |= PAIRS_ARG_THRESHOLD;
-		info->aConstraintUsage[it].argvIndex = ++argi;
-		info->aConstraintUsage[it].omit = 1;
-	}
-	if (im >= 0) {
-		idx |= PAIRS_ARG_MODEL;
-		info->aConstraintUsage[im].argvIndex = ++argi;
-		info->aConstraintUsage[im].omit = 1;
-	}
+	(void)base;
+	if (sql_vtab_take_eq(info, hidden, 2, &idx, &argi))
+		return SQLITE_CONSTRAINT;
 	info->idxNum = idx;
-	if (info->nOrderBy >= 1 && info->nOrderBy <= 2 &&
-	    info->aOrderBy[0].iColumn == PAIRS_COL_A &&
-	    !info->aOrderBy[0].desc &&
-	    (info->nOrderBy == 1 ||
-	     (info->aOrderBy[1].iColumn == PAIRS_COL_B &&
-	      !info->aOrderBy[1].desc)))
+	if (sql_vtab_ordered_by(info, PAIRS_COL_A, PAIRS_COL_B))
 		info->orderByConsumed = 1;
-	info->estimatedCost = it >= 0 ? 1e6 : 1e30;
+	info->estimatedCost = idx & PAIRS_ARG_THRESHOLD ? 1e6 : 1e30;
 	info->estimatedRows = 1000;
 	return SQLITE_OK;
 }

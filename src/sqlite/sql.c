@@ -441,6 +441,46 @@ int sql_vtab_error(sqlite3_vtab *vt, char *msg)
 	return msg ? SQLITE_ERROR : SQLITE_NOMEM;
 }
 
+int sql_vtab_take_eq(sqlite3_index_info *info, const int *cols, int ncols,
+                     int *idx, int *argi)
+{
+	int use[8], unusable = 0;
+	for (int j = 0; j < ncols; j++)
+		use[j] = -1;
+	for (int i = 0; i < info->nConstraint; i++) {
+		const struct sqlite3_index_constraint *c = &info->aConstraint[i];
+		if (c->op != SQLITE_INDEX_CONSTRAINT_EQ)
+			continue;
+		for (int j = 0; j < ncols; j++) {
+			if (c->iColumn != cols[j])
+				continue;
+			if (c->usable)
+				use[j] = i;
+			else /* not yet: a usable one may follow */
+				unusable |= 1 << j;
+		}
+	}
+	for (int j = 0; j < ncols; j++)
+		if ((unusable >> j & 1) && use[j] < 0)
+			return SQLITE_CONSTRAINT;
+	for (int j = 0; j < ncols; j++) {
+		if (use[j] < 0)
+			continue;
+		*idx |= 1 << j;
+		info->aConstraintUsage[use[j]].argvIndex = ++*argi;
+		info->aConstraintUsage[use[j]].omit = 1;
+	}
+	return SQLITE_OK;
+}
+
+int sql_vtab_ordered_by(const sqlite3_index_info *info, int c0, int c1)
+{
+	return info->nOrderBy >= 1 && info->nOrderBy <= 2 &&
+	       info->aOrderBy[0].iColumn == c0 && !info->aOrderBy[0].desc &&
+	       (info->nOrderBy == 1 || (info->aOrderBy[1].iColumn == c1 &&
+	                                !info->aOrderBy[1].desc));
+}
+
 /* ------------------------------------------------------------------ */
 /* Registration                                                        */
 

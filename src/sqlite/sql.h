@@ -101,6 +101,18 @@ SIAM_HIDDEN int sql_vtab_open(size_t size, sqlite3_vtab_cursor **out);
 /* Sets the table's error message (sqlite3_mprintf'ed; NULL means out
  * of memory) and returns the code for it. */
 SIAM_HIDDEN int sql_vtab_error(sqlite3_vtab *vt, char *msg);
+/* xBestIndex's part both tables share.  For each hidden column cols[j]
+ * (ncols <= 8), a usable equality constraint on it becomes the next
+ * argument of xFilter (in the order of cols, numbered from *argi + 1)
+ * and bit 1 << j of *idx.  Returns SQLITE_CONSTRAINT when a column has
+ * unusable equalities only, so that SQLite tries another plan (an
+ * unusable one followed by a usable one is fine), else SQLITE_OK. */
+SIAM_HIDDEN int sql_vtab_take_eq(sqlite3_index_info *info, const int *cols,
+                                 int ncols, int *idx, int *argi);
+/* 1 if ORDER BY is c0, or c0 then c1, both ascending: the order xFilter
+ * returns rows in, so SQLite need not sort them. */
+SIAM_HIDDEN int sql_vtab_ordered_by(const sqlite3_index_info *info, int c0,
+                                    int c1);
 
 SIAM_HIDDEN extern const sqlite3_module sql_knn_module;
 SIAM_HIDDEN extern const sqlite3_module sql_pairs_module;
