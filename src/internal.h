@@ -25,6 +25,21 @@ static inline void *siam_xmalloc_n(size_t n, size_t sz)
 	return malloc((n * sz) != 0 ? n * sz : 1);
 }
 
+/* The array p of *cap elements of sz bytes, reallocated to twice as
+ * many (first when *cap is 0), *cap updated: the doubling every growing
+ * list does when it is full.  NULL, with p intact and *cap unchanged,
+ * when out of memory or the size would overflow. */
+static inline void *siam_grow(void *p, size_t *cap, size_t sz, size_t first)
+{
+	size_t c = *cap ? 2 * *cap : first;
+	if (c < *cap || (sz && c > (size_t)-1 / sz))
+		return NULL;
+	void *q = realloc(p, c * sz);
+	if (q)
+		*cap = c;
+	return q;
+}
+
 #define SIAM_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SIAM_MAX(a, b) ((a) > (b) ? (a) : (b))
 

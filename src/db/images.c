@@ -396,12 +396,10 @@ static int prune_row(void *arg, sqlite3_stmt *st)
 	if (!path || !pl->c.fn.path(pl->c.arg, path))
 		return 0;
 	if (pl->n == pl->cap) {
-		size_t cap = pl->cap ? 2 * pl->cap : 256;
-		int64_t *ids = realloc(pl->ids, cap * sizeof *ids);
+		int64_t *ids = siam_grow(pl->ids, &pl->cap, sizeof *ids, 256);
 		if (!ids)
 			return SIAM_ENOMEM;
 		pl->ids = ids;
-		pl->cap = cap;
 	}
 	pl->ids[pl->n++] = sqlite3_column_int64(st, 0);
 	return 0;

@@ -516,12 +516,10 @@ static int add_job(indexer *ix, const char *path, int is_url,
                    known *row)
 {
 	if (ix->njobs == ix->capjobs) {
-		size_t ncap = ix->capjobs ? 2 * ix->capjobs : 256;
-		job *nj = realloc(ix->jobs, ncap * sizeof *nj);
+		job *nj = siam_grow(ix->jobs, &ix->capjobs, sizeof *nj, 256);
 		if (!nj)
 			return SIAM_ENOMEM;
 		ix->jobs = nj;
-		ix->capjobs = ncap;
 	}
 	job *jb = &ix->jobs[ix->njobs];
 	memset(jb, 0, sizeof *jb);
