@@ -421,20 +421,5 @@ static int knn_rowid(sqlite3_vtab_cursor *base, sqlite_int64 *rowid)
 	return SQLITE_OK;
 }
 
-/* Eponymous only (xCreate = 0): "siam_knn" exists in every schema and
- * cannot be created, like the pragma_* tables. */
-const sqlite3_module sql_knn_module = {
-	.iVersion = 0,
-	.xCreate = 0,
-	.xConnect = knn_connect,
-	.xBestIndex = knn_best_index,
-	.xDisconnect = knn_disconnect,
-	.xDestroy = 0,
-	.xOpen = knn_open,
-	.xClose = knn_close,
-	.xFilter = knn_filter,
-	.xNext = knn_next,
-	.xEof = knn_eof,
-	.xColumn = knn_column,
-	.xRowid = knn_rowid,
-};
+/* "siam_knn" exists in every schema and cannot be created. */
+const sqlite3_module sql_knn_module = SQL_EPONYMOUS_MODULE(knn);

@@ -230,18 +230,4 @@ static int pairs_rowid(sqlite3_vtab_cursor *base, sqlite_int64 *rowid)
 }
 
 /* Eponymous only, like siam_knn. */
-const sqlite3_module sql_pairs_module = {
-	.iVersion = 0,
-	.xCreate = 0,
-	.xConnect = pairs_connect,
-	.xBestIndex = pairs_best_index,
-	.xDisconnect = pairs_disconnect,
-	.xDestroy = 0,
-	.xOpen = pairs_open,
-	.xClose = pairs_close,
-	.xFilter = pairs_filter,
-	.xNext = pairs_next,
-	.xEof = pairs_eof,
-	.xColumn = pairs_column,
-	.xRowid = pairs_rowid,
-};
+const sqlite3_module sql_pairs_module = SQL_EPONYMOUS_MODULE(pairs);

@@ -114,6 +114,17 @@ SIAM_HIDDEN int sql_vtab_take_eq(sqlite3_index_info *info, const int *cols,
 SIAM_HIDDEN int sql_vtab_ordered_by(const sqlite3_index_info *info, int c0,
                                     int c1);
 
+/* The module of an eponymous-only table (xCreate = 0: it exists in
+ * every schema and cannot be created, like the pragma_* tables) whose
+ * methods are P_connect, P_best_index, P_disconnect, P_open, P_close,
+ * P_filter, P_next, P_eof, P_column and P_rowid. */
+#define SQL_EPONYMOUS_MODULE(P) { \
+	.iVersion = 0, .xCreate = 0, .xConnect = P##_connect, \
+	.xBestIndex = P##_best_index, .xDisconnect = P##_disconnect, \
+	.xDestroy = 0, .xOpen = P##_open, .xClose = P##_close, \
+	.xFilter = P##_filter, .xNext = P##_next, .xEof = P##_eof, \
+	.xColumn = P##_column, .xRowid = P##_rowid }
+
 SIAM_HIDDEN extern const sqlite3_module sql_knn_module;
 SIAM_HIDDEN extern const sqlite3_module sql_pairs_module;
 
