@@ -1,13 +1,15 @@
 /*
  * bench_pairs.c -- all pairs under a threshold among N d-dimensional
  * unit vectors (default 100,000 x 64), by pairs_search (siam_pairs and
- * siam dedup's kernel): wall time, pairs found, peak resident memory.
- * The vectors (a quarter originals, the rest near copies of earlier
- * rows, so that there are duplicates to find) are seeded and written to
- * --out as raw float32 for bench_pairs.sh's NumPy and sqlite-vec peers.
- * With --check M it also compares the first M rows with the naive
- * twin (M > N/4, or the rows checked are all originals).  Usage: bench_pairs [--n N] [--dim D] [--threshold T]
- * [--out FILE] [--check M]
+ * siam dedup's kernel): wall time (median of --runs runs), CPU time,
+ * pairs found, peak resident memory.  The vectors (a quarter
+ * originals, the rest near copies of earlier rows, so that there are
+ * duplicates to find) are seeded and written to --out as raw float32
+ * for bench_pairs.sh's NumPy and sqlite-vec peers.  With --check M it
+ * also compares the first M rows with the naive twin, at 1 thread and
+ * at --threads (M > N/4, or the rows checked are all originals).
+ * Usage: bench_pairs [--n N] [--dim D] [--threshold T] [--threads K]
+ * [--runs R] [--out FILE] [--check M]
  */
 #include "bench/bench_util.h"
 #include "pairs.h"
@@ -18,11 +20,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       1e-6 * (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+static int same_list(const pairs_list *a, const pairs_list *b)
+{
+	int same = a->n == b->n;
+	for (int64_t i = 0; same && i < a->n; i++)
+		same = a->v[i].a == b->v[i].a && a->v[i].b == b->v[i].b &&
+		       !memcmp(&a->v[i].ssd, &b->v[i].ssd, sizeof(float));
+	return same;
+}
 
 int main(int argc, char **argv)
 {
 	long n = 100000, check = 0;
-	int dim = 64;
+	int dim = 64, runs = 5, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	double t = 0.5;
 	const char *out = NULL;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -32,11 +52,19 @@ int main(int argc, char **argv)
 			dim = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--threshold"))
 			t = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--threads"))
+			threads = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--runs"))
+			runs = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--out"))
 			out = argv[i + 1];
 		else if (!strcmp(argv[i], "--check"))
 			check = atol(argv[i + 1]);
 	}
+	if (runs < 1 || runs > 100 || threads < 1 || n < 1)
+		return 2;
+	if (check > n)
+		check = n;
 	siam_rng rng;
 	siam_rng_seed(&rng, 42);
 	float *x = malloc((size_t)n * dim * sizeof *x);
@@ -61,34 +89,53 @@ int main(int argc, char **argv)
 		                  (size_t)n * dim || fclose(f))
 			return 1;
 	}
-	pairs_list l = {0};
-	double t0 = now();
-	if (pairs_search(&l, x, n, dim, t) < 0)
-		return 1;
-	double el = now() - t0;
+	double wall[100], cpu[100];
+	pairs_list first = {0};
+	int rc = 0;
+	for (int r = 0; r < runs; r++) {
+		pairs_list l = {0};
+		double c0 = cpu_seconds(), t0 = now();
+		if (pairs_search(&l, x, n, dim, t, threads) < 0)
+			return 1;
+		wall[r] = now() - t0;
+		cpu[r] = cpu_seconds() - c0;
+		if (r == 0)
+			first = l;
+		else if (!same_list(&l, &first)) {
+			printf("run %d: a DIFFERENT list from run 1\n", r + 1);
+			rc = 1;
+		}
+		if (r > 0)
+			pairs_list_free(&l);
+	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	printf("siam pairs_search: n=%ld dim=%d threshold=%g: %lld pairs in "
-	       "%.2f s, peak RSS %.0f MB (the vectors: %.0f MB)\n", n, dim, t,
-	       (long long)l.n, el, ru.ru_maxrss / 1024.0,
-	       (double)n * dim * 4 / 1e6);
-	int rc = 0;
+	char all[1024] = "";
+	for (int r = 0; r < runs; r++)
+		snprintf(all + strlen(all), sizeof all - strlen(all), "%s%.2f",
+		         r ? " " : "", wall[r]);
+	double mcpu = median(cpu, runs);
+	printf("siam pairs_search: n=%ld dim=%d threshold=%g threads=%d: "
+	       "%lld pairs in %.2f s (median of %d: %s; CPU %.2f s), peak "
+	       "RSS %.0f MB (the vectors: %.0f MB)\n", n, dim, t, threads,
+	       (long long)first.n, median(wall, runs), runs, all, mcpu,
+	       ru.ru_maxrss / 1024.0, (double)n * dim * 4 / 1e6);
 	if (check > 0) {
-		pairs_list a = {0}, b = {0};
-		pairs_search(&a, x, check, dim, t);
+		pairs_list a = {0}, b = {0}, c = {0};
+		pairs_search(&a, x, check, dim, t, 1);
+		pairs_search(&c, x, check, dim, t, threads);
 		pairs_search_ref(&b, x, check, dim, t);
-		int same = a.n == b.n;
-		for (int64_t i = 0; same && i < a.n; i++)
-			same = a.v[i].a == b.v[i].a && a.v[i].b == b.v[i].b &&
-			       a.v[i].ssd == b.v[i].ssd;
-		printf("check on the first %ld rows: %lld pairs, %s the naive "
-		       "reference\n", check, (long long)b.n,
+		int same = same_list(&a, &b) && same_list(&c, &b);
+		printf("check on the first %ld rows: %lld pairs at 1 and %d "
+		       "threads, %s the naive reference\n", check,
+		       (long long)b.n, threads,
 		       same ? "equal to" : "DIFFERENT FROM");
-		rc = !same;
+		rc |= !same;
 		pairs_list_free(&a);
 		pairs_list_free(&b);
+		pairs_list_free(&c);
 	}
-	pairs_list_free(&l);
+	pairs_list_free(&first);
 	free(x);
 	return rc;
 }

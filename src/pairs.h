@@ -26,13 +26,34 @@ SIAM_HIDDEN void pairs_list_free(pairs_list *l);
 /* Every pair of rows (a < b) of x (n by dim, row-major) whose distance
  * sqrt((double)knn_ssd(a, b)) is <= threshold, appended to out sorted
  * by (a, b).  The distance is knn_ssd's, the kernel of siam_distance and
- * siam_knn, so the three agree to the last bit.  Returns 0, or -1 if
- * out of memory (out then holds what was found; free it anyway).
- * Memory beyond out: one block of PAIRS_BLOCK^2 floats, never n by n. */
+ * siam_knn, so the three agree to the last bit.  Runs on a pool of
+ * `threads` threads (siam's pool, src/threads.c; <= 1: the caller
+ * alone), and the answer is the same list whatever the count.  Returns
+ * 0, or -1 if out of memory (out then holds what was found, maybe not
+ * all of it; free it anyway).  Memory beyond out and the pairs: 1 MB
+ * per thread, never n by n. */
 SIAM_HIDDEN int pairs_search(pairs_list *out, const float *x, int64_t n,
-                             int dim, double threshold);
+                             int dim, double threshold, int threads);
 /* The naive twin: knn_ssd on every pair, for the tests. */
 SIAM_HIDDEN int pairs_search_ref(pairs_list *out, const float *x, int64_t n,
                                  int dim, double threshold);
+
+/* The filter scan of pairs_search, exposed for its test: the indices j
+ * in [0, n) with g[j] >= hi + h[j] (float sum), ascending, into idx
+ * (room for n); returns how many.  NaN never passes. */
+typedef int (*pairs_scan_fn)(int32_t *idx, const float *g, const float *h,
+                             float hi, int n);
+SIAM_HIDDEN int pairs_scan_ref(int32_t *idx, const float *g, const float *h,
+                               float hi, int n);
+/* The fastest this CPU runs (chosen at run time). */
+SIAM_HIDDEN pairs_scan_fn pairs_scan_best(void);
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PAIRS_X86 1
+SIAM_HIDDEN int pairs_scan_sse2(int32_t *idx, const float *g,
+                                const float *h, float hi, int n);
+/* only where the CPU has AVX */
+SIAM_HIDDEN int pairs_scan_avx(int32_t *idx, const float *g,
+                               const float *h, float hi, int n);
+#endif
 
 #endif

@@ -5,7 +5,8 @@
  * same pairs, the same float distances, in the same order -- on data
  * made to be hard for it: pairs exactly at the threshold, exact
  * duplicates (ties at 0), rows far from the origin (the |a|^2 + |b|^2 -
- * 2ab expansion cancels), more rows than one block, odd dimensions.
+ * 2ab expansion cancels), more rows than one block, odd dimensions;
+ * each at 1, 2 and 3 threads (same list, same order, same bits).
  */
 #include "knn.h"
 #include "pairs.h"
@@ -13,6 +14,7 @@
 
 #include "tap.h"
 
+#include <math.h>
 #include <string.h>
 
 static siam_rng rng;
@@ -28,22 +30,30 @@ static int same_pairs(const pairs_list *p, const pairs_list *q)
 	return 1;
 }
 
-/* Both searches at threshold t; returns how many pairs they agree on,
- * or -1 (and a failed check) if they differ. */
+/* The search at 1, 2 and 3 threads and the reference at threshold t;
+ * returns how many pairs they agree on, or -1 (and a failed check) if
+ * any differs. */
 static int64_t agree(const char *what, const float *x, int64_t n, int dim,
                      double t)
 {
-	pairs_list fast = {0}, ref = {0};
-	int rf = pairs_search(&fast, x, n, dim, t);
+	pairs_list ref = {0};
 	int rr = pairs_search_ref(&ref, x, n, dim, t);
-	int same = rf == 0 && rr == 0 && same_pairs(&fast, &ref);
-	if (!tap_ok(same, "%s: n=%lld dim=%d threshold=%.9g: %lld pairs, "
-	            "equal to the reference", what, (long long)n, dim, t,
-	            (long long)ref.n))
-		tap_diag("fast %lld pairs (rc %d), reference %lld (rc %d)",
-		         (long long)fast.n, rf, (long long)ref.n, rr);
-	int64_t r = same ? ref.n : -1;
-	pairs_list_free(&fast);
+	int all = rr == 0;
+	for (int threads = 1; threads <= 3; threads++) {
+		pairs_list fast = {0};
+		int rf = pairs_search(&fast, x, n, dim, t, threads);
+		int same = rf == 0 && rr == 0 && same_pairs(&fast, &ref);
+		if (!tap_ok(same, "%s: n=%lld dim=%d threshold=%.9g, %d "
+		            "thread%s: %lld pairs, equal to the reference",
+		            what, (long long)n, dim, t, threads,
+		            threads > 1 ? "s" : "", (long long)ref.n))
+			tap_diag("fast %lld pairs (rc %d), reference %lld "
+			         "(rc %d)", (long long)fast.n, rf,
+			         (long long)ref.n, rr);
+		all &= same;
+		pairs_list_free(&fast);
+	}
+	int64_t r = all ? ref.n : -1;
 	pairs_list_free(&ref);
 	return r;
 }
@@ -97,22 +107,22 @@ static void test_hand_made(void)
 	/* on a line: 0, 0.5, 1.0; distances 0.5, 0.5 and 1.0 exactly */
 	float x[] = {0, 0, 0.5f, 0, 1.0f, 0};
 	pairs_list p = {0};
-	pairs_search(&p, x, 3, 2, 0.5);
+	pairs_search(&p, x, 3, 2, 0.5, 1);
 	tap_int(p.n, 2, "line 0, .5, 1 at threshold 0.5: two pairs");
 	tap_ok(p.n == 2 && p.v[0].a == 0 && p.v[0].b == 1 && p.v[1].a == 1 &&
 	       p.v[1].b == 2 && p.v[0].ssd == 0.25f && p.v[1].ssd == 0.25f,
 	       "they are (0,1) and (1,2) at distance 0.5, the threshold "
 	       "itself (a pair at the threshold is in)");
 	pairs_list_free(&p);
-	pairs_search(&p, x, 3, 2, nextafter(0.5, 0));
+	pairs_search(&p, x, 3, 2, nextafter(0.5, 0), 1);
 	tap_int(p.n, 0, "just under 0.5: no pair");
 	pairs_list_free(&p);
-	pairs_search(&p, x, 3, 2, 1.0);
+	pairs_search(&p, x, 3, 2, 1.0, 2);
 	tap_int(p.n, 3, "at 1.0: all three pairs");
 	pairs_list_free(&p);
-	tap_int(pairs_search(&p, x, 0, 2, 1.0), 0, "no rows: success");
+	tap_int(pairs_search(&p, x, 0, 2, 1.0, 2), 0, "no rows: success");
 	tap_int(p.n, 0, "no rows: no pairs");
-	pairs_search(&p, x, 1, 2, 1.0);
+	pairs_search(&p, x, 1, 2, 1.0, 3);
 	tap_int(p.n, 0, "one row: no pairs");
 	pairs_list_free(&p);
 }
@@ -141,10 +151,59 @@ static void test_duplicates(void)
 	free(x);
 }
 
+/* The filter scans against their reference: random rows where about
+ * one column in 40 passes, passes bunched at the ends of 16- and
+ * 32-column steps, ties (g exactly hi + h[j]) and NaN, every length
+ * 0..100 (the SIMD steps and their tails). */
+static void test_scan(void)
+{
+	enum { N = 100 };
+	float g[N], h[N];
+	int32_t want[N], got[N];
+	int bad = 0, checked = 0;
+	for (int round = 0; round < 400; round++) {
+		float hi = siam_rng_normal(&rng);
+		for (int j = 0; j < N; j++) {
+			h[j] = siam_rng_normal(&rng);
+			uint32_t r = siam_rng_below(&rng, 40);
+			g[j] = r == 0 ? hi + h[j] :              /* tie: passes */
+			       r == 1 ? hi + h[j] + 1.0f :       /* passes */
+			       r == 2 ? nanf("") :               /* never */
+			       r == 3 ? nextafterf(hi + h[j], -1e30f) : /* fails */
+			       hi + h[j] - 1.0f - (float)siam_rng_below(&rng, 9);
+			if (round % 5 == 0 && (j % 16 == 15 || j % 32 == 0))
+				g[j] = hi + h[j]; /* at the steps' edges */
+		}
+		int n = round % (N + 1);
+		int k = pairs_scan_ref(want, g, h, hi, n);
+		pairs_scan_fn fns[3] = {pairs_scan_best(), NULL, NULL};
+#ifdef PAIRS_X86
+		fns[1] = pairs_scan_sse2;
+		if (__builtin_cpu_supports("avx"))
+			fns[2] = pairs_scan_avx;
+#endif
+		for (int f = 0; f < 3; f++) {
+			if (!fns[f])
+				continue;
+			int kk = fns[f](got, g, h, hi, n);
+			checked++;
+			if (kk != k || memcmp(got, want, (size_t)k * sizeof *got))
+				bad++;
+		}
+		for (int j = 0; j < k; j++) /* the reference itself */
+			if (!(g[want[j]] >= hi + h[want[j]]) ||
+			    (j && want[j] <= want[j - 1]))
+				bad++;
+	}
+	tap_int(bad, 0, "filter scans: %d runs equal to the reference, "
+	        "which lists exactly the passing columns in order", checked);
+}
+
 int main(void)
 {
 	siam_rng_seed(&rng, 20261202);
 	test_hand_made();
+	test_scan();
 	test_duplicates();
 
 	static const int dims[] = {1, 3, 17, 64};

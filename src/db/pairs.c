@@ -6,6 +6,7 @@
  * (src/sqlite/pairs_vtab.c), so the two return the same pairs.
  */
 #include "db/stmt.h"
+#include "nn/nn.h" /* nn_threads: siam_set_threads's count */
 #include "pairs.h"
 
 #include <math.h>
@@ -32,7 +33,7 @@ int siam_db_pairs(sqlite3 *db, int64_t model_id, double threshold,
 		rc = rc < 0 ? rc : SIAM_EDB;
 		goto out;
 	}
-	if (pairs_search(&l, m.x, m.n, dim, threshold) < 0) {
+	if (pairs_search(&l, m.x, m.n, dim, threshold, nn_threads()) < 0) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory listing the "
 		                 "pairs of %lld images", (long long)m.n);
 		goto out;

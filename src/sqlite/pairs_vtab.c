@@ -20,6 +20,7 @@
 #include "db/sqlite_api.h"
 
 #include "db/db.h"
+#include "nn/nn.h" /* nn_threads: siam_set_threads's count */
 #include "pairs.h"
 #include "sqlite/sql.h"
 
@@ -175,7 +176,8 @@ static int pairs_filter(sqlite3_vtab_cursor *base, int idxNum,
 	if (db_embeddings_matrix(vt->sv.db, model_id, dim, &cur->m, &err) != 0)
 		return pairs_error(vt, sqlite3_mprintf("siam_pairs: %s",
 		                                       err.msg));
-	if (pairs_search(&cur->hits, cur->m.x, cur->m.n, dim, t) < 0) {
+	if (pairs_search(&cur->hits, cur->m.x, cur->m.n, dim, t,
+	                 nn_threads()) < 0) {
 		pairs_list_free(&cur->hits);
 		return pairs_error(vt, sqlite3_mprintf(
 			"siam_pairs: out of memory listing the pairs of %lld "
