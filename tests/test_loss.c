@@ -1,11 +1,16 @@
 /*
  * test_loss.c -- the contrastive and triplet losses against hand
  * computations, their gradients against finite differences, and the
- * contrastive loss at d = 0 (identical embeddings) without NaN.
+ * contrastive loss at d = 0 (identical embeddings) without NaN; Adam
+ * against a hand computation and its vector loop against the scalar
+ * definition, and the trainer's finiteness check.
  */
 #include "tap.h"
 #include "siam_nn.h"
+#include "nn/nn.h" /* nn_adam_step_ref, nn_all_finite_ref */
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static siam_rng rng;
@@ -197,5 +202,62 @@ int main(void)
 	double want = (double)p[0] * 0.95 - 0.1 * mh / (sqrt(vh) + 1e-8);
 	siam_adam_step(&opt, p, g2, m, v, 3);
 	tap_near(p[0], want, 1e-5, "adam step 2 matches the formula");
+
+	/* The vector loop against the scalar definition, bit for bit, over
+	 * lengths that leave every remainder, for several steps (v, the
+	 * bias corrections and weight decay all in play). */
+	for (size_t n = 1; n <= 11; n += 5) {
+		size_t len = 1000 + n;
+		float *pa = malloc(4 * len * sizeof *pa), *pb = malloc(4 * len *
+		                                                     sizeof *pb);
+		siam_rng ar;
+		siam_rng_seed(&ar, n);
+		for (size_t i = 0; i < 4 * len; i++)
+			pa[i] = pb[i] = i < 3 * len ? 2 * siam_rng_uniform(&ar) - 1
+			                            : 0.0f;
+		siam_adam oa, ob;
+		siam_adam_defaults(&oa, 0.01f);
+		oa.weight_decay = 0.1f;
+		ob = oa;
+		int same = 1;
+		for (int s = 0; s < 5; s++) {
+			for (size_t i = 0; i < len; i++) /* new gradients */
+				pa[len + i] = pb[len + i] =
+					(float)(s + 1) * (2 * siam_rng_uniform(&ar) - 1);
+			siam_adam_step(&oa, pa, pa + len, pa + 2 * len,
+			               pa + 3 * len, len);
+			nn_adam_step_ref(&ob, pb, pb + len, pb + 2 * len,
+			                 pb + 3 * len, len);
+			same &= !memcmp(pa, pb, 4 * len * sizeof *pa);
+		}
+		tap_ok(same && oa.t == ob.t, "adam of %zu parameters: the same bits "
+		       "as the scalar reference over 5 steps", len);
+		free(pa), free(pb);
+	}
+
+	/* The gradient check: every position and both kinds of non-finite
+	 * value, found by the vector loop and its reference alike. */
+	{
+		float x[19];
+		int agree = 1, found = 1;
+		for (int i = 0; i < 19; i++)
+			x[i] = (float)i - 9.5f;
+		agree &= nn_all_finite(x, 19) == 1 && nn_all_finite_ref(x, 19) == 1;
+		for (int pos = 0; pos < 19; pos++)
+			for (int kind = 0; kind < 3; kind++) {
+				float keep = x[pos];
+				x[pos] = kind == 0 ? NAN : kind == 1 ? INFINITY
+				                                    : -INFINITY;
+				found &= !nn_all_finite(x, 19);
+				agree &= nn_all_finite(x, 19) ==
+				         nn_all_finite_ref(x, 19);
+				x[pos] = keep;
+			}
+		x[3] = 3.4e38f; /* the largest floats are finite */
+		x[4] = -1e-45f; /* and so are denormals */
+		agree &= nn_all_finite(x, 19) == 1;
+		tap_ok(found && agree, "a NaN or an infinity anywhere in the "
+		       "gradients is found, by the vector loop and its reference");
+	}
 	return tap_done();
 }

@@ -67,6 +67,13 @@ SIAM_HIDDEN double nn_maxdiff(const float *a, const float *b,
 SIAM_HIDDEN void nn_dense_forward_ref(float *out, const float *inp,
                                       const float *w, const float *b, int B,
                                       int IN, int OUT);
+/* siam_adam_step one element at a time; siam_adam_step's bits exactly. */
+SIAM_HIDDEN void nn_adam_step_ref(siam_adam *opt, float *params,
+                                  const float *grads, float *m, float *v,
+                                  size_t n);
+/* Whether none of x[0..n) is an infinity or a NaN, and its loop. */
+SIAM_HIDDEN int nn_all_finite(const float *x, size_t n);
+SIAM_HIDDEN int nn_all_finite_ref(const float *x, size_t n);
 
 /* The two halves of siam_dense_backward, which the net runs on two
  * threads at once: the input gradient, and the weight and bias

@@ -23,6 +23,9 @@
 
 #include <math.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct siam_trainer {
 	siam_net *net;       /* borrowed */
@@ -214,9 +217,9 @@ static float batch_loss(siam_trainer *t, const siam_batch *b)
 
 /* Whether none of x[0..n) is an infinity or a NaN.  The loss alone
  * does not tell: a ReLU maps NaN to 0, so a NaN input can leave the
- * loss finite and still poison every gradient of the first layer.  An
- * integer test of the exponent bits, so that the loop vectorises. */
-static int all_finite(const float *x, size_t n)
+ * loss finite and still poison every gradient of the first layer.  A
+ * test of the exponent bits (all ones: infinity or NaN). */
+int nn_all_finite_ref(const float *x, size_t n)
 {
 	uint32_t bad = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -225,6 +228,25 @@ static int all_finite(const float *x, size_t n)
 		bad |= (u & 0x7f800000u) == 0x7f800000u;
 	}
 	return !bad;
+}
+
+int nn_all_finite(const float *x, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	/* Four at a time: GCC -O2 keeps the loop above scalar, and over
+	 * every gradient it cost a tenth of a one-pair step. */
+	const __m128i ones = _mm_set1_epi32(0x7f800000);
+	__m128i bad = _mm_setzero_si128();
+	for (; i + 4 <= n; i += 4) {
+		__m128i u = _mm_loadu_si128((const __m128i *)(x + i));
+		bad = _mm_or_si128(bad, _mm_cmpeq_epi32(_mm_and_si128(u, ones),
+		                                        ones));
+	}
+	if (_mm_movemask_epi8(bad))
+		return 0;
+#endif
+	return nn_all_finite_ref(x + i, n - i);
 }
 
 int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *lossp,
@@ -259,7 +281,7 @@ int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *lossp,
 	float *w = siam_net_params(net), *g = siam_net_grads(net);
 	siam_net_zero_grad(net);
 	siam_net_backward(net, t->dout);
-	if (!all_finite(g, t->np))
+	if (!nn_all_finite(g, t->np))
 		return siam_errorf(err, SIAM_EDIVERGED, "a gradient is not "
 		                   "finite (the loss is %g)", (double)loss);
 	siam_adam_step(&t->adam, w, g, t->m, t->v, t->np);
