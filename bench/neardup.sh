@@ -30,7 +30,8 @@
 # pairs (original-copy and copy-copy), and per edit the recall of the
 # original-copy pair.  dHash (64 bits, 9x8 gradient) is computed by the
 # helper with the same linkage at $DHASH_BITS (default 10, the best F1 on
-# TUNING).  On TUNING the helper also sweeps the thresholds.
+# TUNING).  With SWEEP=1 the helper also sweeps the thresholds on
+# TUNING; SPLITS=tuning leaves REPORT alone (while choosing).
 #
 # The numbers are quality figures, not timings: the machine's load does
 # not change them.
@@ -68,7 +69,7 @@ trap 'rm -rf "$T"' EXIT
 MOPT=
 [ -n "$MODEL" ] && MOPT="--model $MODEL"
 echo "siam: $("$SIAM" version 2>/dev/null | head -1); model: ${MODEL:-default}; seed $SEED"
-for split in tuning report; do
+for split in ${SPLITS:-tuning report}; do
 	D=$CACHE/bench-$SEED/$split
 	# shellcheck disable=SC2086
 	"$SIAM" index -q --db "$T/$split.db" $MOPT "$D" || [ $? -eq 3 ]
