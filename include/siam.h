@@ -363,6 +363,8 @@ struct sqlite3; /* from <sqlite3.h> */
 typedef struct siam_index_status {
 	long found;       /* files (and URLs) to consider so far */
 	long done;        /* of them, dealt with */
+	/* indexed, touched, errors and pruned count committed rows only:
+	 * a transaction that failed to commit (a full disk) adds nothing. */
 	long indexed;     /* embedded and stored */
 	long unchanged;   /* skipped: same size and mtime (URL: stored) */
 	long touched;     /* same content, new mtime: row updated only */
@@ -433,7 +435,8 @@ struct sqlite3; /* from <sqlite3.h> */
 
 enum {
 	SIAM_DB_CREATE = 1,  /* create the file if it does not exist */
-	SIAM_DB_READONLY = 2 /* read-only: never creates nor migrates */
+	SIAM_DB_READONLY = 2, /* read-only: never creates nor migrates */
+	SIAM_DB_BEGIN = 4    /* return inside a write transaction (below) */
 };
 
 /* Opens the database at path (":memory:" works) and makes it ready:
@@ -443,8 +446,16 @@ enum {
  * functions and siam_knn registered (siam_sql_register).  Refuses, without
  * changing the file: a database newer than SIAM_DB_VERSION, an SQLite
  * file that is not a siam database (SIAM_EFORMAT), and with
- * SIAM_DB_READONLY one that would need creating or migrating.  On failure
- * *out is NULL; on success the caller closes it with siam_db_close(). */
+ * SIAM_DB_READONLY one that would need creating or migrating; a path
+ * that is a directory, a FIFO or a device (SIAM_EIO, saying which).
+ * SIAM_DB_BEGIN: returns with a write transaction open (BEGIN
+ * IMMEDIATE, waiting up to the busy timeout for another writer), a new
+ * database's schema created inside it; the caller writes its first rows
+ * and commits (siam_db_exec(db, "COMMIT", ...)), so that other
+ * connections see the schema together with those rows or not at all
+ * (siam index stores its model so).  On failure *out is NULL; on
+ * success the caller closes it with siam_db_close(), which rolls back
+ * a transaction still open. */
 int siam_db_open(struct sqlite3 **out, const char *path, int flags,
                  siam_error *err);
 /* sqlite3_close_v2; NULL is a no-op. */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *file_kind(mode_t m)
+const char *siam_file_kind(mode_t m)
 {
 	if (S_ISDIR(m))
 		return "a directory";
@@ -113,7 +113,7 @@ int siam_open_regular(const char *path, int *fd, struct stat *st,
 		                   strerror(errno));
 	if (!S_ISREG(st->st_mode))
 		return siam_errorf(err, SIAM_EIO, "%s: not a regular file (%s)",
-		                   path, file_kind(st->st_mode));
+		                   path, siam_file_kind(st->st_mode));
 	/* O_NONBLOCK: a FIFO swapped in after the stat must not make the
 	 * open wait for a writer; for a regular file it changes nothing. */
 	f = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -128,7 +128,7 @@ int siam_open_regular(const char *path, int *fd, struct stat *st,
 	if (!S_ISREG(st->st_mode)) {
 		close(f);
 		return siam_errorf(err, SIAM_EIO, "%s: not a regular file (%s)",
-		                   path, file_kind(st->st_mode));
+		                   path, siam_file_kind(st->st_mode));
 	}
 	*fd = f;
 	return 0;
@@ -214,7 +214,7 @@ int siam_write_file(const char *path, const void *data, size_t len,
 	if (!S_ISREG(st.st_mode)) {
 		rc = siam_errorf(err, SIAM_EIO, "%s: cannot write %s: not a "
 		                 "regular file (%s)", path, tmp,
-		                 file_kind(st.st_mode));
+		                 siam_file_kind(st.st_mode));
 		goto fail;
 	}
 	made = 1;

@@ -31,6 +31,11 @@ SIAM_HIDDEN int siam_read_fd(int fd, const char *name, size_t hint,
                              size_t max, unsigned char **buf, size_t *len,
                              siam_error *err);
 
+/* What a file of mode m is, for "PATH: not a regular file (KIND)": "a
+ * directory", "a FIFO", "a socket", "a character device", "a block
+ * device", else "not a regular file". */
+SIAM_HIDDEN const char *siam_file_kind(mode_t m);
+
 /* siam_open_regular, then siam_read_fd: the whole regular file at path
  * in *buf (malloc'ed, the caller frees it; *len bytes).  A file of more
  * than max bytes is refused with SIAM_ETOOBIG before it is read. */

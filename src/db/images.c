@@ -117,7 +117,7 @@ int siam_db_put_image(sqlite3 *db, const siam_db_image *img, int64_t *id,
 out:
 	sqlite3_finalize(st);
 	if (in_sp)
-		db_savepoint_end(db, "siam_put_image", rc);
+		rc = db_savepoint_end(db, "siam_put_image", rc, err);
 	free(emb);
 	if (rc < 0 && id)
 		*id = 0;

@@ -172,7 +172,7 @@ int siam_db_put_model(sqlite3 *db, const siam_model *m, const char *name,
 out:
 	sqlite3_finalize(st);
 	if (in_sp)
-		db_savepoint_end(db, "siam_put_model", rc);
+		rc = db_savepoint_end(db, "siam_put_model", rc, err);
 	free(blob);
 	if (rc < 0)
 		*id = 0;

@@ -11,11 +11,23 @@
  * have upgraded it meanwhile) and either applies the whole schema to an
  * empty database or runs siam_db_migrations[v] for v = version ..
  * SIAM_DB_VERSION-1, all in that one transaction: a crash leaves the old
- * version intact.
+ * version intact.  With SIAM_DB_BEGIN the transaction is taken in any
+ * case and left open for the caller, who adds its first rows (siam
+ * index: the model) and commits: a reader sees no schema, or the schema
+ * with those rows, never the schema alone.
+ *
+ * A path that is not a regular file (a directory, a FIFO, a device) is
+ * refused by name before SQLite opens it: SQLite would call a directory
+ * "unable to open database file" or "disk I/O error", and a read-only
+ * open of a FIFO nobody writes to blocks forever.
  */
 #include "db/stmt.h"
+#include "fileio.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
 void siam_db_close(sqlite3 *db)
 {
@@ -75,56 +87,71 @@ static int db_check(sqlite3 *db, int version, int appid, int nobj, int ro,
 	return 0;
 }
 
-/* Creates or migrates, in one write transaction. */
-static int db_upgrade(sqlite3 *db, siam_error *err)
+/* Creates or migrates, inside the caller's write transaction. */
+static int db_apply(sqlite3 *db, siam_error *err)
 {
 	int version, appid, nobj, rc;
-	if ((rc = db_begin(db, err)) < 0)
-		return rc;
 	if ((rc = db_version(db, &version, &appid, &nobj, err)) < 0 ||
 	    (rc = db_check(db, version, appid, nobj, 0, err)) < 0)
-		goto fail;
+		return rc;
+	if (version == SIAM_DB_VERSION)
+		return 0; /* another process got there first */
 	if (version == 0) {
 		if ((rc = siam_db_exec(db, siam_db_schema_sql, err)) < 0)
-			goto fail;
+			return rc;
 	} else {
 		for (; version < SIAM_DB_VERSION; version++) {
 			char pragma[64];
 			if ((rc = siam_db_exec(db, siam_db_migrations[version],
 			                       err)) < 0)
-				goto fail;
+				return rc;
 			snprintf(pragma, sizeof pragma,
 			         "PRAGMA user_version = %d", version + 1);
 			if ((rc = siam_db_exec(db, pragma, err)) < 0)
-				goto fail;
+				return rc;
 		}
 	}
 	if ((rc = db_version(db, &version, &appid, &nobj, err)) < 0)
-		goto fail;
-	if (version != SIAM_DB_VERSION) { /* sql/schema.sql disagrees */
-		rc = siam_errorf(err, SIAM_EDB, "%s: the schema set version "
-		                 "%d, expected %d", db_name(db), version,
-		                 SIAM_DB_VERSION);
-		goto fail;
-	}
-	if ((rc = db_commit(db, err)) < 0)
-		goto fail;
+		return rc;
+	if (version != SIAM_DB_VERSION) /* sql/schema.sql disagrees */
+		return siam_errorf(err, SIAM_EDB, "%s: the schema set version "
+		                   "%d, expected %d", db_name(db), version,
+		                   SIAM_DB_VERSION);
 	return 0;
-fail:
-	db_rollback(db);
-	return rc;
+}
+
+/* Refuses a path that exists and is not a regular file, naming what it
+ * is.  ":memory:", "" (a temporary database) and URIs go to SQLite. */
+static int db_check_path(const char *path, siam_error *err)
+{
+	struct stat st;
+	if (!*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+		return 0;
+	if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+		return 0; /* missing: created, or SQLite says why not */
+	if (S_ISDIR(st.st_mode))
+		return siam_errorf(err, SIAM_EIO, "%s: is a directory, not a "
+		                   "database file", path);
+	return siam_errorf(err, SIAM_EIO, "%s: not a regular file (%s)", path,
+	                   siam_file_kind(st.st_mode));
 }
 
 int siam_db_open(sqlite3 **out, const char *path, int flags, siam_error *err)
 {
 	sqlite3 *db = NULL;
 	int ro = (flags & SIAM_DB_READONLY) != 0;
+	int begin = (flags & SIAM_DB_BEGIN) != 0, in_txn = 0;
 	int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	int version, appid, nobj, rc;
 
 	*out = NULL;
 	if (!path)
 		return siam_errorf(err, SIAM_EINVAL, "no database file given");
+	if (ro && begin)
+		return siam_errorf(err, SIAM_EINVAL, "%s: a write transaction "
+		                   "on a read-only database", path);
+	if ((rc = db_check_path(path, err)) < 0)
+		return rc;
 	if (!ro && (flags & SIAM_DB_CREATE))
 		oflags |= SQLITE_OPEN_CREATE;
 	if (sqlite3_open_v2(path, &db, oflags, NULL) != SQLITE_OK) {
@@ -146,13 +173,27 @@ int siam_db_open(sqlite3 **out, const char *path, int flags, siam_error *err)
 		goto fail;
 	if ((rc = siam_db_exec(db, "PRAGMA foreign_keys = ON", err)) < 0)
 		goto fail;
-	if (version != SIAM_DB_VERSION && (rc = db_upgrade(db, err)) < 0)
-		goto fail;
+	/* The version is read again inside the transaction: another
+	 * process may have created or upgraded the file meanwhile. */
+	if (begin || version != SIAM_DB_VERSION) {
+		if ((rc = db_begin(db, err)) < 0)
+			goto fail;
+		in_txn = 1;
+		if ((rc = db_apply(db, err)) < 0)
+			goto fail;
+		if (!begin) {
+			in_txn = 0;
+			if ((rc = db_commit(db, err)) < 0)
+				goto fail;
+		}
+	}
 	if ((rc = siam_sql_register(db, err)) < 0)
 		goto fail;
 	*out = db;
 	return 0;
 fail:
+	if (in_txn || !sqlite3_get_autocommit(db))
+		db_rollback(db);
 	sqlite3_close_v2(db);
 	return rc;
 }

@@ -8,6 +8,7 @@
  */
 #include "db/stmt.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 const char *db_name(sqlite3 *db)
@@ -16,9 +17,26 @@ const char *db_name(sqlite3 *db)
 	return f && *f ? f : ":memory:";
 }
 
+/* A full disk shows up as SQLITE_FULL when SQLite itself saw ENOSPC on
+ * a write, but as a generic SQLITE_IOERR when the write that failed was
+ * the -shm file's or the extension of the file (a tmpfs or a quota):
+ * the errno of the failed system call tells both apart. */
+static int db_disk_full(sqlite3 *db, int rc)
+{
+	if (rc == SQLITE_FULL)
+		return 1;
+	if (rc != SQLITE_IOERR && rc != SQLITE_CANTOPEN)
+		return 0;
+	int e = sqlite3_system_errno(db);
+	return e == ENOSPC || e == EDQUOT;
+}
+
 int db_fail(sqlite3 *db, siam_error *err)
 {
 	int rc = sqlite3_errcode(db) & 0xff;
+	if (db_disk_full(db, rc))
+		return siam_errorf(err, SIAM_EIO, "%s: disk full (no space "
+		                   "left on device)", db_name(db));
 	int code = rc == SQLITE_NOMEM ? SIAM_ENOMEM :
 	           rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT ? SIAM_EFORMAT :
 	           SIAM_EDB;
@@ -72,14 +90,9 @@ int64_t db_column_i64_or_unknown(sqlite3_stmt *st, int i)
 
 int siam_db_exec(sqlite3 *db, const char *sql, siam_error *err)
 {
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int rc = db_fail(db, err);
-		if (msg)
-			siam_errorf(err, rc, "%s: %s", db_name(db), msg);
-		sqlite3_free(msg);
-		return rc;
-	}
+	/* sqlite3_errmsg tells what sqlite3_exec's message would. */
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, err);
 	return 0;
 }
 
@@ -98,13 +111,20 @@ void db_rollback(sqlite3 *db)
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-void db_savepoint_end(sqlite3 *db, const char *name, int rc)
+int db_savepoint_end(sqlite3 *db, const char *name, int rc,
+                     siam_error *err)
 {
-	char sql[64];
-	if (rc < 0) {
-		snprintf(sql, sizeof sql, "ROLLBACK TO %s", name);
-		sqlite3_exec(db, sql, NULL, NULL, NULL);
+	char back[64], release[64];
+	snprintf(back, sizeof back, "ROLLBACK TO %s", name);
+	snprintf(release, sizeof release, "RELEASE %s", name);
+	if (rc >= 0) {
+		/* Outside a transaction, RELEASE is the COMMIT: on a full
+		 * disk it fails, and the rows were never saved. */
+		if (sqlite3_exec(db, release, NULL, NULL, NULL) == SQLITE_OK)
+			return rc;
+		rc = db_fail(db, err);
 	}
-	snprintf(sql, sizeof sql, "RELEASE %s", name);
-	sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_exec(db, back, NULL, NULL, NULL);
+	sqlite3_exec(db, release, NULL, NULL, NULL);
+	return rc;
 }

@@ -12,7 +12,8 @@
 SIAM_HIDDEN const char *db_name(sqlite3 *db);
 /* Fills err from the connection's last error, "NAME: message", and
  * returns the SIAM_E* code (SIAM_EFORMAT for a file that is not a
- * database, SIAM_ENOMEM, else SIAM_EDB). */
+ * database, SIAM_ENOMEM, SIAM_EIO with "NAME: disk full (no space left
+ * on device)..." when a write found no room, else SIAM_EDB). */
 SIAM_HIDDEN int db_fail(sqlite3 *db, siam_error *err);
 /* sqlite3_prepare_v2; *st is NULL on failure (reported by db_fail). */
 SIAM_HIDDEN int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st,
@@ -44,8 +45,12 @@ SIAM_HIDDEN int db_rows(sqlite3 *db, sqlite3_stmt *st,
 SIAM_HIDDEN void db_bind_i64_or_null(sqlite3_stmt *st, int i, int64_t v);
 /* Column i as an int64, SIAM_DB_UNKNOWN if NULL. */
 SIAM_HIDDEN int64_t db_column_i64_or_unknown(sqlite3_stmt *st, int i);
-/* Ends savepoint name: rolled back first if rc reports a failure, so a
- * failed call leaves the database as it was. */
-SIAM_HIDDEN void db_savepoint_end(sqlite3 *db, const char *name, int rc);
+/* Ends savepoint name and returns rc: rolled back first if rc reports a
+ * failure, so a failed call leaves the database as it was.  When RELEASE
+ * itself fails (it commits when the savepoint is the outermost
+ * transaction: a full disk), the savepoint is rolled back and the error
+ * is returned with err filled. */
+SIAM_HIDDEN int db_savepoint_end(sqlite3 *db, const char *name, int rc,
+                                 siam_error *err);
 
 #endif

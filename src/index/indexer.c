@@ -319,6 +319,10 @@ typedef struct indexer {
 	size_t njobs, capjobs;
 	int in_txn;
 	double txn_start;
+	/* Counts of the open transaction, added to *st when it commits:
+	 * the summary counts what is saved, not what was tried (a full
+	 * disk fails the COMMIT after the rows were written). */
+	long t_indexed, t_touched, t_errors, t_pruned;
 	int stopped;     /* the callback asked to stop */
 	/* the embedding batch */
 	int batch, nb, dim;
@@ -363,19 +367,36 @@ static int txn_begin(indexer *ix, siam_error *err)
 	return 0;
 }
 
-static int txn_commit(indexer *ix, siam_error *err)
+static void txn_forget(indexer *ix)
 {
-	if (!ix->in_txn)
-		return 0;
 	ix->in_txn = 0;
-	return db_commit(ix->db, err);
+	ix->t_indexed = ix->t_touched = ix->t_errors = ix->t_pruned = 0;
 }
 
 static void txn_rollback(indexer *ix)
 {
 	if (ix->in_txn)
 		db_rollback(ix->db);
-	ix->in_txn = 0;
+	txn_forget(ix);
+}
+
+/* A COMMIT that fails (a full disk) has saved nothing: the transaction
+ * is rolled back and its counts dropped. */
+static int txn_commit(indexer *ix, siam_error *err)
+{
+	if (!ix->in_txn)
+		return 0;
+	int rc = db_commit(ix->db, err);
+	if (rc) {
+		txn_rollback(ix);
+		return rc;
+	}
+	ix->st->indexed += ix->t_indexed;
+	ix->st->touched += ix->t_touched;
+	ix->st->errors += ix->t_errors;
+	ix->st->pruned += ix->t_pruned;
+	txn_forget(ix);
+	return 0;
 }
 
 static int record_error(indexer *ix, const char *path, int code,
@@ -384,7 +405,7 @@ static int record_error(indexer *ix, const char *path, int code,
 	int rc = txn_begin(ix, err);
 	if (!rc)
 		rc = siam_db_put_error(ix->db, path, code, msg, err);
-	ix->st->errors++;
+	ix->t_errors++;
 	return rc;
 }
 
@@ -422,7 +443,7 @@ static int flush(indexer *ix, siam_error *err)
 			/* A changed file keeps its row (and image id). */
 			if ((rc = siam_db_put_image(ix->db, &im, NULL, err)))
 				return rc;
-			ix->st->indexed++;
+			ix->t_indexed++;
 		}
 		ix->nb = 0;
 	}
@@ -464,7 +485,7 @@ static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 		if (!(rc = txn_begin(ix, err)))
 			rc = db_image_touch(ix->db, jb->row_id, r->size,
 			                    jb->mtime_ns, err);
-		ix->st->touched++;
+		ix->t_touched++;
 		break;
 	case R_NOTIMAGE:
 		/* A file that was an image and is not any more loses its
@@ -666,7 +687,7 @@ static int prune(indexer *ix, const char *const *roots, int nroots,
 		    (rc = db_delete_rows(ix->db, t, ids, n, err)))
 			break;
 		if (t == 0)
-			ix->st->pruned += (long)n;
+			ix->t_pruned += (long)n;
 	}
 	free(ids);
 	if (!rc)
