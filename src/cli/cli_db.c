@@ -6,8 +6,11 @@
 #include "config.h"
 #include "cli_db.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 sqlite3 *cli_db_open(const char *cmd, const char *path, int flags)
 {
@@ -20,17 +23,84 @@ sqlite3 *cli_db_open(const char *cmd, const char *path, int flags)
 	return db;
 }
 
+static void remove_db_files(const char *path)
+{
+	char p[4300]; /* path is shorter than 4200 (create_db) */
+	unlink(path);
+	if (snprintf(p, sizeof p, "%s-wal", path) < (int)sizeof p)
+		unlink(p);
+	if (snprintf(p, sizeof p, "%s-shm", path) < (int)sizeof p)
+		unlink(p);
+}
+
+/* A new database for a command that stores its model is made under a
+ * temporary name, its schema and model committed and its WAL folded
+ * in, then linked into place.  A reader in another process finds no
+ * file, or a whole database with its model: never the moments of its
+ * creation, when SQLite holds the locks of turning a new file into a
+ * WAL database (a reader without a busy timeout, like the sqlite3
+ * shell, would get "database is locked").  If another process creates
+ * the file first, its database is used and ours is dropped. */
+static int create_db(cli_ctx *ctx, int store)
+{
+	const char *name = ctx->cmd->name, *path = ctx->db_used;
+	char tmp[4200];
+	struct stat sb;
+	siam_model *m = NULL;
+	int64_t id;
+	int rc = -1;
+	if (stat(path, &sb) == 0 || errno != ENOENT ||
+	    strlen(path) + 32 > sizeof tmp)
+		return 0; /* there already, or siam_db_open will say why */
+	snprintf(tmp, sizeof tmp, "%s.new-%ld", path, (long)getpid());
+	remove_db_files(tmp);
+	sqlite3 *db = cli_db_open(name, tmp, SIAM_DB_CREATE | SIAM_DB_BEGIN);
+	if (!db)
+		goto out;
+	siam_error err = { 0, "" };
+	if (cli_db_model(name, db, ctx->model_arg, store, &m, &id, NULL, 0))
+		goto out;
+	if (siam_db_exec(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
+	                 &err)) {
+		cli_error(name, "%s", err.msg);
+		goto out;
+	}
+	siam_db_close(db);
+	db = NULL;
+	if (link(tmp, path) != 0 && errno != EEXIST &&
+	    rename(tmp, path) != 0) { /* no hard links here (vfat) */
+		cli_error(name, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	siam_db_close(db);
+	siam_model_free(m);
+	remove_db_files(tmp);
+	return rc;
+}
+
 int cli_setup(cli_ctx *ctx)
 {
 	int flags = ctx->cmd->flags;
 	const char *name = ctx->cmd->name;
+	int store = ctx->store_model >= 0 ? ctx->store_model
+	                                  : !!(flags & CLI_MODEL_STORE);
+	/* A command that stores its model (siam index) creates the schema
+	 * and stores the model in one short transaction: a reader of a new
+	 * database sees neither or both, never a schema without a model
+	 * ("the database has no model"). */
+	int txn = store && (flags & CLI_MODEL) && (flags & CLI_DB_CREATE);
 	ctx->db_used = ctx->db_path ? ctx->db_path : CLI_DEFAULT_DB;
+	if (txn && (flags & CLI_DB) && create_db(ctx, store))
+		return -1;
 	if (flags & CLI_DB) {
 		struct stat sb;
 		int open = !(flags & CLI_DB_OPTIONAL) || ctx->db_path ||
 		           stat(ctx->db_used, &sb) == 0;
 		int mode = (flags & CLI_DB_CREATE ? SIAM_DB_CREATE : 0) |
-		           (flags & CLI_DB_READONLY ? SIAM_DB_READONLY : 0);
+		           (flags & CLI_DB_READONLY ? SIAM_DB_READONLY : 0) |
+		           (txn ? SIAM_DB_BEGIN : 0);
 		if (open && !(ctx->db = cli_db_open(name, ctx->db_used, mode)))
 			return -1;
 	}
@@ -39,11 +109,16 @@ int cli_setup(cli_ctx *ctx)
 	if (!ctx->db)
 		return cli_load_model(name, ctx->model_arg, &ctx->model,
 		                      ctx->model_name, sizeof ctx->model_name);
-	int store = ctx->store_model >= 0 ? ctx->store_model
-	                                  : !!(flags & CLI_MODEL_STORE);
-	return cli_db_model(name, ctx->db, ctx->model_arg, store, &ctx->model,
-	                    &ctx->model_id, ctx->model_name,
-	                    sizeof ctx->model_name);
+	if (cli_db_model(name, ctx->db, ctx->model_arg, store, &ctx->model,
+	                 &ctx->model_id, ctx->model_name,
+	                 sizeof ctx->model_name))
+		return -1; /* closing the database rolls back */
+	siam_error err = { 0, "" };
+	if (txn && siam_db_exec(ctx->db, "COMMIT", &err)) {
+		cli_error(name, "%s", err.msg);
+		return -1;
+	}
+	return 0;
 }
 
 void cli_teardown(cli_ctx *ctx)
