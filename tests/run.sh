@@ -86,8 +86,18 @@ else
 	dist_fail=1
 fi
 
+# libFuzzer smoke: every target of tests/fuzz/ a few seconds on its
+# corpus and its committed regression inputs (make fuzz; one TAP point
+# per target; clang is in .ci/deps).
+echo "== make fuzz FUZZ_TIME=3"
+(cd "$src/build" && make fuzz FUZZ_TIME=3 >fuzz.log 2>&1)
+fuzz_pass=$(grep -c '^ok ' "$src/build/fuzz.log")
+fuzz_fail=$(grep -c '^not ok ' "$src/build/fuzz.log")
+grep -E '^(not ok|1\.\.0|make fuzz:)' "$src/build/fuzz.log"
+[ "$fuzz_pass" -eq 0 ] && [ "$fuzz_fail" -eq 0 ] && fuzz_fail=1
+
 # Count every test point of both runs from automake's .trs files.
-passed=$dist_pass failed=$dist_fail skipped=0
+passed=$((dist_pass + fuzz_pass)) failed=$((dist_fail + fuzz_fail)) skipped=0
 for trs in "$src"/build/tests/*.trs "$src"/build-asan/tests/*.trs \
 	"$src"/build-tsan/tests/*.trs; do
 	[ -e "$trs" ] || continue
