@@ -4,7 +4,7 @@
 # dry run changes nothing, --move-to and --undo (also after a kill -9
 # in the middle of the moves) restore every file byte for byte,
 # --reference files are never touched, --hardlink, --delete --yes,
-# --json and --csv.  TAP.
+# --json and --csv, --method phash.  TAP.
 #
 # The model is a random one (tests/mkmodel), so the tests use exact
 # groups (--method exact), whose answer does not depend on the model.
@@ -120,6 +120,18 @@ is "$(sums)" "$before" "nothing deleted"
 is "$(find "$T/p" -name '*.png' | sort | sed "s|$T/||" | tr '\n' ' ')" \
 	"p/one.png p/text.png p/three.png p/truncated.png p/two.png " \
 	"--delete --yes: only the keepers (and broken files) are left"
+
+# --method phash: a copy with other bytes but the same pixels (a byte
+# after the PNG's end) is a phash pair (0 bits), not an exact one
+rm -rf "$T/ph" && mkdir -p "$T/ph"
+cp "$S/examples/digits/4/$(ls "$S/examples/digits/4" | head -1)" "$T/ph/four.png"
+{ cat "$T/ph/four.png"; printf x; } >"$T/ph/four-padded.png"
+cp "$S/examples/digits/7/$(ls "$S/examples/digits/7" | head -1)" "$T/ph/seven.png"
+out=$("$SIAM" dedup --db "$T/db" --method phash --csv "$T/ph" 2>/dev/null)
+is "$(echo "$out" | grep ',duplicate,' | cut -d, -f2-4)" "duplicate,phash,0" \
+	"--method phash: the padded copy, 0 bits from its keeper"
+is "$("$SIAM" dedup --db "$T/db" --method exact --csv "$T/ph" 2>/dev/null | grep -c ',duplicate,')" 0 \
+	"--method exact: not a pair (other bytes)"
 
 "$SIAM" dedup --sheet x.png "$T/p" 2>"$T/err"
 is $? 2 "--sheet is refused"

@@ -2,10 +2,15 @@
  * test_dedup.c -- siam dedup's linkage and keeper rule (dedup_group.c):
  * a chain A-B-C with A-C over the threshold never makes one group, the
  * result does not depend on the order of the files, each --keep rule
- * picks its keeper, references stay keepers, --min-group drops.
+ * picks its keeper, references stay keepers, --min-group drops; and
+ * the phash pairs (dedup_phash.c): the multi-index returns exactly the
+ * brute force's pairs, on random hashes, planted near pairs (every bit
+ * count up to past the limit, flips bunched in one band, spread evenly
+ * across the bands, on band edges) and crowded buckets.
  */
 #include "cli/dedup_group.h"
 
+#include "siam_nn.h"
 #include "tap.h"
 
 #include <string.h>
@@ -49,6 +54,138 @@ static void groups_text(char *out, size_t len, const dd_image *im, int n,
 			last = best;
 		}
 	}
+}
+
+static int same_edges(const dd_edge *p, size_t np, const dd_edge *q,
+                      size_t nq)
+{
+	if (np != nq)
+		return 0;
+	for (size_t i = 0; i < np; i++)
+		if (p[i].a != q[i].a || p[i].b != q[i].b ||
+		    p[i].methods != q[i].methods || p[i].bits != q[i].bits)
+			return 0;
+	return 1;
+}
+
+/* The multi-index, the chooser and the brute force on the same hashes,
+ * at each limit; returns the pairs the brute force found at the last
+ * limit, or -1 (and a failed check). */
+static long phash_agree(const char *what, const dd_image *im, int n)
+{
+	static const int limits[] = {0, 1, 3, 4, 7, 10, 14, 15, 16, 19, 24};
+	long last = -1;
+	int all = 1;
+	char detail[512] = "";
+	for (size_t l = 0; l < sizeof limits / sizeof *limits; l++) {
+		int d = limits[l];
+		dd_edge *a = NULL, *b = NULL, *c = NULL;
+		size_t na = 0, nb = 0, nc = 0, ca = 0, cb = 0, cc = 0;
+		int ra = dd_phash_pairs_mih(im, n, d, &a, &na, &ca);
+		int rb = dd_phash_pairs_ref(im, n, d, &b, &nb, &cb);
+		int rc = dd_phash_pairs(im, n, d, &c, &nc, &cc);
+		int ok = !ra && !rb && !rc && same_edges(a, na, b, nb) &&
+		         same_edges(c, nc, b, nb);
+		for (size_t i = 0; ok && i < nb; i++)
+			ok = b[i].a < b[i].b && b[i].bits <= d &&
+			     b[i].bits == siam_hamming64(im[b[i].a].phash,
+			                                 im[b[i].b].phash);
+		snprintf(detail + strlen(detail), sizeof detail -
+		         strlen(detail), " %d:%zu", d, nb);
+		if (!ok)
+			tap_diag("%s, d=%d: index %zu pairs, chooser %zu, brute "
+			         "force %zu", what, d, na, nc, nb);
+		all &= ok;
+		last = (long)nb;
+		free(a);
+		free(b);
+		free(c);
+	}
+	tap_ok(all, "phash pairs, %s (n=%d): multi-index = brute force at "
+	       "every limit (bits:pairs%s)", what, n, detail);
+	return all ? last : -1;
+}
+
+/* h with exactly k distinct bits flipped, chosen by style: 0 anywhere,
+ * 1 all in one band (as far as they fit), 2 spread evenly over the four
+ * bands, 3 on the bands' edges first (bits 0, 15, 16, 31, ...). */
+static uint64_t flip_bits(uint64_t h, int k, int style, siam_rng *rng)
+{
+	static const int edges[] = {0, 15, 16, 31, 32, 47, 48, 63};
+	uint64_t done = 0;
+	int band0 = (int)siam_rng_below(rng, 4);
+	for (int f = 0; f < k; f++) {
+		int bit;
+		do {
+			if (style == 1)
+				bit = (band0 * 16 + (int)siam_rng_below(rng, 16) +
+				       (f >= 16 ? 16 : 0)) % 64;
+			else if (style == 2)
+				bit = (f % 4) * 16 + (int)siam_rng_below(rng, 16);
+			else if (style == 3 && f < 8)
+				bit = edges[f];
+			else
+				bit = (int)siam_rng_below(rng, 64);
+		} while (done >> bit & 1);
+		done |= 1ULL << bit;
+	}
+	return h ^ done;
+}
+
+static void test_phash(void)
+{
+	siam_rng rng;
+	siam_rng_seed(&rng, 20261202);
+	int n = 3000;
+	dd_image *im = calloc((size_t)n, sizeof *im);
+	/* random hashes; every 37th has none */
+	for (int i = 0; i < n; i++) {
+		im[i].has_phash = i % 37 != 5;
+		im[i].phash = siam_rng_u64(&rng);
+	}
+	phash_agree("random hashes", im, n);
+	/* planted: 500 originals, each followed by copies k bits away, k
+	 * from 0 to 26, in the four flip styles */
+	for (int i = 0; i < n; i++) {
+		im[i].has_phash = i % 41 != 7;
+		if (i % 6 == 0)
+			im[i].phash = siam_rng_u64(&rng);
+		else
+			im[i].phash = flip_bits(im[i - i % 6].phash,
+			                        (int)siam_rng_below(&rng, 27),
+			                        (int)siam_rng_below(&rng, 4),
+			                        &rng);
+	}
+	long planted = phash_agree("planted near copies", im, n);
+	tap_ok(planted > 1000, "planted: near pairs found (%ld within 24 "
+	       "bits)", planted);
+	/* crowded buckets: one band the same for all, another from four
+	 * values, near copies among them */
+	for (int i = 0; i < n; i++) {
+		uint64_t h = siam_rng_u64(&rng) & 0xffffffff0000ffffULL;
+		h |= (uint64_t)siam_rng_below(&rng, 4) << 16;
+		im[i].phash = i % 3 ? flip_bits(im[i - 1].phash,
+		                                (int)siam_rng_below(&rng, 17),
+		                                2, &rng) : h;
+		im[i].has_phash = 1;
+	}
+	phash_agree("crowded buckets", im, n);
+	/* the pigeonhole edge: 15 bits as 4 + 4 + 4 + 3 across the bands
+	 * (r = 3 leaves one band in reach), 16 as 4 x 4 */
+	im[0].phash = 0x0123456789abcdefULL;
+	im[1].phash = im[0].phash ^ 0x000f000f000f0007ULL;
+	im[2].phash = im[0].phash ^ 0x000f000f000f000fULL;
+	for (int i = 0; i < 3; i++)
+		im[i].has_phash = 1;
+	dd_edge *e = NULL;
+	size_t ne = 0, cap = 0;
+	dd_phash_pairs_mih(im, 3, 15, &e, &ne, &cap);
+	tap_ok(ne == 2 && e[0].a == 0 && e[0].b == 1 && e[0].bits == 15 &&
+	       e[1].a == 1 && e[1].b == 2 && e[1].bits == 1,
+	       "15 bits spread 4+4+4+3: found at limit 15; 16 bits (4x4) "
+	       "is not");
+	free(e);
+	free(im);
 }
 
 int main(void)
@@ -155,5 +292,6 @@ int main(void)
 		tap_ok(im[0].group < 0 && im[1].group < 0,
 		       "and its files are ungrouped");
 	}
+	test_phash();
 	return tap_done();
 }

@@ -814,20 +814,9 @@ static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
 			}
 		free(ord);
 	}
-	if (methods & DD_PHASH) {
-		for (int i = 0; i < d->n; i++)
-			for (int j = i + 1; j < d->n; j++) {
-				if (!d->im[i].has_phash || !d->im[j].has_phash)
-					continue;
-				int h = siam_hamming64(d->im[i].phash,
-				                       d->im[j].phash);
-				if (h > bits)
-					continue;
-				if (grow((void **)&e, &cap, ne, sizeof *e))
-					goto oom;
-				e[ne++] = (dd_edge){ i, j, DD_PHASH, 0, h };
-			}
-	}
+	if ((methods & DD_PHASH) &&
+	    dd_phash_pairs(d->im, d->n, bits, &e, &ne, &cap) < 0)
+		goto oom;
 	if (methods & DD_CNN) {
 		siam_db_pair *p = NULL;
 		size_t np = 0;

@@ -55,6 +55,23 @@ typedef struct dd_edge {
 int dd_group(dd_image *im, int n, dd_edge *e, size_t ne, int keep,
              int min_group);
 
+/*
+ * phash pairs (dedup_phash.c): every pair a < b of the images that have
+ * a perceptual hash, whose hashes differ in at most maxbits bits,
+ * appended to *e (*ne edges, room for *cap; grown by realloc, free it
+ * anyway) as DD_PHASH edges with their bit counts, in (a, b) order.
+ * Returns 0, or -1 if out of memory.  dd_phash_pairs uses a multi-index
+ * of four 16-bit bands (exact: see dedup_phash.c) or, where that would
+ * cost more, the brute force; _mih always the index, _ref always the
+ * brute force (for the tests).
+ */
+int dd_phash_pairs(const dd_image *im, int n, int maxbits, dd_edge **e,
+                   size_t *ne, size_t *cap);
+int dd_phash_pairs_mih(const dd_image *im, int n, int maxbits, dd_edge **e,
+                       size_t *ne, size_t *cap);
+int dd_phash_pairs_ref(const dd_image *im, int n, int maxbits, dd_edge **e,
+                       size_t *ne, size_t *cap);
+
 /* The name of a method bit: "identical", "phash", "cnn". */
 const char *dd_method_name(int method);
 
