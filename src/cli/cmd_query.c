@@ -219,7 +219,12 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	}
 	if (!found) {
 		const char *name = strcmp(qarg, "-") ? qarg : "standard input";
-		if (siam_image_decode(&img, data, len, name, NULL, &err)) {
+		/* Decoded no larger than the model needs, as siam index
+		 * decoded what it stored. */
+		siam_image_limits lim;
+		siam_image_limits_default(&lim);
+		siam_image_limits_want(&lim, &m->pre);
+		if (siam_image_decode(&img, data, len, name, &lim, &err)) {
 			cli_error("query", "%s", err.msg);
 			goto done;
 		}

@@ -293,18 +293,23 @@ static void sqlfn_embed(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		return;
 	}
 	int rc;
+	/* Decoded no larger than the model needs, as siam index does (a
+	 * camera JPEG at a reduced DCT scale): the same embedding. */
+	siam_image_limits lim;
+	siam_image_limits_default(&lim);
+	siam_image_limits_want(&lim, &c->model->pre);
 	if (type == SQLITE_TEXT) {
 		const char *path = (const char *)sqlite3_value_text(argv[0]);
 		if (!path) {
 			sqlite3_result_error_nomem(ctx);
 			return;
 		}
-		rc = siam_image_load(&img, path, NULL, &err);
+		rc = siam_image_load(&img, path, &lim, &err);
 	} else {
 		const void *p = sqlite3_value_blob(argv[0]);
 		int len = sqlite3_value_bytes(argv[0]);
 		rc = siam_image_decode(&img, p ? p : "", (size_t)len,
-		                       "image BLOB", NULL, &err);
+		                       "image BLOB", &lim, &err);
 	}
 	if (rc < 0)
 		goto fail;

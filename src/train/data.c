@@ -508,8 +508,13 @@ static void decode_one(void *arg, size_t i, int t)
 	decode_job *j = arg;
 	siam_image img = { 0 };
 	siam_error e = { 0 };
+	siam_image_limits lim;
 	(void)t;
-	if (siam_image_load(&img, j->files->v[i], NULL, &e) != 0 ||
+	/* Decoded no larger than the model's input needs (a camera JPEG
+	 * at a reduced DCT scale), as siam index will decode it. */
+	siam_image_limits_default(&lim);
+	siam_image_limits_want(&lim, j->pre);
+	if (siam_image_load(&img, j->files->v[i], &lim, &e) != 0 ||
 	    siam_preprocess(j->x + i * j->size, &img, j->pre, &e) != 0) {
 		char buf[SIAM_ERR_MAX + 8];
 		if (!strstr(e.msg, j->files->v[i]))
