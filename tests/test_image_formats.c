@@ -201,12 +201,50 @@ static void test_webp(void)
 		x = webp_with_exif(s, sn, W, H, 1, &xn);
 		x[24] = x[25] = x[26] = x[27] = x[28] = x[29] = 0xff;
 		rc = siam_image_decode(&img, x, xn, "huge.webp", NULL, &err);
-		tap_ok((rc == SIAM_ETOOBIG || rc == SIAM_EFORMAT) &&
-		       contains(err.msg, "huge.webp") && !img.px,
+		tap_ok(rc == SIAM_ETOOBIG && contains(err.msg, "huge.webp") &&
+		       contains(err.msg, "16777216x16777216") && !img.px,
 		       "WebP declaring a 16777216-pixel-wide canvas: %s",
 		       err.msg);
+		/* A canvas libwebp itself would take (10000x10000, under
+		 * 2^32 pixels) but above max_pixels, over a small frame. */
+		x[24] = x[27] = 9999 & 0xff; /* 24 bits each, LE */
+		x[25] = x[28] = 9999 >> 8;
+		x[26] = x[29] = 0;
+		rc = siam_image_decode(&img, x, xn, "canvas.webp", NULL, &err);
+		tap_ok(rc == SIAM_ETOOBIG && contains(err.msg, "canvas.webp") &&
+		       contains(err.msg, "10000x10000") && !img.px,
+		       "WebP declaring a 10000x10000 canvas: %s", err.msg);
 		WebPFree(s);
 		free(x);
+	}
+	/* The simple formats' own headers: VP8L at its largest,
+	 * 16384x16384, and a lossy "VP8 " of 16383x16383. */
+	{
+		unsigned char *g = malloc(n);
+		memcpy(g, enc, n);
+		uint32_t b = g[21] | g[22] << 8 | g[23] << 16 |
+		             (uint32_t)g[24] << 24;
+		put32le(g + 21, (b & 0xf0000000u) | 0x3fffu | 0x3fffu << 14);
+		rc = siam_image_decode(&img, g, n, "huge-vp8l.webp", NULL, &err);
+		tap_ok(rc == SIAM_ETOOBIG && contains(err.msg, "huge-vp8l.webp") &&
+		       contains(err.msg, "16384x16384") && !img.px,
+		       "VP8L declaring 16384x16384: %s", err.msg);
+		free(g);
+		unsigned char *lossy = NULL;
+		size_t ln = WebPEncodeRGB(px, W, H, W * 3, 95, &lossy);
+		tap_ok(ln > 30 && !memcmp(lossy + 12, "VP8 ", 4),
+		       "a lossy WebP is a VP8 chunk");
+		if (ln > 30) {
+			lossy[26] = lossy[28] = 0xff;
+			lossy[27] = lossy[29] = 0x3f;
+			rc = siam_image_decode(&img, lossy, ln, "huge-vp8.webp",
+			                       NULL, &err);
+			tap_ok(rc == SIAM_ETOOBIG &&
+			       contains(err.msg, "huge-vp8.webp") &&
+			       contains(err.msg, "16383x16383") && !img.px,
+			       "VP8 declaring 16383x16383: %s", err.msg);
+		}
+		WebPFree(lossy);
 	}
 
 	/* The limit applies before decoding. */

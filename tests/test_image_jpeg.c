@@ -1,8 +1,9 @@
 /*
  * test_image_jpeg.c -- JPEG through libjpeg-turbo: the DCT scale picked
  * for what the caller wants, how close a scaled decode embeds to a full
- * one (the bound README states), all eight EXIF orientations, and
- * truncated and hostile files.
+ * one (the bound README states), all eight EXIF orientations,
+ * truncated and hostile files, and the coefficient budget and scan
+ * limit of progressive JPEGs.
  *
  * Every JPEG is made here with libjpeg itself: "photos" are synthetic
  * scenes (gradients, discs, texture, noise: the mix of smooth areas and
@@ -518,11 +519,141 @@ static void test_hostile(void)
 	free(px);
 }
 
+/* ------------------------------------------------------------------ */
+/* Multi-scan (progressive) JPEGs: libjpeg's coefficient buffer         */
+
+/* A progressive JPEG of w x h RGB, chroma subsampled 2x2 (sub = 1) or
+ * not (4:4:4). */
+static unsigned char *jpeg_progressive(const unsigned char *px, int w, int h,
+                                       int sub, size_t *len)
+{
+	struct jpeg_compress_struct ci;
+	struct jpeg_error_mgr jerr;
+	unsigned char *out = NULL;
+	unsigned long n = 0;
+
+	ci.err = jpeg_std_error(&jerr);
+	jpeg_create_compress(&ci);
+	jpeg_mem_dest(&ci, &out, &n);
+	ci.image_width = (JDIMENSION)w;
+	ci.image_height = (JDIMENSION)h;
+	ci.input_components = 3;
+	ci.in_color_space = JCS_RGB;
+	jpeg_set_defaults(&ci);
+	jpeg_set_quality(&ci, 90, TRUE);
+	ci.comp_info[0].h_samp_factor = ci.comp_info[0].v_samp_factor =
+		sub ? 2 : 1;
+	jpeg_simple_progression(&ci);
+	jpeg_start_compress(&ci, TRUE);
+	while (ci.next_scanline < ci.image_height) {
+		JSAMPROW row = (JSAMPROW)(px + (size_t)ci.next_scanline * w * 3);
+		jpeg_write_scanlines(&ci, &row, 1);
+	}
+	jpeg_finish_compress(&ci);
+	jpeg_destroy_compress(&ci);
+	*len = n;
+	return out;
+}
+
+static void test_progressive(void)
+{
+	enum { PW = 640, PH = 480 };
+	unsigned char *px = scene(PW, PH, 31);
+	size_t l420, l444;
+	unsigned char *p420 = jpeg_progressive(px, PW, PH, 1, &l420),
+	              *p444 = jpeg_progressive(px, PW, PH, 0, &l444);
+	siam_image_limits lim;
+	siam_image ref = { 0 }, img = { 0 };
+	siam_error err = { 0, "" };
+	int rc;
+
+	/* Coefficients, 128 bytes a block: 4:2:0 at 640x480 is 80x60 luma
+	 * and 2 x 40x30 chroma blocks, 921600 bytes = 3 x 640 x 480, the
+	 * budget of max_pixels = 640 x 480 exactly; 4:4:4 is twice that. */
+	siam_image_limits_default(&lim);
+	rc = siam_image_decode(&ref, p420, l420, "p420.jpg", &lim, &err);
+	tap_ok(rc == 0 && ref.w == PW && ref.h == PH,
+	       "progressive 4:2:0 decodes (%s)", rc ? err.msg : "ok");
+	lim.max_pixels = PW * PH;
+	rc = siam_image_decode(&img, p420, l420, "p420.jpg", &lim, &err);
+	tap_ok(rc == 0 && ref.px && img.px &&
+	       !memcmp(img.px, ref.px, (size_t)PW * PH * 3),
+	       "progressive 4:2:0 with its coefficients exactly at the "
+	       "budget: decoded, the same pixels (%s)", rc ? err.msg : "ok");
+	siam_image_release(&img);
+	siam_image_release(&ref);
+
+	siam_image_limits_default(&lim);
+	rc = siam_image_decode(&ref, p444, l444, "p444.jpg", &lim, &err);
+	tap_ok(rc == 0, "progressive 4:4:4 decodes (%s)",
+	       rc ? err.msg : "ok");
+	lim.max_pixels = PW * PH;
+	rc = siam_image_decode(&img, p444, l444, "p444.jpg", &lim, &err);
+	tap_ok(rc == SIAM_ETOOBIG && contains(err.msg, "p444.jpg") &&
+	       contains(err.msg, "progressive JPEG of 640x480") &&
+	       contains(err.msg, "needs 2 MB") && !img.px,
+	       "progressive 4:4:4 over the coefficient budget: %s", err.msg);
+	/* Scaled decoding does not shrink the coefficient buffer: the
+	 * same answer at 1/8. */
+	lim.want_w = lim.want_h = 32;
+	rc = siam_image_decode(&img, p444, l444, "p444.jpg", &lim, &err);
+	tap_ok(rc == SIAM_ETOOBIG && !img.px,
+	       "also when decoded at 1/8: %s", err.msg);
+	/* Just above it: libjpeg's own ceiling (max_memory_to_use, set
+	 * from the same budget) lets it through. */
+	siam_image_limits_default(&lim);
+	lim.max_pixels = 2 * PW * PH;
+	rc = siam_image_decode(&img, p444, l444, "p444.jpg", &lim, &err);
+	tap_ok(rc == 0 && ref.px && img.px &&
+	       !memcmp(img.px, ref.px, (size_t)PW * PH * 3),
+	       "progressive 4:4:4 within a budget twice as large: decoded, "
+	       "the same pixels (%s)", rc ? err.msg : "ok");
+	siam_image_release(&img);
+	siam_image_release(&ref);
+
+	/* Thousands of scans (each a pass over every coefficient): the
+	 * last scan repeated 1000 times before the end marker. */
+	{
+		size_t last = 0;
+		for (size_t i = 2; i + 1 < l420; i++)
+			if (p420[i] == 0xff && p420[i + 1] == 0xda)
+				last = i;
+		size_t sl = l420 - 2 - last, n = last + 1000 * sl + 2;
+		unsigned char *g = malloc(n), *q = g;
+		memcpy(q, p420, last);
+		q += last;
+		for (int k = 0; k < 1000; k++, q += sl)
+			memcpy(q, p420 + last, sl);
+		q[0] = 0xff;
+		q[1] = 0xd9;
+		rc = siam_image_decode(&img, g, n, "scans.jpg", NULL, &err);
+		tap_ok(rc == SIAM_EFORMAT && contains(err.msg, "scans.jpg") &&
+		       contains(err.msg, "more than 500 scans") && !img.px,
+		       "a JPEG of 1000 scans: %s", err.msg);
+		/* 400 scans: still decoded (libjpeg warns, as viewers do). */
+		n = last + 400 * sl + 2;
+		q = g + last;
+		for (int k = 0; k < 400; k++, q += sl)
+			memcpy(q, p420 + last, sl);
+		q[0] = 0xff;
+		q[1] = 0xd9;
+		rc = siam_image_decode(&img, g, n, "scans.jpg", NULL, &err);
+		tap_ok(rc == 0, "400 scans are decoded (%s)",
+		       rc ? err.msg : "ok");
+		siam_image_release(&img);
+		free(g);
+	}
+	free(p420);
+	free(p444);
+	free(px);
+}
+
 int main(void)
 {
 	test_scale();
 	test_bound();
 	test_orientation();
 	test_hostile();
+	test_progressive();
 	return tap_done();
 }

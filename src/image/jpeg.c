@@ -17,8 +17,19 @@
  *     which is why the result stays close to a full decode (the bound
  *     is measured in tests/test_image_jpeg.c).
  *   - Rows go straight into the output buffer, so memory is the scaled
- *     picture plus libjpeg's few rows (a progressive JPEG also keeps
- *     its coefficients: 2 bytes a sample, within max_pixels).
+ *     picture plus libjpeg's few rows.
+ *   - A multi-scan JPEG (progressive, or sequential with one scan per
+ *     component) is the exception: libjpeg keeps every DCT coefficient
+ *     of the picture until the last scan, 2 bytes a stored sample
+ *     whatever the scale (150 MB for a 50 Mpx 4:2:0 photo, twice that
+ *     for 4:4:4).  It is measured from the header and refused as too big
+ *     above PROG_BYTES_PER_PIXEL bytes a pixel of max_pixels (192 MB
+ *     with the default 64 Mpx: a 4:2:0 picture of the largest size
+ *     accepted), before anything is allocated; libjpeg is told the same
+ *     budget (max_memory_to_use), so it fails rather than exceed it.
+ *     Each scan is a pass over all those coefficients: a file of
+ *     thousands of tiny scans (a known denial of service) is refused
+ *     after MAX_SCANS, as TurboJPEG's scan limit does.
  *
  * Why the libjpeg API (jpeglib.h, libjpeg62-turbo-dev) and not
  * TurboJPEG's: it hands us the APP1 marker holding the EXIF
@@ -31,6 +42,7 @@
  */
 #include "image/image.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h> /* jpeglib.h needs FILE */
 #include <string.h>
@@ -38,12 +50,52 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
+/* The coefficient budget of a multi-scan JPEG, in bytes per pixel of
+ * lim->max_pixels: 2 bytes a coefficient, 1.5 samples a pixel (4:2:0). */
+#define PROG_BYTES_PER_PIXEL 3
+/* More scans than any encoder writes (libjpeg's progressive script has
+ * 10; per-component scripts a few dozen); TurboJPEG's limit. */
+#define MAX_SCANS 500
+
 typedef struct jerr {
 	struct jpeg_error_mgr pub; /* first: libjpeg casts to it */
 	jmp_buf jb;
 	char msg[JMSG_LENGTH_MAX];
 	int truncated;
+	int scans; /* 1: stopped at MAX_SCANS */
 } jerr;
+
+/* The progress monitor: called between passes and scans while a
+ * multi-scan file is read in; stops one with too many scans. */
+typedef struct jprog {
+	struct jpeg_progress_mgr pub; /* first: libjpeg casts to it */
+	jerr *e;
+} jprog;
+
+static void on_progress(j_common_ptr ci)
+{
+	jprog *p = (jprog *)ci->progress;
+	j_decompress_ptr di = (j_decompress_ptr)ci;
+	if (!ci->is_decompressor || di->input_scan_number <= MAX_SCANS)
+		return;
+	p->e->scans = 1;
+	longjmp(p->e->jb, 1);
+}
+
+/* The bytes libjpeg's coefficient buffer takes for the whole picture
+ * (jdcoefct.c: each component's blocks, rounded up to its sampling
+ * factors, 64 coefficients of 2 bytes). */
+static double coef_bytes(const struct jpeg_decompress_struct *ci)
+{
+	double n = 0;
+	for (int i = 0; i < ci->num_components; i++) {
+		const jpeg_component_info *c = &ci->comp_info[i];
+		long bw = c->h_samp_factor, bh = c->v_samp_factor;
+		n += (double)((c->width_in_blocks + bw - 1) / bw * bw) *
+		     (double)((c->height_in_blocks + bh - 1) / bh * bh);
+	}
+	return n * sizeof(JBLOCK);
+}
 
 static void on_error(j_common_ptr ci)
 {
@@ -110,15 +162,24 @@ int img_decode_jpeg(siam_image *out, int *orient, const unsigned char *d,
 	int rc, want_w, want_h;
 	volatile int c, cmyk = 0;
 	jpeg_saved_marker_ptr mk;
+	jprog prog;
 
 	*orient = 1;
 	memset(&ci, 0, sizeof ci);
 	memset(&je, 0, sizeof je);
+	memset(&prog, 0, sizeof prog);
 	ci.err = jpeg_std_error(&je.pub);
 	je.pub.error_exit = on_error;
 	je.pub.emit_message = on_message;
+	prog.pub.progress_monitor = on_progress;
+	prog.e = &je;
 	if (setjmp(je.jb)) {
-		if (je.truncated)
+		if (je.scans)
+			rc = siam_errorf(err, SIAM_EFORMAT,
+			                 "%s: JPEG of more than %d scans "
+			                 "(no encoder writes that many: a "
+			                 "hostile file)", name, MAX_SCANS);
+		else if (je.truncated)
 			rc = siam_errorf(err, SIAM_EFORMAT,
 			                 "%s: truncated JPEG (the data ends "
 			                 "before the picture does)", name);
@@ -130,6 +191,7 @@ int img_decode_jpeg(siam_image *out, int *orient, const unsigned char *d,
 	}
 	jpeg_create_decompress(&ci);
 	created = 1;
+	ci.progress = &prog.pub;
 	jpeg_mem_src(&ci, d, (unsigned long)len);
 	jpeg_save_markers(&ci, JPEG_APP0 + 1, 0xffff);
 	jpeg_read_header(&ci, TRUE);
@@ -138,6 +200,28 @@ int img_decode_jpeg(siam_image *out, int *orient, const unsigned char *d,
 	if ((rc = img_check_pixels(ci.image_width, ci.image_height, name,
 	                           lim, err)))
 		goto fail;
+	if (jpeg_has_multiple_scans(&ci)) {
+		double need = coef_bytes(&ci),
+		       cap = (double)lim->max_pixels * PROG_BYTES_PER_PIXEL;
+		if (need > cap) {
+			rc = siam_errorf(err, SIAM_ETOOBIG,
+			                 "%s: progressive JPEG of %ux%u pixels "
+			                 "needs %.0f MB for its coefficients "
+			                 "(libjpeg keeps them all until the "
+			                 "last scan), above the limit of %.0f "
+			                 "MB (%d bytes a pixel of %.1f Mpx)",
+			                 name, ci.image_width, ci.image_height,
+			                 need / 1e6, cap / 1e6,
+			                 PROG_BYTES_PER_PIXEL,
+			                 lim->max_pixels / 1e6);
+			goto fail;
+		}
+		/* The same budget, and a little for the rest, as libjpeg's
+		 * own ceiling: its virtual arrays fail beyond it (there is
+		 * no backing store) instead of growing. */
+		ci.mem->max_memory_to_use = (long)SIAM_MIN(cap + (4 << 20),
+		                                           (double)LONG_MAX / 2);
+	}
 	for (mk = ci.marker_list; mk; mk = mk->next)
 		if (mk->marker == JPEG_APP0 + 1 && mk->data_length >= 6 &&
 		    !memcmp(mk->data, "Exif\0\0", 6)) {

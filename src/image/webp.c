@@ -8,9 +8,12 @@
  * first frame's bitstream is then measured (WebPGetFeatures), checked
  * against the limits, and decoded into a buffer we allocated, so
  * libwebp never allocates a picture of a size we did not agree to.
+ * Before all that, the size the first chunk declares is read by hand
+ * and checked, so that a huge canvas is "too big", not "corrupt".
  */
 #include "image/image.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include <webp/decode.h>
@@ -26,6 +29,36 @@ static const char *vp8_status(VP8StatusCode s)
 	case VP8_STATUS_NOT_ENOUGH_DATA: return "truncated";
 	default: return "error";
 	}
+}
+
+/* The canvas a WebP file declares in its first chunk (VP8X: the
+ * canvas; VP8L, "VP8 ": the picture), read by hand so that a huge one
+ * is refused as too big, by name, before libwebp looks at the rest
+ * (its demuxer calls a canvas of 2^32 pixels or more corrupt).  0 when
+ * the first chunk is none of those or too short: libwebp then says
+ * what is wrong. */
+static int webp_canvas(const unsigned char *d, size_t len, long long *w,
+                       long long *h)
+{
+	if (len >= 30 && !memcmp(d + 12, "VP8X", 4)) {
+		*w = 1 + (d[24] | d[25] << 8 | (long long)d[26] << 16);
+		*h = 1 + (d[27] | d[28] << 8 | (long long)d[29] << 16);
+		return 1;
+	}
+	if (len >= 25 && !memcmp(d + 12, "VP8L", 4) && d[20] == 0x2f) {
+		uint32_t b = d[21] | d[22] << 8 | d[23] << 16 |
+		             (uint32_t)d[24] << 24;
+		*w = 1 + (b & 0x3fff);
+		*h = 1 + (b >> 14 & 0x3fff);
+		return 1;
+	}
+	if (len >= 30 && !memcmp(d + 12, "VP8 ", 4) &&
+	    !memcmp(d + 23, "\x9d\x01\x2a", 3)) {
+		*w = (d[26] | d[27] << 8) & 0x3fff;
+		*h = (d[28] | d[29] << 8) & 0x3fff;
+		return 1;
+	}
+	return 0;
 }
 
 int img_decode_webp(siam_image *out, int *orient, const unsigned char *d,
@@ -44,6 +77,10 @@ int img_decode_webp(siam_image *out, int *orient, const unsigned char *d,
 
 	*orient = 1;
 	memset(&it, 0, sizeof it);
+	long long cw, chh;
+	if (webp_canvas(d, len, &cw, &chh) &&
+	    (rc = img_check_pixels(cw, chh, name, lim, err)))
+		return rc;
 	dmx = WebPDemux(&wd);
 	if (!dmx)
 		return siam_errorf(err, SIAM_EFORMAT,
