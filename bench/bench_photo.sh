@@ -29,6 +29,11 @@
 # does not embed (no network): siam's embedding is counted in its own
 # time, so the comparison leans in Python's favour.
 #
+# The floor: siam's decode time alone (libjpeg-turbo at 1/8, almost all
+# of it entropy decoding), as files/s on THREADS threads, and the share
+# of it siam reaches; CPU model and load average before and after (the
+# machine may be shared: compare ratios from the same run).
+#
 # Memory: folders of 6 JPEGs of 640x480, 4000x3000 and 8660x5774
 # (50 Mpx) are indexed with the same model; the peak RSS must not grow
 # with the picture size beyond one decoded (scaled) picture per thread.
@@ -166,7 +171,10 @@ if __name__ == '__main__':
     print('%d %.3f' % (len(files), s))
 PY
 
+printf 'CPU: %s\n' "$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p')"
 printf 'OPENBLAS_CORETYPE: %s\n' "${OPENBLAS_CORETYPE:-unset}"
+printf 'content: photographs enlarged to 4000x3000, noise sigma %s (NOISE)\n' "${NOISE:-10}"
+printf 'load before: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'cores online: %s, threads/processes: %s\n' "$(getconf _NPROCESSORS_ONLN)" "$THREADS"
 
 # --- side by side, 3 runs each, the median ----------------------------
@@ -185,7 +193,7 @@ PY
 	echo "$(awk -v n="$1" -v s="$2" 'BEGIN { print n / s }') $(rss_of "$T/py.time")" >>"$T/py.runs"
 done
 
-"$PY" - "$T/siam.runs" "$T/py.runs" <<'PY'
+"$PY" - "$T/siam.runs" "$T/py.runs" "$N" "$THREADS" <<'PY'
 import sys
 def rows(p):
     return [list(map(float, l.split())) for l in open(p) if l.strip()]
@@ -207,7 +215,17 @@ print('| read + SHA-256 | decode | resize | embed | write | not decoding |')
 print('| --- | --- | --- | --- | --- | --- |')
 print('| %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.0f%% |' % (
     sm[2], sm[3], sm[4], sm[5], sm[6], 100 * (tot - sm[3]) / tot))
+# The floor: libjpeg-turbo's decoding alone (at 1/8, almost all of it
+# entropy decoding), on THREADS threads, from siam's own decode time.
+n, thr = int(sys.argv[3]), int(sys.argv[4])
+if sm[3] > 0:
+    floor = n * thr / sm[3]
+    print()
+    print('decoding alone (the floor): %.1f ms a file, %.1f files/s on %d '
+          'threads; siam reaches %.0f%% of it' % (
+              1000 * sm[3] / n, floor, thr, 100 * sm[0] / floor))
 PY
+printf 'load after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- memory: small, 12 Mpx and 50 Mpx pictures --------------------------
 if [ "${BENCH_PHOTO_MEMORY:-1}" = 1 ]; then
