@@ -615,6 +615,13 @@ int siam_db_list_images(struct sqlite3 *db, int64_t model_id,
                         int (*cb)(void *arg, const siam_db_image_row *r),
                         void *arg, siam_error *err);
 
+/* Image id (of any model), as siam_db_list_images gives it: cb is
+ * called once and *found = 1, or not at all and *found = 0 if there is
+ * no such image.  Returns cb's non-zero value, if any. */
+int siam_db_get_image(struct sqlite3 *db, int64_t id,
+                      int (*cb)(void *arg, const siam_db_image_row *r),
+                      void *arg, int *found, siam_error *err);
+
 /* One pair of siam_db_pairs: image ids a < b and their distance. */
 typedef struct siam_db_pair {
 	int64_t a, b;

@@ -78,6 +78,7 @@ extern const struct cmd_entry cmd_info_entry;
 extern const struct cmd_entry cmd_train_entry;
 extern const struct cmd_entry cmd_eval_entry;
 extern const struct cmd_entry cmd_verify_entry;
+extern const struct cmd_entry cmd_serve_entry;
 
 /* The model a command uses when --model is not given: $SIAM_MODEL, else
  * the installed default SIAM_MODELDIR/mnist.siam, else models/mnist.siam

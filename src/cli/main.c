@@ -21,6 +21,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_query_entry,
 	&cmd_dedup_entry,
 	&cmd_sql_entry,
+	&cmd_serve_entry,
 	&cmd_info_entry,
 	&cmd_selftest_entry,
 	&cmd_version_entry,

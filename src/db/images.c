@@ -337,6 +337,35 @@ int siam_db_list_images(sqlite3 *db, int64_t model_id,
 	                  listing_row, &c, err);
 }
 
+typedef struct one_row {
+	db_cb c;
+	int *found;
+} one_row;
+
+static int one_listing_row(void *arg, sqlite3_stmt *st)
+{
+	one_row *o = arg;
+	*o->found = 1;
+	return listing_row(&o->c, st);
+}
+
+int siam_db_get_image(sqlite3 *db, int64_t id,
+                      int (*cb)(void *arg, const siam_db_image_row *r),
+                      void *arg, int *found, siam_error *err)
+{
+	sqlite3_stmt *st;
+	one_row o = { { .fn.listing = cb, .arg = arg }, found };
+	*found = 0;
+	int rc = db_prepare(db, "SELECT id, path, is_url, content_hash, size,"
+	                    " mtime_ns, width, height, phash,"
+	                    " embedding IS NOT NULL FROM images"
+	                    " WHERE id = ?1", &st, err);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return db_rows(db, st, one_listing_row, &o, err);
+}
+
 int db_images_gen(sqlite3 *db, int64_t *gen, siam_error *err)
 {
 	sqlite3_stmt *st;
