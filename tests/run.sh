@@ -34,6 +34,16 @@ if [ -z "${SIAM_SQLITE_AMALGAMATION:-}" ]; then
 	fi
 fi
 echo "== SQLite amalgamation for tests/sql_host.sh: ${SIAM_SQLITE_AMALGAMATION:-none (skipped)}"
+# tests/serve_browser.sh drives chromium with npm's playwright-core, which
+# .ci/run installs (.ci/fetch-playwright) into this cache.
+if [ -z "${SIAM_PLAYWRIGHT:-}" ]; then
+	pw=${SIAM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/siam}/playwright/node_modules
+	if [ -f "$pw/playwright-core/package.json" ]; then
+		SIAM_PLAYWRIGHT=$pw
+		export SIAM_PLAYWRIGHT
+	fi
+fi
+echo "== playwright-core for tests/serve_browser.sh: ${SIAM_PLAYWRIGHT:-none (skipped)}"
 if ! autoreconf -fi >/tmp/siam-autoreconf.log 2>&1; then
 	cat /tmp/siam-autoreconf.log
 	echo "0 passed, 1 failed"

@@ -11,6 +11,7 @@ set -u
 b=${SIAM_BUILDDIR:-.}
 s=${SIAM_SRCDIR:-.}
 . "$s/tests/tap.sh"
+. "$s/tests/serve_start.sh"
 siam="$b/siam"
 model="$s/models/mnist.siam"
 dg="$s/examples/digits"
@@ -29,15 +30,7 @@ unset SIAM_MODEL
 
 # Starts siam serve with the options given; sets pid, port, url.
 start() {
-	"$siam" serve --listen 127.0.0.1:0 "$@" >"$tmp/out" 2>"$tmp/err" &
-	pid=$!
-	port=
-	for _ in $(seq 1 600); do
-		port=$(sed -n 's|^siam serve: listening on http://[^/]*:\([0-9]*\)/$|\1|p' "$tmp/out")
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	serve_start "$siam" "$tmp" --listen 127.0.0.1:0 "$@"
 	url=http://127.0.0.1:$port
 	[ -n "$port" ]
 }
@@ -179,6 +172,13 @@ grep -q 'over the limit of 524288 bytes' "$tmp/body"; ok $? "chunked 413 in JSON
 is "$(http POST /api/verify -H 'Transfer-Encoding: chunked' -F "a=@$dg/3/drawn-0093.png" -F "b=@$dg/3/mnist-0018.png")" \
 	200 "a chunked upload under the cap: 200"
 
+# ---- DNS rebinding: a loopback server answers to loopback names only
+is "$(http GET /api/health -H 'Host: evil.example')" 403 "Host: evil.example: 403"
+grep -q 'Host not allowed' "$tmp/body"; ok $? "says why"
+is "$(http GET /api/health -H 'Host: 127.0.0.1.evil.example:80')" 403 "Host: 127.0.0.1.evil.example: 403"
+is "$(http GET /api/health -H "Host: localhost:$port")" 200 "Host: localhost:PORT: 200"
+is "$(http GET /api/health -H 'Host: [::1]:8080')" 200 "Host: [::1]:8080: 200"
+
 # ---- 404s, ids and path traversal
 is "$(http GET /nope)" 404 "GET /nope: 404"
 grep -q '"status":404' "$tmp/body"; ok $? "404 in JSON"
@@ -247,7 +247,7 @@ start --db "$tmp/db" --model "$model" --threads 2 --max-requests 3
 ok $? "started with --max-requests 3"
 slow() { # slow FD: a verify whose body is announced but never ends
 	eval "exec $1<>/dev/tcp/127.0.0.1/$port"
-	printf 'POST /api/verify HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 10000\r\n\r\n--XyZ\r\n' >&"$1"
+	printf 'POST /api/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 10000\r\n\r\n--XyZ\r\n' >&"$1"
 }
 slow 5; slow 6; slow 7
 wait_in_flight 3; ok $? "three requests under way (health in_flight 3)"
@@ -269,7 +269,7 @@ is "$(http POST /api/verify -F "a=@$dg/3/drawn-0093.png" -F "b=@$dg/3/mnist-0018
 } >"$tmp/mp"
 len=$(wc -c <"$tmp/mp")
 exec 5<>"/dev/tcp/127.0.0.1/$port"
-printf 'POST /api/verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %d\r\n\r\n' "$len" >&5
+printf 'POST /api/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: %d\r\n\r\n' "$len" >&5
 head -c 300 "$tmp/mp" >&5
 wait_in_flight 1; ok $? "an upload under way"
 kill -TERM "$pid"

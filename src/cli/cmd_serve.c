@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int run(int argc, char **argv);
+static int run(int argc, char **argv, cli_ctx *cctx);
 
 const struct cmd_entry cmd_serve_entry = {
 	"serve", "web pages: compare two images, search, duplicates",
@@ -56,7 +56,9 @@ const struct cmd_entry cmd_serve_entry = {
 	"  -h, --help             this help\n"
 	"\n"
 	"The first line printed is 'siam serve: listening on http://HOST:PORT/'.\n"
-	"Exit status: 0 stopped by a signal, 2 error.\n", run
+	"Exit status: 0 stopped by a signal, 2 error.\n", run,
+	/* the models are this command's own (several, for the menu) */
+	CLI_DB | CLI_DB_READONLY | CLI_DB_OPTIONAL
 };
 
 static void on_log(void *arg, const char *msg)
@@ -226,7 +228,7 @@ static int resolve_model(const char *arg, char *path, size_t len)
 	return 0;
 }
 
-static int run(int argc, char **argv)
+static int run(int argc, char **argv, cli_ctx *cctx)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
@@ -326,24 +328,22 @@ static int run(int argc, char **argv)
 		add_siblings(&ctx, &mcap, def);
 	}
 
-	/* The database, read-only; siam.db only when it exists. */
-	if (!dbpath && access(CLI_DEFAULT_DB, F_OK) == 0)
-		dbpath = CLI_DEFAULT_DB;
-	if (dbpath) {
-		sqlite3 *db = cli_db_open("serve", dbpath, SIAM_DB_READONLY);
+	/* The database (cli_setup: read-only; siam.db only when it
+	 * exists).  Its current model embeds search queries; the requests
+	 * open connections of their own (serve_db_get). */
+	cctx->db_path = dbpath;
+	if (cli_setup(cctx))
+		goto done;
+	if (cctx->db) {
 		siam_error err = { 0, "" };
 		int64_t cur = 0;
-		if (!db)
-			goto done;
-		if (siam_db_current_model(db, &cur, &err) ||
-		    (cur && siam_db_load_model(db, cur, &ctx.db_model,
+		if (siam_db_current_model(cctx->db, &cur, &err) ||
+		    (cur && siam_db_load_model(cctx->db, cur, &ctx.db_model,
 		                               &ctx.db_model_id, &err))) {
 			cli_error("serve", "%s", err.msg);
-			siam_db_close(db);
 			goto done;
 		}
-		siam_db_close(db);
-		ctx.dbpath = dbpath;
+		ctx.dbpath = cctx->db_used;
 		if (!(ctx.dbs = serve_dbpool_new((int)threads))) {
 			cli_error("serve", "out of memory");
 			goto done;
@@ -351,7 +351,7 @@ static int run(int argc, char **argv)
 		if (!cur && !quiet)
 			fprintf(stderr, "siam serve: %s has no model yet: "
 			        "Search and Duplicates are empty until siam "
-			        "index runs\n", dbpath);
+			        "index runs\n", ctx.dbpath);
 	}
 
 	/* Signals: blocked here, so every server thread inherits the mask,

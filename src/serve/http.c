@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -181,6 +182,7 @@ static const char *status_text(int status)
 	switch (status) {
 	case 200: return "OK";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Content Too Large";
@@ -336,6 +338,34 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
 /* ------------------------------------------------------------------ */
 /* Requests */
 
+/* 1 if the Host header names this machine's loopback: 127.0.0.1,
+ * localhost or [::1], with or without a port. */
+static int loopback_host(const char *h)
+{
+	if (!h)
+		return 0;
+	size_t n;
+	if (h[0] == '[') {
+		const char *e = strchr(h, ']');
+		if (!e || strncmp(h, "[::1]", 5))
+			return 0;
+		n = 5;
+	} else {
+		n = strcspn(h, ":");
+		if (!((n == 9 && !strncasecmp(h, "localhost", 9)) ||
+		      (n == 9 && !strncmp(h, "127.0.0.1", 9))))
+			return 0;
+	}
+	if (!h[n])
+		return 1;
+	if (h[n] != ':' || !h[n + 1])
+		return 0;
+	for (const char *p = h + n + 1; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	return 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
                                   const char *version,
@@ -361,6 +391,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			c, MHD_GET_ARGUMENT_KIND, "model");
 		int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 		int post = !strcmp(method, "POST");
+		if (ctx->check_host &&
+		    !loopback_host(MHD_lookup_connection_value(
+			    c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))) {
+			r->answered = 1;
+			return send_error(c, 403, "Host not allowed: siam serve "
+			                  "listens on a loopback address and "
+			                  "answers to 127.0.0.1, localhost or "
+			                  "[::1] only");
+		}
 		if (!get && !post) {
 			r->answered = 1;
 			return send_error(c, 405, "%s: method %s not allowed",
@@ -497,10 +536,12 @@ serve_server *serve_start(serve_ctx *ctx, const char *host, int port,
 	memset(&a4, 0, sizeof a4);
 	memset(&a6, 0, sizeof a6);
 	if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
+		ctx->check_host = (ntohl(a4.sin_addr.s_addr) >> 24) == 127;
 		a4.sin_family = AF_INET;
 		a4.sin_port = htons((uint16_t)port);
 		sa = (struct sockaddr *)&a4;
 	} else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
+		ctx->check_host = IN6_IS_ADDR_LOOPBACK(&a6.sin6_addr);
 		a6.sin6_family = AF_INET6;
 		a6.sin6_port = htons((uint16_t)port);
 		sa = (struct sockaddr *)&a6;

@@ -67,6 +67,11 @@ typedef struct serve_ctx {
 	size_t max_upload;    /* bytes of one request body */
 	int max_requests;     /* requests doing work at once, else 503 */
 	int threads;
+	/* Listening on a loopback address: only requests whose Host is
+	 * 127.0.0.1, localhost or [::1] are served (403 otherwise), so a
+	 * web page elsewhere cannot reach this one through a DNS name that
+	 * it points at 127.0.0.1 (DNS rebinding). */
+	int check_host;
 	/* Counters (atomics). */
 	long in_flight;       /* work requests under way now */
 	long served;          /* requests answered */

@@ -163,6 +163,7 @@ async function compare() {
   v.textContent = r.same ? 'Similar' : 'Not similar';
   v.className = 'verdict ' + (r.same ? 'same' : 'different');
   $('distance').textContent = r.distance.toFixed(4);
+  $('distance').dataset.value = String(r.distance);
   $('threshold').textContent = r.threshold.toFixed(4);
   $('result-model').textContent = r.model;
   // The scale runs from 0 to twice the threshold: the threshold sits in
