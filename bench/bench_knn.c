@@ -17,6 +17,14 @@
  * is reported apart), the recall against a brute-force top-k computed
  * here in double precision (1.0 = exact), and the ratios.
  *
+ * Cold: what a new process pays ('siam query' is one process per
+ * query).  Each cold query opens a new connection (siam_db_open, and
+ * for vec0 loading vec0.so), prepares, answers one query and closes;
+ * the files are in the page cache, as for a shell user's next query.
+ * siam_knn cold is measured with its sidecar ("DB-knn-1", which the
+ * warm connection's first query wrote) and without it
+ * (SIAM_KNN_SIDECAR=0: the matrix read from SQLite, as before).
+ *
  * usage: bench_knn [--vec0 PATH/vec0.so] [--n 100000,1000000] [--dim 64]
  *                  [--runs R] [--k 10] [--db FILE]
  * bench/bench_knn.sh fetches sqlite-vec with npm and runs this.
@@ -29,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "bench_util.h"
@@ -104,6 +113,33 @@ static double run_query(sqlite3 *db, sqlite3_stmt *st, const float *q,
 				break;
 			}
 	return t;
+}
+
+/* One query on a new connection, closed after: its latency, opening
+ * included. */
+static double run_cold(const char *dbpath, const char *vec0,
+                       const char *sql, const float *q, int dim,
+                       const sqlite3_int64 *ref, int k, int *hits)
+{
+	sqlite3 *db = NULL;
+	siam_error err = {0};
+	sqlite3_stmt *st;
+	double t0 = now();
+	if (siam_db_open(&db, dbpath, SIAM_DB_READONLY, &err) < 0) {
+		fprintf(stderr, "bench_knn: %s\n", err.msg);
+		exit(1);
+	}
+	if (vec0) {
+		sqlite3_enable_load_extension(db, 1);
+		if (sqlite3_load_extension(db, vec0, NULL, NULL) != SQLITE_OK)
+			die(db, vec0);
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		die(db, sql);
+	run_query(db, st, q, dim, ref, k, hits);
+	sqlite3_finalize(st);
+	siam_db_close(db);
+	return now() - t0;
 }
 
 typedef struct method {
@@ -230,6 +266,10 @@ static void bench(int n, int dim, int k, int runs, const char *vec0,
 	free(scratch);
 
 	double *t = malloc((size_t)nq * sizeof *t);
+	/* The warm connection's first siam_knn query writes the sidecar. */
+	char sidecar[1100];
+	snprintf(sidecar, sizeof sidecar, "%s-knn-1", dbpath);
+	unlink(sidecar);
 	for (int j = 0; j < 3; j++) {
 		if (!m[j].ok)
 			continue;
@@ -250,6 +290,35 @@ static void bench(int n, int dim, int k, int runs, const char *vec0,
 		m[j].med = median(t, m[j].runs);
 		m[j].recall = (double)found / total;
 	}
+	/* cold: siam_knn with and without its sidecar, vec0 */
+	struct {
+		const char *name, *sql, *vec0;
+		int side, ok;
+		double med, recall;
+	} c[3] = {
+		{"siam_knn + sidecar", q_knn, NULL, 1, 1, 0, 0},
+		{"siam_knn, no sidecar", q_knn, NULL, 0, 1, 0, 0},
+		{"sqlite-vec vec0", q_vec, vec0, 1, have_vec, 0, 0},
+	};
+	int cold_runs = runs < 7 ? runs : 7;
+	struct stat sst;
+	int have_side = stat(sidecar, &sst) == 0;
+	for (int j = 0; j < 3; j++) {
+		if (!c[j].ok)
+			continue;
+		if (!c[j].side)
+			setenv("SIAM_KNN_SIDECAR", "0", 1);
+		int hits, found = 0;
+		for (int i = 0; i < cold_runs; i++) {
+			t[i] = run_cold(dbpath, c[j].vec0, c[j].sql,
+			                qs + (size_t)i * dim, dim,
+			                ref + (size_t)i * k, k, &hits);
+			found += hits;
+		}
+		unsetenv("SIAM_KNN_SIDECAR");
+		c[j].med = median(t, cold_runs);
+		c[j].recall = (double)found / ((double)cold_runs * k);
+	}
 	printf("  %-24s %12s %12s %8s %10s\n", "method", "median ms",
 	       "first ms", "recall", "vs knn");
 	for (int j = 0; j < 3; j++) {
@@ -268,12 +337,28 @@ static void bench(int n, int dim, int k, int runs, const char *vec0,
 	printf("  siam_knn: %.0f million rows/s; the float32 matrix is %.0f "
 	       "MB, its int8 copy %.0f MB\n", n / m[0].med / 1e6,
 	       (double)n * dim * 4 / 1e6, (double)n * dim / 1e6);
+	printf("  siam_knn's first query (load, code, write the sidecar): "
+	       "%.1f ms; sidecar %.0f MB\n", m[0].first * 1e3,
+	       have_side ? (double)sst.st_size / 1e6 : 0.0);
+	printf("  cold: a new connection per query, median of %d\n",
+	       cold_runs);
+	printf("  %-24s %12s %8s %10s\n", "method", "cold ms", "recall",
+	       "vs knn");
+	for (int j = 0; j < 3; j++) {
+		if (!c[j].ok) {
+			printf("  %-24s %12s\n", c[j].name, "(not loaded)");
+			continue;
+		}
+		printf("  %-24s %12.3f %8.3f %9.1fx\n", c[j].name,
+		       c[j].med * 1e3, c[j].recall, c[j].med / c[0].med);
+	}
 	free(t);
 	free(ref);
 	free(qs);
 	free(x);
 	siam_db_close(db);
 	unlink(dbpath);
+	unlink(sidecar);
 	snprintf(side, sizeof side, "%s-wal", dbpath);
 	unlink(side);
 	snprintf(side, sizeof side, "%s-shm", dbpath);

@@ -172,7 +172,7 @@ static int write_all(int fd, const unsigned char *data, size_t len)
 /* fsync on path's directory, so that a rename into it is on the disk
  * too.  Best effort: some file systems refuse to sync a directory, and
  * the file itself is whole either way. */
-static void sync_dir(const char *path)
+void siam_sync_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path))
@@ -237,7 +237,7 @@ int siam_write_file(const char *path, const void *data, size_t len,
 		                 strerror(errno));
 		goto fail;
 	}
-	sync_dir(path);
+	siam_sync_dir(path);
 	free(tmp);
 	return 0;
 fail:

@@ -51,4 +51,9 @@ SIAM_HIDDEN int siam_read_file(const char *path, size_t max,
 SIAM_HIDDEN int siam_write_file(const char *path, const void *data,
                                 size_t len, siam_error *err);
 
+/* fsync on path's directory, so that a rename into it is on the disk
+ * too (best effort: some file systems refuse).  knn_sidecar.c, which
+ * streams its file instead of using siam_write_file, shares it. */
+SIAM_HIDDEN void siam_sync_dir(const char *path);
+
 #endif

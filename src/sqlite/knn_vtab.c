@@ -5,17 +5,32 @@
  * are documented above knn_best_index; the matrix comes from src/db/
  * (db_embeddings_each), the search from knn.c.  Compiled twice, like
  * sql.c (see db/sqlite_api.h).
+ *
+ * The sidecar (knn_sidecar.c): loading the matrix costs a read of every
+ * embedding (1.2 s at a million rows), and a 'siam query' process pays
+ * it on its only query.  So the first connection that loads a matrix of
+ * at least KNN8_MIN_ROWS rows from a database file also codes it at
+ * once and writes both to "DB-knn-MODEL"; later connections whose
+ * images_gen, model and dim match map that file instead of loading.
+ * The images_gen they compare is read inside the statement's read
+ * transaction, the same snapshot the fallback load would read, so a
+ * writer committing meanwhile can only make the file stale (not used),
+ * never wrong.  Where the file cannot be written (read-only directory,
+ * disk full) or SIAM_KNN_SIDECAR=0 is set, queries work as before.
  */
 #include "db/sqlite_api.h"
 
 #include "db/db.h"
 #include "knn.h"
+#include "knn_sidecar.h"
 #include "sqlite/sql.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------ */
 /* siam_knn: exact k nearest neighbours over images.embedding          */
@@ -32,7 +47,8 @@ enum {
 typedef struct knn_vtab {
 	sql_vtab sv; /* first: base, db, conn */
 	/* The matrix: n rows of dim floats, the embeddings of model_id
-	 * in image_id order, as of images_gen = gen. */
+	 * in image_id order, as of images_gen = gen.  x and ids are
+	 * malloc'ed (from the database), or point into side (mapped). */
 	int loaded;
 	i64 model_id, gen;
 	int dim;
@@ -41,6 +57,7 @@ typedef struct knn_vtab {
 	int64_t *ids;
 	struct knn8 *q8; /* the int8 copy for the first pass, or NULL */
 	int scans;       /* queries since the matrix was loaded */
+	knn_side side;   /* the mapped sidecar, or zeroed */
 } knn_vtab;
 
 typedef struct knn_cursor {
@@ -67,11 +84,25 @@ static int knn_connect(sqlite3 *db, void *aux, int argc,
 
 static void knn8_release(knn_vtab *vt);
 
+/* Drops the mapped sidecar, if the matrix is one; the buffers are then
+ * empty, to be filled from the database. */
+static void knn_unmap(knn_vtab *vt)
+{
+	if (!vt->side.map)
+		return;
+	knn_side_close(&vt->side);
+	vt->x = NULL;
+	vt->ids = NULL;
+	vt->n = vt->cap = 0;
+	vt->loaded = 0;
+}
+
 static int knn_disconnect(sqlite3_vtab *base)
 {
 	knn_vtab *vt = (knn_vtab *)base;
 	sql_conn_unref(vt->sv.conn);
 	knn8_release(vt);
+	knn_unmap(vt);
 	free(vt->x);
 	free(vt->ids);
 	free(vt);
@@ -210,7 +241,9 @@ static int knn_load(knn_vtab *vt, i64 model_id, int dim, char **msg)
 
 static void knn8_release(knn_vtab *vt)
 {
-	if (vt->q8) {
+	if (vt->q8 == &vt->side.q8) { /* the mapping's: knn_unmap frees */
+		vt->q8 = NULL;
+	} else if (vt->q8) {
 		knn8_free(vt->q8);
 		free(vt->q8);
 		vt->q8 = NULL;
@@ -232,6 +265,69 @@ static void knn8_attach(knn_vtab *vt)
 	if (vt->q8 && knn8_build(vt->q8, vt->x, vt->n, vt->dim) < 0) {
 		free(vt->q8);
 		vt->q8 = NULL;
+	}
+}
+
+/* The sidecar of model_id for this connection's main database: its
+ * path (sqlite3_free it), or NULL if there is none to use (an in-memory
+ * or temporary database, SIAM_KNN_SIDECAR=0, out of memory). */
+static char *knn_side_name(knn_vtab *vt, i64 model_id)
+{
+	const char *off = getenv("SIAM_KNN_SIDECAR");
+	if (off && !strcmp(off, "0"))
+		return NULL;
+	char *p = knn_side_path(sqlite3_db_filename(vt->sv.db, "main"),
+	                        model_id);
+	char *q = p ? sqlite3_mprintf("%s", p) : NULL;
+	free(p);
+	return q;
+}
+
+/* Maps the sidecar of (model_id, dim, gen) as the matrix: 1 if done
+ * (vt->q8 then its int8 copy), 0 if there is none to use. */
+static int knn_side_load(knn_vtab *vt, const char *path, i64 model_id,
+                         int dim, i64 gen)
+{
+	knn_side_tag tag = { model_id, gen, dim };
+	if (!path || knn_side_open(&vt->side, path, &tag) < 0)
+		return 0;
+	free(vt->x);
+	free(vt->ids);
+	vt->x = (float *)vt->side.x;
+	vt->ids = (int64_t *)vt->side.ids;
+	vt->n = vt->side.n;
+	vt->cap = 0;
+	vt->dim = dim;
+	vt->model_id = model_id;
+	vt->q8 = &vt->side.q8;
+	vt->loaded = 1;
+	return 1;
+}
+
+/* After a load from the database: codes the matrix now (not on the
+ * second query, see knn_filter) and writes the sidecar, if it is big
+ * enough to be worth it and the directory is writable.  Any failure
+ * leaves things as a plain load would. */
+static void knn_side_save(knn_vtab *vt, const char *path, i64 gen)
+{
+	struct stat st;
+	const char *db = sqlite3_db_filename(vt->sv.db, "main");
+	if (!path || vt->n < KNN8_MIN_ROWS || !db || stat(db, &st) != 0)
+		return;
+	/* the directory: no sense coding what we cannot keep */
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? sqlite3_mprintf("%.*s", (int)(slash - path + 1), path)
+	                  : sqlite3_mprintf(".");
+	int writable = dir && access(dir, W_OK) == 0;
+	sqlite3_free(dir);
+	if (!writable)
+		return;
+	if (!vt->q8)
+		knn8_attach(vt);
+	if (vt->q8) {
+		knn_side_tag tag = { vt->model_id, gen, vt->dim };
+		knn_side_write(path, (int)(st.st_mode & 0666), &tag, vt->ids,
+		               vt->x, vt->q8);
 	}
 }
 
@@ -320,9 +416,18 @@ static int knn_filter(sqlite3_vtab_cursor *base, int idxNum,
 		goto fail;
 	if (r == 1 || !vt->loaded || vt->model_id != model_id ||
 	    vt->gen != gen || vt->dim != dim) {
+		/* Without a counter there is nothing to tag a sidecar with. */
+		char *side = r == 0 ? knn_side_name(vt, model_id) : NULL;
 		knn8_release(vt);
-		if (knn_load(vt, model_id, dim, &msg) < 0)
-			goto fail;
+		knn_unmap(vt);
+		if (!knn_side_load(vt, side, model_id, dim, gen)) {
+			if (knn_load(vt, model_id, dim, &msg) < 0) {
+				sqlite3_free(side);
+				goto fail;
+			}
+			knn_side_save(vt, side, gen);
+		}
+		sqlite3_free(side);
 		vt->scans = 0;
 		vt->gen = gen;
 		if (r == 1)
