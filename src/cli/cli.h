@@ -44,6 +44,9 @@ typedef struct cli_ctx {
 	const char *db_path;   /* --db; NULL: CLI_DEFAULT_DB */
 	const char *model_arg; /* --model; NULL: the default rule */
 	int store_model;       /* -1: as CLI_MODEL_STORE says; 0 or 1 */
+	const char *const *images; /* what the command will read, for the
+	                        * default model's rule (cli_model_default) */
+	int nimages;
 	/* Set by cli_setup(); owned by main.c, freed after run returns. */
 	struct sqlite3 *db;    /* NULL when not asked for, or optional and
 	                        * absent */
@@ -80,17 +83,42 @@ extern const struct cmd_entry cmd_eval_entry;
 extern const struct cmd_entry cmd_verify_entry;
 extern const struct cmd_entry cmd_serve_entry;
 
-/* The model a command uses when --model is not given: $SIAM_MODEL, else
- * the installed default SIAM_MODELDIR/mnist.siam, else models/mnist.siam
- * of the source tree siam was built from (for an uninstalled siam).
- * Writes the chosen path (given, if not NULL, wins) into buf and returns
- * 0; -1 after printing an error that lists the places tried. */
-int cli_model_path(const char *cmd, const char *given, char *buf,
+/* The default model's rule takes pictures without colour up to this
+ * many pixels a side for digits (the digits of examples/ are 28 and
+ * 200, a scanned digit in tests/fixtures 300), and looks at no more than
+ * CLI_DIGIT_LOOK images. */
+#define CLI_DIGIT_SIDE 512
+#define CLI_DIGIT_LOOK 1000
+/* An RGB picture whose channels differ by at most this much on average
+ * (0-255) has no colour: a scan of gray content. */
+#define CLI_GRAY_SPREAD 8
+/* The rule in one sentence, as README and siam(1) state it. */
+#define CLI_MODEL_RULE "--model, else the model the database was " \
+	"indexed with, else $SIAM_MODEL, else 'digits' for images without " \
+	"colour of at most 512 pixels a side and 'photo' for any other"
+/* The shipped model a command uses when neither --model, $SIAM_MODEL nor
+ * a database names one: "digits" when every image of images (files,
+ * folders walked recursively, up to CLI_DIGIT_LOOK images; "mnist:DIR"
+ * data counts as digits) is without colour (gray, or RGB within
+ * CLI_GRAY_SPREAD) and at most CLI_DIGIT_SIDE pixels a side, else "photo" (also for none, "-" and URLs).  Static string. */
+const char *cli_model_default(const char *const *images, int nimages);
+/* The file of a shipped model's name (photo, digits, digits-0-4,
+ * fashion), e.g. "mnist.siam"; NULL for another name. */
+const char *cli_model_file(const char *name);
+/* The model file a command uses when no database names one: given
+ * (--model: a file, or a shipped model's name when no such file exists),
+ * else $SIAM_MODEL (the same), else cli_model_default(images).  A shipped model is looked up in
+ * SIAM_MODELDIR, then in models/ of the source tree siam was built from
+ * (for an uninstalled siam).  Writes the path into buf and returns 0;
+ * -1 after printing an error that lists the places tried. */
+int cli_model_path(const char *cmd, const char *given,
+                   const char *const *images, int nimages, char *buf,
                    size_t len);
 /* cli_model_path, then siam_model_load; prints the error and returns -1
  * on failure.  *path (may be NULL) receives the path used. */
-int cli_load_model(const char *cmd, const char *given, siam_model **out,
-                   char *path, size_t len);
+int cli_load_model(const char *cmd, const char *given,
+                   const char *const *images, int nimages,
+                   siam_model **out, char *path, size_t len);
 
 /* Prints "siam NAME: message" to stderr. */
 void cli_error(const char *cmd, const char *fmt, ...)

@@ -58,7 +58,8 @@ static int create_db(cli_ctx *ctx, int store)
 	if (!db)
 		goto out;
 	siam_error err = { 0, "" };
-	if (cli_db_model(name, db, ctx->model_arg, store, &m, &id, NULL, 0))
+	if (cli_db_model(name, db, ctx->model_arg, ctx->images, ctx->nimages,
+	                 store, &m, &id, NULL, 0))
 		goto out;
 	if (siam_db_exec(db, "COMMIT; PRAGMA wal_checkpoint(TRUNCATE)",
 	                 &err)) {
@@ -107,11 +108,12 @@ int cli_setup(cli_ctx *ctx)
 	if (!(flags & CLI_MODEL))
 		return 0;
 	if (!ctx->db)
-		return cli_load_model(name, ctx->model_arg, &ctx->model,
+		return cli_load_model(name, ctx->model_arg, ctx->images,
+		                      ctx->nimages, &ctx->model,
 		                      ctx->model_name, sizeof ctx->model_name);
-	if (cli_db_model(name, ctx->db, ctx->model_arg, store, &ctx->model,
-	                 &ctx->model_id, ctx->model_name,
-	                 sizeof ctx->model_name))
+	if (cli_db_model(name, ctx->db, ctx->model_arg, ctx->images,
+	                 ctx->nimages, store, &ctx->model, &ctx->model_id,
+	                 ctx->model_name, sizeof ctx->model_name))
 		return -1; /* closing the database rolls back */
 	siam_error err = { 0, "" };
 	if (txn && siam_db_exec(ctx->db, "COMMIT", &err)) {
@@ -129,7 +131,8 @@ void cli_teardown(cli_ctx *ctx)
 	ctx->db = NULL;
 }
 
-int cli_db_model(const char *cmd, sqlite3 *db, const char *given, int store,
+int cli_db_model(const char *cmd, sqlite3 *db, const char *given,
+                 const char *const *images, int nimages, int store,
                  siam_model **m, int64_t *id, char *name, size_t len)
 {
 	siam_error err = { 0, "" };
@@ -153,7 +156,8 @@ int cli_db_model(const char *cmd, sqlite3 *db, const char *given, int store,
 			return 0;
 		}
 	}
-	if (cli_load_model(cmd, given, m, path, sizeof path))
+	if (cli_load_model(cmd, given, images, nimages, m, path,
+	                   sizeof path))
 		return -1;
 	if (name)
 		snprintf(name, len, "%s", path);

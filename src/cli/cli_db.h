@@ -20,11 +20,13 @@ sqlite3 *cli_db_open(const char *cmd, const char *path, int flags);
  *     models table (once) and becomes the current model; without, it
  *     is looked up there by its SHA-256 and *id is 0 if it never was.
  *   else the database's current model;
- *   else the default model (cli_model_path: $SIAM_MODEL, the installed
- *     one, the source tree's), stored as above when store is set.
+ *   else the default model (cli_model_path: $SIAM_MODEL, else the
+ *     shipped model cli_model_default picks for images), stored as
+ *     above when store is set.
  * *id receives its models.id (0: not in the database), name (may be
  * NULL) where it came from.  Prints the error and returns -1. */
-int cli_db_model(const char *cmd, sqlite3 *db, const char *given, int store,
+int cli_db_model(const char *cmd, sqlite3 *db, const char *given,
+                 const char *const *images, int nimages, int store,
                  siam_model **m, int64_t *id, char *name, size_t len);
 
 /* Prints s for a text listing: as is when it has no control bytes,

@@ -999,6 +999,8 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 
 	ctx->db_path = dbpath;
 	ctx->model_arg = model_arg;
+	ctx->images = roots;
+	ctx->nimages = nroots + nrefs;
 	ctx->store_model = nroots + nrefs > 0; /* indexing stores it */
 	if (cli_setup(ctx))
 		goto done;

@@ -32,8 +32,9 @@ const struct cmd_entry cmd_eval_entry = {
 	"1-NN accuracy against the training images, and N-way one-shot\n"
 	"accuracy.  See siam-eval(1) for the protocol.\n"
 	"\n"
-	"  -m, --model FILE     the model (default: $SIAM_MODEL, else the\n"
-	"                       installed default model)\n"
+	"  -m, --model FILE     the model (default: $SIAM_MODEL, else by the\n"
+	"                       data's images as siam verify: digits for\n"
+	"                       mnist: data)\n"
 	"  -d, --data SPEC      mnist:DIR (test split t10k-*, gallery train-*)\n"
 	"                       or folder:DIR (gallery: the same images,\n"
 	"                       leave-one-out)\n"
@@ -170,6 +171,8 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	siam_verif v;
 
 	ctx->model_arg = model_arg;
+	ctx->images = &data;
+	ctx->nimages = 1;
 	if (cli_setup(ctx))
 		return SIAM_EXIT_ERROR;
 	m = ctx->model;

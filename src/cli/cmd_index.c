@@ -35,8 +35,10 @@ const struct cmd_entry cmd_index_entry = {
 	"  -d, --db FILE        the database (default siam.db; created)\n"
 	"  -m, --model FILE     embed with this model and make it the\n"
 	"                       database's model (default: the database's\n"
-	"                       model, else $SIAM_MODEL, else the installed\n"
-	"                       default model)\n"
+	"                       model, else $SIAM_MODEL, else digits when\n"
+	"                       the images are without colour and at most\n"
+	"                       512 pixels a side, else photo; FILE may be\n"
+	"                       photo, digits, digits-0-4 or fashion)\n"
 	"  -u, --urls FILE      also index the http(s) URLs listed in FILE,\n"
 	"                       one a line ('-': standard input; empty lines\n"
 	"                       and lines starting with # are ignored)\n"
@@ -243,6 +245,8 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	char since[32];
 	ctx->db_path = dbpath;
 	ctx->model_arg = model_arg;
+	ctx->images = (const char *const *)argv + optind;
+	ctx->nimages = nroots;
 	if (urls_arg && (nurls = read_urls(urls_arg, &urls)) < 0)
 		return SIAM_EXIT_ERROR;
 	if (cli_setup(ctx))

@@ -189,11 +189,14 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		} else {
 			printf(",\"database\":null");
 		}
+		printf(",\"default_model\":");
+		cli_json_string(stdout, CLI_MODEL_RULE);
 		printf(",\"image_formats\":");
 		cli_json_string(stdout, siam_image_formats());
 		printf("}\n");
 	} else {
 		printf("formats:     %s\n", siam_image_formats());
+		printf("default:     %s\n", CLI_MODEL_RULE);
 		model_text(m, name, model_id);
 		if (have_db) {
 			printf("\ndatabase:    ");

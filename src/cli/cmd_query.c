@@ -187,6 +187,8 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 
 	ctx->db_path = dbpath;
 	ctx->model_arg = model_arg;
+	ctx->images = &qarg;
+	ctx->nimages = 1;
 	if (cli_setup(ctx))
 		goto done;
 	db = ctx->db;

@@ -215,7 +215,7 @@ static int resolve_model(const char *arg, char *path, size_t len)
 		return 0;
 	}
 	char def[4096];
-	if (cli_model_path("serve", NULL, def, sizeof def))
+	if (cli_model_path("serve", NULL, NULL, 0, def, sizeof def))
 		return -1;
 	char *slash = strrchr(def, '/');
 	snprintf(path, len, "%.*s%s%s.siam", slash ? (int)(slash - def) : 0,
@@ -322,7 +322,7 @@ static int run(int argc, char **argv, cli_ctx *cctx)
 		}
 	} else {
 		char def[4096];
-		if (cli_model_path("serve", NULL, def, sizeof def) ||
+		if (cli_model_path("serve", NULL, NULL, 0, def, sizeof def) ||
 		    add_model(&ctx, &mcap, def))
 			goto done;
 		add_siblings(&ctx, &mcap, def);

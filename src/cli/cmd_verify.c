@@ -25,8 +25,10 @@ const struct cmd_entry cmd_verify_entry = {
 	"with the model's match threshold.  A or B may be a path, '-' for\n"
 	"standard input, or an http(s) URL.\n"
 	"\n"
-	"  -m, --model FILE   the model (default: $SIAM_MODEL, else the\n"
-	"                     installed default model)\n"
+	"  -m, --model FILE   the model: a file, or photo, digits,\n"
+	"                     digits-0-4, fashion (default: $SIAM_MODEL,\n"
+	"                     else digits for two images without colour\n"
+	"                     of at most 512 pixels a side, else photo)\n"
 	"  -t, --threshold T  call the pair the same below distance T\n"
 	"                     instead of the model's calibrated threshold\n"
 	"      --json         print one JSON object\n"
@@ -76,7 +78,10 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		return cli_usage_error(&cmd_verify_entry,
 		                       "only one image can come from standard "
 		                       "input");
+	const char *ab[2] = { a, b };
 	ctx->model_arg = model_arg;
+	ctx->images = ab;
+	ctx->nimages = 2;
 	if (cli_setup(ctx))
 		return SIAM_EXIT_ERROR;
 	siam_model *m = ctx->model;
