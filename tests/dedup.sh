@@ -4,7 +4,7 @@
 # dry run changes nothing, --move-to and --undo (also after a kill -9
 # in the middle of the moves) restore every file byte for byte,
 # --reference files are never touched, --hardlink, --delete --yes,
-# --json and --csv, --method phash.  TAP.
+# --json and --csv, --method phash, --sheet.  TAP.
 #
 # The model is a random one (tests/mkmodel), so the tests use exact
 # groups (--method exact), whose answer does not depend on the model.
@@ -133,10 +133,17 @@ is "$(echo "$out" | grep ',duplicate,' | cut -d, -f2-4)" "duplicate,phash,0" \
 is "$("$SIAM" dedup --db "$T/db" --method exact --csv "$T/ph" 2>/dev/null | grep -c ',duplicate,')" 0 \
 	"--method exact: not a pair (other bytes)"
 
-"$SIAM" dedup --sheet x.png "$T/p" 2>"$T/err"
-is $? 2 "--sheet is refused"
-is "$(cat "$T/err")" "siam dedup: --sheet: contact sheets are not available in this version" \
-	"and says so"
+# --sheet: two groups of at most three files (the tree after --delete
+# has none, so a fresh one): 8 + 3 * 144 by 8 + 2 * 176 pixels
+make_tree
+"$SIAM" dedup --db "$T/db2" --method exact -q --sheet "$T/sheet.png" "$T/p" >/dev/null 2>&1
+is "$(od -An -tu1 -j16 -N8 "$T/sheet.png" | tr -s ' ' | sed 's/^ //')" \
+	"0 0 1 184 0 0 1 104" "--sheet: a PNG of 440 x 360 pixels (IHDR)"
+out=$("$SIAM" dedup --db "$T/db2" --method exact --sheet "$T/no/such/dir/s.png" "$T/p" 2>"$T/err")
+is $? 3 "--sheet to a path that cannot be written: exit 3"
+grep -q "^siam dedup: --sheet $T/no/such/dir/s.png: No such file or directory" "$T/err"
+ok $? "and a clear error naming it"
+is "$(echo "$out" | grep -c '^group ')" 2 "the report is still printed"
 "$SIAM" dedup --method nope 2>/dev/null
 is $? 2 "a bad --method is a usage error"
 tap_end

@@ -6,14 +6,24 @@
  * the phash pairs (dedup_phash.c): the multi-index returns exactly the
  * brute force's pairs, on random hashes, planted near pairs (every bit
  * count up to past the limit, flips bunched in one band, spread evenly
- * across the bands, on band edges) and crowded buckets.
+ * across the bands, on band edges) and crowded buckets; and the contact
+ * sheet (dedup_sheet.c): its size from the layout, the keeper's frame in
+ * the marking colour, thumbnails fitted and centred, an unreadable file
+ * drawn crossed, the caps on columns and rows, the PNG read back, and a
+ * path that cannot be written named in the error.
  */
 #include "cli/dedup_group.h"
+#include "cli/dedup_sheet.h"
 
 #include "siam_nn.h"
 #include "tap.h"
 
+#include <siam.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <stb_image_write.h>
 
 static void img(dd_image *im, const char *path, int w, int h, int64_t size,
                 int64_t mtime, const char *hash)
@@ -188,6 +198,163 @@ static void test_phash(void)
 	free(im);
 }
 
+/* A w x h PNG of one colour at path. */
+static void solid_png(const char *path, int w, int h, unsigned char r,
+                      unsigned char g, unsigned char b)
+{
+	unsigned char *px = malloc((size_t)w * h * 3);
+	for (int i = 0; i < w * h; i++) {
+		px[3 * i] = r;
+		px[3 * i + 1] = g;
+		px[3 * i + 2] = b;
+	}
+	stbi_write_png(path, w, h, 3, px, w * 3);
+	free(px);
+}
+
+static int rgb_at(const unsigned char *px, int w, int x, int y,
+                  const unsigned char *want)
+{
+	return !memcmp(px + ((size_t)y * w + x) * 3, want, 3);
+}
+
+static void test_sheet(void)
+{
+	static const unsigned char keep[3] = { DD_SHEET_KEEP_RGB };
+	static const unsigned char member[3] = { DD_SHEET_MEMBER_RGB };
+	static const unsigned char red[3] = { 200, 10, 10 };
+	static const unsigned char blue[3] = { 10, 10, 200 };
+	enum { CELL = DD_SHEET_THUMB + 2 * DD_SHEET_FRAME,
+	       PITCH = CELL + DD_SHEET_GAP,
+	       ROW = DD_SHEET_TITLE + CELL + DD_SHEET_TEXT + DD_SHEET_GAP };
+	char dir[] = "/tmp/siam-sheet-XXXXXX", a[64], b[64], c[64], out[64];
+	if (!mkdtemp(dir)) {
+		tap_ok(0, "a temporary folder for the sheet");
+		return;
+	}
+	snprintf(a, sizeof a, "%s/wide-red.png", dir);
+	snprintf(b, sizeof b, "%s/tall-blue.png", dir);
+	snprintf(c, sizeof c, "%s/gone.png", dir);
+	snprintf(out, sizeof out, "%s/sheet.png", dir);
+	solid_png(a, 40, 20, red[0], red[1], red[2]);
+	solid_png(b, 20, 40, blue[0], blue[1], blue[2]);
+
+	/* group 1: red keeps, blue (cnn) and a vanished file (phash);
+	 * group 2: blue keeps, red identical */
+	dd_image im[5];
+	memset(im, 0, sizeof im);
+	const char *paths[5] = { a, b, c, b, a };
+	const int group[5] = { 0, 0, 0, 1, 1 };
+	for (int i = 0; i < 5; i++) {
+		im[i].path = paths[i];
+		im[i].group = group[i];
+		im[i].keeper = i == 0 || i == 3;
+	}
+	im[1].method = DD_CNN;
+	im[1].distance = 0.25;
+	im[2].method = DD_PHASH;
+	im[2].distance = 3;
+	im[4].method = DD_IDENTICAL;
+	int ord[5];
+	int m = dd_order(im, 5, ord);
+	tap_ok(m == 5 && ord[0] == 0 && im[ord[3]].keeper,
+	       "dd_order: by group, the keeper first");
+	dd_sheet s;
+	char msg[256] = "";
+	int rc = dd_sheet_render(&s, im, ord, m, msg, sizeof msg);
+	int w = DD_SHEET_GAP + 3 * PITCH, h = DD_SHEET_GAP + 2 * ROW;
+	tap_ok(rc == 0 && s.w == w && s.h == h && s.rows == 2 &&
+	       s.left_out == 0, "two groups, three files at most: %d x %d "
+	       "pixels (got %d x %d)", w, h, s.w, s.h);
+	int fy = DD_SHEET_GAP + DD_SHEET_TITLE; /* the first row's frames */
+	/* cells: the keeper, then the members by path: gone, tall-blue */
+	int x0 = DD_SHEET_GAP, x1 = x0 + PITCH, x2 = x1 + PITCH;
+	int mid = DD_SHEET_FRAME + DD_SHEET_THUMB / 2;
+	tap_ok(rc == 0 && rgb_at(s.px, s.w, x0, fy, keep) &&
+	       rgb_at(s.px, s.w, x0 + CELL - 1, fy + CELL - 1, keep) &&
+	       rgb_at(s.px, s.w, x0 + 2, fy + mid, keep) &&
+	       rgb_at(s.px, s.w, x0, fy + ROW + 1, keep),
+	       "the keepers' frames are the marking colour");
+	tap_ok(rc == 0 && rgb_at(s.px, s.w, x1, fy, member) &&
+	       rgb_at(s.px, s.w, x2 + CELL - 1, fy + CELL - 1, member),
+	       "the members' frames are grey");
+	/* red 40x20 fits as 128x64, centred: red at the centre, the box's
+	 * background above it; blue 20x40 as 64x128 */
+	tap_ok(rc == 0 && rgb_at(s.px, s.w, x0 + mid, fy + mid, red) &&
+	       !rgb_at(s.px, s.w, x0 + mid, fy + DD_SHEET_FRAME + 10, red) &&
+	       rgb_at(s.px, s.w, x2 + mid, fy + DD_SHEET_FRAME + 10, blue) &&
+	       !rgb_at(s.px, s.w, x2 + DD_SHEET_FRAME + 10, fy + mid, blue),
+	       "thumbnails fitted and centred, aspect kept");
+	tap_int(s.unreadable, 1, "the vanished file is drawn crossed, "
+	        "counted, not an error");
+	int dark = 0; /* caption ink under the first cell */
+	for (int y = fy + CELL; y < fy + CELL + DD_SHEET_TEXT; y++)
+		for (int x = x0; x < x0 + CELL; x++)
+			dark += s.px[((size_t)y * s.w + x) * 3] == 0;
+	tap_ok(dark > 20, "captions are written under the cells (%d dark "
+	       "pixels)", dark);
+
+	/* the file, read back */
+	tap_int(dd_sheet_write(&s, out, msg, sizeof msg), 0, "written");
+	siam_image back = { 0 };
+	siam_error err = { 0, "" };
+	rc = siam_image_load(&back, out, NULL, &err);
+	tap_ok(rc == 0 && back.w == w && back.h == h && back.c == 3 &&
+	       rgb_at(back.px, back.w, x0, fy, keep) &&
+	       rgb_at(back.px, back.w, x0 + mid, fy + mid, red),
+	       "the PNG reads back: size and keeper frame (%s)", err.msg);
+	siam_image_release(&back);
+	char bad[128];
+	snprintf(bad, sizeof bad, "%s/no-such-folder/sheet.png", dir);
+	rc = dd_sheet_write(&s, bad, msg, sizeof msg);
+	tap_ok(rc == -1 && strstr(msg, bad) &&
+	       strstr(msg, "No such file or directory"),
+	       "a path that cannot be written: an error naming it (%s)", msg);
+	dd_sheet_free(&s);
+	dd_sheet_free(&s); /* twice: a no-op */
+
+	/* caps: a group of 11 shows 7 and "+4 more" in 8 columns; 103
+	 * groups draw 100 */
+	dd_image *many = calloc(2 * 103 + 11, sizeof *many);
+	int *o = malloc((2 * 103 + 11) * sizeof *o);
+	for (int i = 0; i < 11; i++) {
+		many[i].path = a;
+		many[i].group = 0;
+		many[i].keeper = i == 0;
+		many[i].method = DD_IDENTICAL;
+	}
+	m = dd_order(many, 11, o);
+	rc = dd_sheet_render(&s, many, o, m, msg, sizeof msg);
+	tap_ok(rc == 0 && s.w == DD_SHEET_GAP + DD_SHEET_COLS * PITCH &&
+	       s.rows == 1, "a group of 11: %d columns", DD_SHEET_COLS);
+	dd_sheet_free(&s);
+	for (int i = 0; i < 2 * 103; i++) {
+		many[i].path = b;
+		many[i].group = i / 2;
+		many[i].keeper = i % 2 == 0;
+		many[i].method = DD_IDENTICAL;
+	}
+	m = dd_order(many, 2 * 103, o);
+	rc = dd_sheet_render(&s, many, o, m, msg, sizeof msg);
+	tap_ok(rc == 0 && s.rows == DD_SHEET_GROUPS && s.left_out == 3 &&
+	       s.h == DD_SHEET_GAP + DD_SHEET_GROUPS * ROW,
+	       "103 groups: %d drawn, 3 counted as left out",
+	       DD_SHEET_GROUPS);
+	dd_sheet_free(&s);
+	m = dd_order(many, 0, o);
+	rc = dd_sheet_render(&s, many, o, m, msg, sizeof msg);
+	tap_ok(rc == 0 && s.rows == 0 &&
+	       s.h == 2 * DD_SHEET_GAP + DD_SHEET_TITLE,
+	       "no groups: a one-line sheet");
+	dd_sheet_free(&s);
+	free(many);
+	free(o);
+	unlink(a);
+	unlink(b);
+	unlink(out);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	char got[256];
@@ -293,5 +460,6 @@ int main(void)
 		       "and its files are ungrouped");
 	}
 	test_phash();
+	test_sheet();
 	return tap_done();
 }

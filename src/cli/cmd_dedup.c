@@ -20,6 +20,7 @@
 #include "config.h"
 #include "cli_db.h"
 #include "dedup_group.h"
+#include "dedup_sheet.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +66,9 @@ const struct cmd_entry cmd_dedup_entry = {
 	"      --delete --yes     delete the duplicates\n"
 	"  -j, --json             one JSON object\n"
 	"      --csv              CSV, one row per file\n"
-	"      --sheet FILE.png   a contact sheet (not available yet)\n"
+	"      --sheet FILE.png   also draw the groups as a contact sheet: a\n"
+	"                         row of thumbnails per group, the keeper\n"
+	"                         first in a green frame, distances below\n"
 	"  -q, --quiet            no progress, no summary line\n"
 	"  -h, --help             this help\n"
 	"\n"
@@ -612,17 +615,43 @@ static void print_distance(FILE *f, const dd_image *im)
 		fprintf(f, "%d", (int)im->distance);
 }
 
-/* Group order: by group, the keeper first, then by path. */
-static const dd_image *member_base;
-static int member_cmp(const void *pa, const void *pb)
+static const dd_image *member_base; /* hash_cmp's images */
+
+/* --sheet: draws and writes the contact sheet; a failure is reported
+ * and counted in d->failed, and the run goes on. */
+static void write_sheet(dd_run *d, const char *path, int quiet)
 {
-	const dd_image *a = &member_base[*(const int *)pa];
-	const dd_image *b = &member_base[*(const int *)pb];
-	if (a->group != b->group)
-		return a->group < b->group ? -1 : 1;
-	if (a->keeper != b->keeper)
-		return a->keeper ? -1 : 1;
-	return strcmp(a->path, b->path);
+	dd_sheet s = { 0 };
+	char msg[4200];
+	int *ord = malloc((size_t)(d->n ? d->n : 1) * sizeof *ord), m;
+	if (!ord || (m = dd_order(d->im, d->n, ord)) < 0) {
+		snprintf(msg, sizeof msg, "%s: out of memory", path);
+		m = -1;
+	} else if (dd_sheet_render(&s, d->im, ord, m, msg, sizeof msg) ||
+	           dd_sheet_write(&s, path, msg, sizeof msg)) {
+		m = -1;
+	}
+	if (m < 0) {
+		cli_error("dedup", "--sheet %s; the report goes on without it",
+		          msg);
+		d->failed++;
+	} else {
+		if (!quiet)
+			fprintf(stderr, "siam dedup: contact sheet %s: %d "
+			        "group%s, %d x %d pixels%s\n", path, s.rows,
+			        s.rows == 1 ? "" : "s", s.w, s.h,
+			        s.left_out ? " (the first groups only)" : "");
+		if (s.left_out)
+			fprintf(stderr, "siam dedup: --sheet: %d more group%s "
+			        "not drawn (at most %d)\n", s.left_out,
+			        s.left_out == 1 ? "" : "s", DD_SHEET_GROUPS);
+		if (s.unreadable)
+			fprintf(stderr, "siam dedup: --sheet: %d file%s could "
+			        "not be read again (a crossed box)\n",
+			        s.unreadable, s.unreadable == 1 ? "" : "s");
+	}
+	dd_sheet_free(&s);
+	free(ord);
 }
 
 static void print_results(dd_run *d, int ngroups, int fmt, double t,
@@ -630,15 +659,13 @@ static void print_results(dd_run *d, int ngroups, int fmt, double t,
                           const char *action, int done,
                           const char *manifest)
 {
-	int *ord = malloc((size_t)(d->n ? d->n : 1) * sizeof *ord), m = 0;
+	int *ord = malloc((size_t)(d->n ? d->n : 1) * sizeof *ord), m;
 	int64_t dup_bytes = 0, ndup = 0;
-	if (!ord)
+	if (!ord || (m = dd_order(d->im, d->n, ord)) < 0) {
+		free(ord);
+		cli_error("dedup", "out of memory");
 		return;
-	for (int i = 0; i < d->n; i++)
-		if (d->im[i].group >= 0)
-			ord[m++] = i;
-	member_base = d->im;
-	qsort(ord, (size_t)m, sizeof *ord, member_cmp);
+	}
 	for (int i = 0; i < m; i++)
 		if (!d->im[ord[i]].keeper) {
 			ndup++;
@@ -878,7 +905,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	const struct cmd_entry *me = &cmd_dedup_entry;
 	const char *dbpath = CLI_DEFAULT_DB, *model_arg = NULL;
 	const char *method_s = "all", *keep_s = "largest", *move_to = NULL;
-	const char *undo = NULL;
+	const char *undo = NULL, *sheet = NULL;
 	const char **refs = NULL;
 	int nrefs = 0, quiet = 0, fmt = 't', del = 0, yes = 0, hard = 0;
 	int min_group = 2, bits = 10, c, status = SIAM_EXIT_ERROR;
@@ -939,11 +966,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		case 'Y': yes = 1; break;
 		case 'j': fmt = 'j'; break;
 		case 'C': fmt = 'c'; break;
-		case 'S':
-			free(refs);
-			cli_error("dedup", "--sheet: contact sheets are not "
-			          "available in this version");
-			return SIAM_EXIT_ERROR;
+		case 'S': sheet = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'h': free(refs); return cli_help(me);
 		default:
@@ -1052,6 +1075,11 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		fprintf(stderr, "siam dedup: %d images, method %s, threshold "
 		        "%.4g (%s), keep %s\n", d.n, method_s, threshold, from,
 		        keep_s);
+	/* The sheet before any action: its thumbnails are the files where
+	 * they are now.  Failing to write it is reported and counted; the
+	 * report and the actions still happen. */
+	if (sheet)
+		write_sheet(&d, sheet, quiet || fmt != 't');
 	int ndone = 0;
 	if (act == ACT_MOVE)
 		ndone = act_move(&d, move_to, manifest, sizeof manifest,

@@ -159,3 +159,35 @@ out:
 	free(done);
 	return ngroups;
 }
+
+typedef struct dd_slot {
+	int group, keeper, i;
+	const char *path;
+} dd_slot;
+
+static int dd_slot_cmp(const void *pa, const void *pb)
+{
+	const dd_slot *a = pa, *b = pb;
+	if (a->group != b->group)
+		return a->group < b->group ? -1 : 1;
+	if (a->keeper != b->keeper)
+		return a->keeper ? -1 : 1;
+	return strcmp(a->path, b->path);
+}
+
+int dd_order(const dd_image *im, int n, int *ord)
+{
+	int m = 0;
+	dd_slot *s = malloc((size_t)(n ? n : 1) * sizeof *s);
+	if (!s)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (im[i].group >= 0)
+			s[m++] = (dd_slot){ im[i].group, im[i].keeper, i,
+			                    im[i].path };
+	qsort(s, (size_t)m, sizeof *s, dd_slot_cmp);
+	for (int i = 0; i < m; i++)
+		ord[i] = s[i].i;
+	free(s);
+	return m;
+}

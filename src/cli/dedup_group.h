@@ -55,6 +55,11 @@ typedef struct dd_edge {
 int dd_group(dd_image *im, int n, dd_edge *e, size_t ne, int keep,
              int min_group);
 
+/* The grouped images in print order -- by group, the keeper first, then
+ * by path -- into ord (room for n); returns how many, or -1 if out of
+ * memory. */
+int dd_order(const dd_image *im, int n, int *ord);
+
 /*
  * phash pairs (dedup_phash.c): every pair a < b of the images that have
  * a perceptual hash, whose hashes differ in at most maxbits bits,
