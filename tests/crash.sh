@@ -119,11 +119,15 @@ if [ -d /proc/$$ ]; then
 	done
 	ok $([ $stops -gt 20 ] && [ $bad = 0 ]; echo $?) \
 		"siam query during $stops writes of a new index: no database yet, or its model and images ($answered answers), never 'no model' nor another error"
-	# The one moment a reader waits: siam index closing, when SQLite
-	# folds the WAL into the database under the write lock (readers
-	# wait out their busy timeout; here the writer is frozen there).
-	ok $([ $first_locked = 0 ] || [ $first_locked -gt $last_ok ]; echo $?) \
-		"never 'database is locked' before the writer's close (first at write $first_locked, last answer at $last_ok)"
+	# The moments a reader waits: SQLite folding the WAL into the
+	# database (at siam index's close, and at the automatic checkpoint
+	# of a long run; how many batches, and so writes, come before one
+	# depends on the build's speed: the ASan build reached one at write
+	# 105).  Readers wait out their busy timeout there; here the writer
+	# is frozen in it.  The first moments (every write up to 40: the
+	# database, its model, the first batches) must never be locked.
+	ok $([ $first_locked = 0 ] || [ $first_locked -ge 40 ]; echo $?) \
+		"never 'database is locked' in the first moments of a new index (first at write $first_locked, last answer at $last_ok)"
 	is "$(q "$T/r.db" "SELECT count(*) FROM images")" \
 		"$(find "$D/a/1" -type f | wc -l)" "and the index completes"
 else
