@@ -5,8 +5,8 @@
  * copies, delete).
  *
  * The indexing is siam_index_run's (as siam index), the pairs come from
- * siam_db_pairs (the kernel of siam_pairs), the linkage and the keeper
- * rule from dedup_group.c.  This file chooses, prints and acts.  Safety
+ * dedup_pairs.c (shared with siam serve's Duplicates page), the linkage
+ * and the keeper rule from dedup_group.c.  This file chooses, prints and acts.  Safety
  * first: the default changes nothing; a move writes (and fsyncs) its
  * manifest before the first file moves, and moves by rename(2), so that
  * after a crash, even kill -9, every file is whole in one of its two
@@ -20,6 +20,7 @@
 #include "config.h"
 #include "cli_db.h"
 #include "dedup_group.h"
+#include "dedup_pairs.h"
 #include "dedup_sheet.h"
 
 #include <errno.h>
@@ -138,17 +139,8 @@ static int on_image(void *arg, const siam_db_image_row *r)
 	    grow((void **)&d->ids, &d->idcap, (size_t)d->n, sizeof *d->ids))
 		goto oom;
 	dd_image *im = &d->im[d->n];
-	memset(im, 0, sizeof *im);
-	im->path = p;
-	snprintf(im->hash, sizeof im->hash, "%s",
-	         r->content_hash ? r->content_hash : "");
-	im->size = r->size;
-	im->mtime_ns = r->mtime_ns;
-	im->width = r->width;
-	im->height = r->height;
+	dd_image_of_row(im, r, p);
 	im->reference = ref;
-	im->has_phash = r->has_phash;
-	im->phash = r->phash;
 	d->ids[d->n++] = r->id;
 	return 0;
 oom:
@@ -158,12 +150,6 @@ oom:
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return (x > y) - (x < y);
 }
 
 /* Image files by name: what a broken file's name says it is. */
@@ -217,23 +203,15 @@ static int on_walk(void *arg, const siam_walk_entry *e)
 	return 0;
 }
 
-/* The near-duplicate threshold a model stores ("near_threshold" in its
- * metadata JSON, written by calibration on augmentation pairs), else its
- * match threshold.  *from says which. */
+/* The near-duplicate threshold of the model (dedup_pairs.c); *from says
+ * which. */
 static double model_threshold(const siam_model *m, const char **from)
 {
-	const char *k = m->meta ? strstr(m->meta, "\"near_threshold\"") : NULL;
-	if (k) {
-		k = strchr(k, ':');
-		char *end;
-		double t = k ? strtod(k + 1, &end) : -1;
-		if (k && end != k + 1 && t > 0) {
-			*from = "the model's near-duplicate threshold";
-			return t;
-		}
-	}
-	*from = "the model's match threshold";
-	return m->threshold;
+	int near;
+	double t = dd_model_threshold(m, &near);
+	*from = near ? "the model's near-duplicate threshold" :
+	               "the model's match threshold";
+	return t;
 }
 
 /* Reads a whole file and hashes it: 0 and hex, -1 if unreadable. */
@@ -615,8 +593,6 @@ static void print_distance(FILE *f, const dd_image *im)
 		fprintf(f, "%d", (int)im->distance);
 }
 
-static const dd_image *member_base; /* hash_cmp's images */
-
 /* --sheet: draws and writes the contact sheet; a failure is reported
  * and counted in d->failed, and the run goes on. */
 static void write_sheet(dd_run *d, const char *path, int quiet)
@@ -805,12 +781,6 @@ static int parse_keep(const char *s)
 	       !strcmp(s, "shortest-path") ? DD_KEEP_SHORTEST : -1;
 }
 
-static int hash_cmp(const void *pa, const void *pb)
-{
-	return strcmp(member_base[*(const int *)pa].hash,
-	              member_base[*(const int *)pb].hash);
-}
-
 /* The pairs of the chosen methods, as edges between images. */
 static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
                       int methods, double t, int bits, dd_edge **out,
@@ -819,56 +789,19 @@ static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
 	dd_edge *e = NULL;
 	size_t ne = 0, cap = 0;
 	siam_error err = { 0, "" };
-	if (methods & DD_IDENTICAL) {
-		/* same SHA-256: sort indices by hash */
-		int *ord = malloc((size_t)(d->n ? d->n : 1) * sizeof *ord);
-		if (!ord)
-			goto oom;
-		for (int i = 0; i < d->n; i++)
-			ord[i] = i;
-		member_base = d->im;
-		qsort(ord, (size_t)d->n, sizeof *ord, hash_cmp);
-		for (int i = 0; i < d->n; i++)
-			for (int j = i + 1; j < d->n &&
-			     !strcmp(d->im[ord[i]].hash, d->im[ord[j]].hash) &&
-			     d->im[ord[i]].hash[0]; j++) {
-				if (grow((void **)&e, &cap, ne, sizeof *e)) {
-					free(ord);
-					goto oom;
-				}
-				e[ne++] = (dd_edge){ ord[i], ord[j],
-				                     DD_IDENTICAL, 0, 0 };
-			}
-		free(ord);
-	}
+	if ((methods & DD_IDENTICAL) &&
+	    dd_identical_pairs(d->im, d->n, &e, &ne, &cap) < 0)
+		goto oom;
 	if ((methods & DD_PHASH) &&
 	    dd_phash_pairs(d->im, d->n, bits, &e, &ne, &cap) < 0)
 		goto oom;
-	if (methods & DD_CNN) {
-		siam_db_pair *p = NULL;
-		size_t np = 0;
-		if (siam_db_pairs(db, model_id, t, &p, &np, &err)) {
-			cli_error("dedup", "%s", err.msg);
-			free(e);
-			return -1;
-		}
-		/* ids -> indices: d->ids is ascending (listing order) */
-		for (size_t k = 0; k < np; k++) {
-			int64_t *ia = bsearch(&p[k].a, d->ids, (size_t)d->n,
-			                      sizeof *d->ids, cmp_id);
-			int64_t *ib = bsearch(&p[k].b, d->ids, (size_t)d->n,
-			                      sizeof *d->ids, cmp_id);
-			if (!ia || !ib)
-				continue; /* not under the PATHs */
-			if (grow((void **)&e, &cap, ne, sizeof *e)) {
-				free(p);
-				goto oom;
-			}
-			e[ne++] = (dd_edge){ (int)(ia - d->ids),
-			                     (int)(ib - d->ids), DD_CNN,
-			                     p[k].distance, 0 };
-		}
-		free(p);
+	/* d->ids is ascending (listing order); pairs with an image not
+	 * under the PATHs are left out */
+	if ((methods & DD_CNN) &&
+	    dd_cnn_pairs(db, model_id, t, d->ids, d->n, &e, &ne, &cap, &err)) {
+		cli_error("dedup", "%s", err.msg);
+		free(e);
+		return -1;
 	}
 	*out = e;
 	*nout = ne;

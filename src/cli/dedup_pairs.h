@@ -1,0 +1,40 @@
+/*
+ * dedup_pairs.h -- the pairs that siam dedup and siam serve's Duplicates
+ * page group (dedup_pairs.c): identical bytes, and the model's distance
+ * from the database, as dd_edge lists for dd_group (dedup_group.h).
+ */
+#ifndef SIAM_DEDUP_PAIRS_H
+#define SIAM_DEDUP_PAIRS_H
+
+#include "siam.h"
+#include "dedup_group.h"
+
+struct sqlite3;
+
+/* The near-duplicate threshold a model stores ("near_threshold" in its
+ * metadata JSON, written by calibration on edited copies), else its
+ * match threshold; *near (may be NULL) says which: 1 the former. */
+double dd_model_threshold(const siam_model *m, int *near);
+
+/* *im filled from a database row (siam_db_list_images): hash, size,
+ * times, dimensions, perceptual hash; path (not owned) given by the
+ * caller, the rest zero. */
+void dd_image_of_row(dd_image *im, const siam_db_image_row *r,
+                     const char *path);
+
+/* Every pair a < b (indices) of images whose SHA-256 is known and equal,
+ * appended to *e (*ne edges, room for *cap; grown by realloc, free it
+ * anyway) as DD_IDENTICAL edges.  Thread-safe.  0, or -1 if out of
+ * memory. */
+int dd_identical_pairs(const dd_image *im, int n, dd_edge **e, size_t *ne,
+                       size_t *cap);
+
+/* The pairs of model_id within distance t (siam_db_pairs) between the
+ * n images whose database ids are ids[] (ascending), appended to *e as
+ * DD_CNN edges with their distances; pairs with an image not in ids[]
+ * are left out.  0, or a SIAM_* code with err filled. */
+int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
+                 const int64_t *ids, int n, dd_edge **e, size_t *ne,
+                 size_t *cap, siam_error *err);
+
+#endif
