@@ -1,8 +1,9 @@
 #!/bin/bash
-# tests/run.sh -- the test command: builds siam three times out of tree,
+# tests/run.sh -- the test command: builds siam four times out of tree,
 # once with -Werror, once with AddressSanitizer + UndefinedBehavior-
-# Sanitizer and once with ThreadSanitizer, runs 'make check' in the first
-# two and the tests that run threads in the third, then 'make distcheck',
+# Sanitizer, once with ThreadSanitizer and once with MPI, runs 'make
+# check' in the first two, the tests that run threads in the third and
+# the MPI test in the fourth, then 'make distcheck',
 # and prints one line 'N passed, N failed' covering every TAP test point
 # of all of them.  Exit 0 iff nothing failed.
 set -u
@@ -51,14 +52,14 @@ if ! autoreconf -fi >/tmp/siam-autoreconf.log 2>&1; then
 fi
 
 status=0
-build() { # build DIR CFLAGS LDFLAGS [TESTS]
-	local dir=$1 cflags=$2 ldflags=$3 tests=${4:-}
+build() { # build DIR CFLAGS LDFLAGS [TESTS [CONFIGURE-ARG [CHECK-ARG]]]
+	local dir=$1 cflags=$2 ldflags=$3 tests=${4:-} conf=${5:-} chk=${6:-}
 	rm -rf "$src/$dir" && mkdir -p "$src/$dir" && cd "$src/$dir" || return 1
 	echo "== $dir: configure, make, make check${tests:+ of $tests}"
-	"$src/configure" -q CFLAGS="$cflags" LDFLAGS="$ldflags" || return 1
+	"$src/configure" -q $conf CFLAGS="$cflags" LDFLAGS="$ldflags" || return 1
 	make -j"$jobs" >make.log 2>&1 || { tail -40 make.log; return 1; }
 	if [ -n "$tests" ]; then
-		make -j"$jobs" check TESTS="$tests" >check.log 2>&1
+		make -j"$jobs" check TESTS="$tests" $chk >check.log 2>&1
 	else
 		make -j"$jobs" check >check.log 2>&1
 	fi
@@ -87,6 +88,13 @@ build build-tsan "-O1 -g -fsanitize=thread $warn" "-fsanitize=thread" \
 	"tests/test_threads tests/test_embed_threads tests/test_data
 	tests/test_pairs tests/index.sh tests/serve.sh" || status=1
 
+# MPI (./configure --with-mpi; OpenMPI is in .ci/deps): siam index,
+# dedup and train under mpirun -np 2 and -np 3 against one process
+# (tests/mpi.sh).  Only that test: 'check_PROGRAMS=' leaves the unit
+# tests unbuilt (they link no MPI and ran above), to keep CI short.
+build build-mpi "-O2 -g $warn" "" tests/mpi.sh --with-mpi \
+	check_PROGRAMS= || status=1
+
 # The release tarball must build and pass its tests too.
 echo "== make distcheck"
 dist_pass=0 dist_fail=0
@@ -110,7 +118,7 @@ grep -E '^(not ok|1\.\.0|make fuzz:)' "$src/build/fuzz.log"
 # Count every test point of both runs from automake's .trs files.
 passed=$((dist_pass + fuzz_pass)) failed=$((dist_fail + fuzz_fail)) skipped=0
 for trs in "$src"/build/tests/*.trs "$src"/build-asan/tests/*.trs \
-	"$src"/build-tsan/tests/*.trs; do
+	"$src"/build-tsan/tests/*.trs "$src"/build-mpi/tests/*.trs; do
 	[ -e "$trs" ] || continue
 	p=$(grep -c '^:test-result: PASS' "$trs")
 	f=$(grep -cE '^:test-result: (FAIL|ERROR|XPASS)' "$trs")

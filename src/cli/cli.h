@@ -32,8 +32,10 @@ enum {
 	CLI_DB_OPTIONAL = 8, /*   only if --db names it or the file exists */
 	CLI_MODEL = 16,      /* the model, by cli_db_model's rule with a
 	                      * database, by cli_model_path's without */
-	CLI_MODEL_STORE = 32 /*   stored in the database as its current
+	CLI_MODEL_STORE = 32, /*   stored in the database as its current
 	                      *   model (cli_ctx.store_model overrides) */
+	CLI_MPI = 64         /* runs under mpirun with several ranks
+	                      * (src/mpi/world.h); main.c refuses the others */
 };
 
 struct sqlite3;

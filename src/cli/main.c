@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "cli.h"
+#include "mpi/world.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -66,10 +67,34 @@ static int run_command(const struct cmd_entry *cmd, int argc, char **argv)
 	 * command names a bad option in its own usage message. */
 	optind = 0;
 	opterr = 0;
+	/* Under mpirun only the commands written for it run: N copies of
+	 * any other would each do the whole work (and write one database
+	 * N times). */
+	if (siam_mpi_size() > 1 && !(cmd->flags & CLI_MPI)) {
+		if (siam_mpi_rank() == 0)
+			cli_error(cmd->name, "does not run under mpirun with "
+			          "more than one process (index, dedup and "
+			          "train do)");
+		return SIAM_EXIT_ERROR;
+	}
 	cli_ctx ctx = { .cmd = cmd, .store_model = -1 };
 	int status = cmd->run(argc, argv, &ctx);
 	cli_teardown(&ctx);
 	return check_stdout(cmd->name, status);
+}
+
+/* The command, between starting MPI (when mpirun started siam; see
+ * src/mpi/world.h) and stopping it. */
+static int run_mpi(const struct cmd_entry *cmd, int argc, char **argv)
+{
+	char err[256];
+	if (siam_mpi_start(&argc, &argv, err, sizeof err) != 0) {
+		cli_error(cmd->name, "%s", err);
+		return SIAM_EXIT_ERROR;
+	}
+	int status = run_command(cmd, argc - 1, argv + 1);
+	siam_mpi_stop();
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -97,7 +122,7 @@ int main(int argc, char **argv)
 		name = "version";
 	for (int i = 0; commands[i]; i++)
 		if (!strcmp(commands[i]->name, name))
-			return run_command(commands[i], argc - 1, argv + 1);
+			return run_mpi(commands[i], argc, argv);
 	fprintf(stderr, "siam: '%s' is not a siam command; see 'siam --help'\n",
 	        name);
 	return SIAM_EXIT_ERROR;
