@@ -165,35 +165,44 @@ static void write_planes(float *out, const float *v, const siam_preproc *pre)
 			out[k * n + i] = (v[i] / 255.0f - pre->mean) / pre->std;
 }
 
-/* A histogram-based quantile: `bins` bins of width `step` from 0. */
+/* A histogram-based quantile: `bins` bins of width `step` from 0.
+ * Adding a value multiplies by 1/step when that is exact (step a power
+ * of two: the same bin as dividing, without a division per pixel), and
+ * clearing clears up to the highest bin used. */
 typedef struct hist {
 	unsigned *n;
-	int bins;
-	double step;
+	int bins, top; /* top: one past the highest bin used */
+	double step, inv; /* inv: 1/step if exact, else 0 */
 	size_t total;
 } hist;
 
 static int hist_init(hist *h, int bins, double step)
 {
+	int e;
 	h->n = calloc((size_t)bins, sizeof *h->n);
 	h->bins = bins;
+	h->top = 0;
 	h->step = step;
+	h->inv = frexp(step, &e) == 0.5 ? 1.0 / step : 0;
 	h->total = 0;
 	return h->n ? 0 : -1;
 }
 
 static void hist_clear(hist *h)
 {
-	memset(h->n, 0, (size_t)h->bins * sizeof *h->n);
+	memset(h->n, 0, (size_t)h->top * sizeof *h->n);
+	h->top = 0;
 	h->total = 0;
 }
 
 static void hist_add(hist *h, double v)
 {
-	long b = v <= 0 ? 0 : (long)(v / h->step);
+	long b = v <= 0 ? 0 : (long)(h->inv ? v * h->inv : v / h->step);
 	if (b >= h->bins)
 		b = h->bins - 1;
 	h->n[b]++;
+	if (b >= h->top)
+		h->top = (int)b + 1;
 	h->total++;
 }
 
@@ -282,16 +291,34 @@ static int solve6(double m[6][6], double r[6], double a[6])
  * of samples: start from the median level, then refit on the pixels
  * within 3 sigma of the current surface, a few times.  Ink is a
  * minority of the pixels, so the median starts on the background and
- * the trimming keeps the ink out. */
+ * the trimming keeps the ink out.  The samples' coordinates and their
+ * residuals to the current surface are computed once per pass (the
+ * same doubles as computing them where used).  Returns 0, or -1 if out
+ * of memory. */
 static int fit_background(bgfit *f, const float *g, int w, int h, hist *hs)
 {
-	int step, x, y, it;
-	double thr = 0;
+	int step, x, y, it, nx, ny;
+	double thr = 0, *su, *sv, *res;
 
 	step = 1;
 	while ((long long)((w + step - 1) / step) * ((h + step - 1) / step) >
 	       FIT_MAX_SAMPLES)
 		step++;
+	nx = (w + step - 1) / step;
+	ny = (h + step - 1) / step;
+	su = siam_xmalloc_n((size_t)nx, sizeof *su);
+	sv = siam_xmalloc_n((size_t)ny, sizeof *sv);
+	res = siam_xmalloc_n((size_t)nx * ny, sizeof *res);
+	if (!su || !sv || !res) {
+		free(su);
+		free(sv);
+		free(res);
+		return -1;
+	}
+	for (x = 0; x < nx; x++)
+		su[x] = U_OF(x * step, w);
+	for (y = 0; y < ny; y++)
+		sv[y] = U_OF(y * step, h);
 
 	memset(f, 0, sizeof *f);
 	hist_clear(hs);
@@ -302,38 +329,69 @@ static int fit_background(bgfit *f, const float *g, int w, int h, hist *hs)
 
 	for (it = 0; it < 5; it++) {
 		double m[6][6] = {{0}}, r[6] = {0}, a[6], t[6];
+		/* m's upper triangle and r as scalars while they add up:
+		 * the same operations as m[i][j] += t[i] t[j], r[i] +=
+		 * t[i] gv, with the sums in registers */
+		double m00 = 0, m01 = 0, m02 = 0, m03 = 0, m04 = 0, m05 = 0,
+		       m11 = 0, m12 = 0, m13 = 0, m14 = 0, m15 = 0,
+		       m22 = 0, m23 = 0, m24 = 0, m25 = 0,
+		       m33 = 0, m34 = 0, m35 = 0, m44 = 0, m45 = 0, m55 = 0,
+		       r0 = 0, r1 = 0, r2 = 0, r3 = 0, r4 = 0, r5 = 0;
 		long long kept = 0;
 		int i, j;
 
 		/* The scatter: the median absolute residual of the pixels
 		 * the last fit used (all of them the first time). */
 		hist_clear(hs);
-		for (y = 0; y < h; y += step)
-			for (x = 0; x < w; x += step) {
-				double res = fabs(g[(size_t)y * w + x] -
-				                  bg_eval(f, U_OF(x, w), U_OF(y, h)));
-				if (it == 0 || res <= thr)
-					hist_add(hs, res);
+		for (y = 0; y < ny; y++) {
+			const float *row = g + (size_t)y * step * w;
+			double *rr = res + (size_t)y * nx;
+			for (x = 0; x < nx; x++) {
+				rr[x] = fabs(row[(size_t)x * step] -
+				             bg_eval(f, su[x], sv[y]));
+				if (it == 0 || rr[x] <= thr)
+					hist_add(hs, rr[x]);
 			}
+		}
 		f->sigma = SIAM_MAX(1.4826 * hist_quantile(hs, 0.5), 0.5);
 		thr = SIAM_MAX(3.0 * f->sigma, 1.5);
 		if (it == 4)
 			break;
 
-		for (y = 0; y < h; y += step)
-			for (x = 0; x < w; x += step) {
-				double u = U_OF(x, w), v = U_OF(y, h);
-				double gv = g[(size_t)y * w + x];
-				if (fabs(gv - bg_eval(f, u, v)) > thr)
+		for (y = 0; y < ny; y++) {
+			const float *row = g + (size_t)y * step * w;
+			const double *rr = res + (size_t)y * nx;
+			for (x = 0; x < nx; x++) {
+				double u = su[x], v = sv[y];
+				double gv = row[(size_t)x * step];
+				if (rr[x] > thr)
 					continue;
 				bg_terms(t, u, v);
-				for (i = 0; i < 6; i++) {
-					for (j = i; j < 6; j++)
-						m[i][j] += t[i] * t[j];
-					r[i] += t[i] * gv;
-				}
+				m00 += t[0] * t[0]; m01 += t[0] * t[1];
+				m02 += t[0] * t[2]; m03 += t[0] * t[3];
+				m04 += t[0] * t[4]; m05 += t[0] * t[5];
+				m11 += t[1] * t[1]; m12 += t[1] * t[2];
+				m13 += t[1] * t[3]; m14 += t[1] * t[4];
+				m15 += t[1] * t[5]; m22 += t[2] * t[2];
+				m23 += t[2] * t[3]; m24 += t[2] * t[4];
+				m25 += t[2] * t[5]; m33 += t[3] * t[3];
+				m34 += t[3] * t[4]; m35 += t[3] * t[5];
+				m44 += t[4] * t[4]; m45 += t[4] * t[5];
+				m55 += t[5] * t[5]; r0 += t[0] * gv;
+				r1 += t[1] * gv; r2 += t[2] * gv;
+				r3 += t[3] * gv; r4 += t[4] * gv;
+				r5 += t[5] * gv;
 				kept++;
 			}
+		}
+		m[0][0] = m00; m[0][1] = m01; m[0][2] = m02;
+		m[0][3] = m03; m[0][4] = m04; m[0][5] = m05;
+		m[1][1] = m11; m[1][2] = m12; m[1][3] = m13;
+		m[1][4] = m14; m[1][5] = m15; m[2][2] = m22;
+		m[2][3] = m23; m[2][4] = m24; m[2][5] = m25;
+		m[3][3] = m33; m[3][4] = m34; m[3][5] = m35;
+		m[4][4] = m44; m[4][5] = m45; m[5][5] = m55; r[0] = r0;
+		r[1] = r1; r[2] = r2; r[3] = r3; r[4] = r4; r[5] = r5;
 		for (i = 0; i < 6; i++)
 			for (j = 0; j < i; j++)
 				m[i][j] = m[j][i];
@@ -348,6 +406,9 @@ static int fit_background(bgfit *f, const float *g, int w, int h, hist *hs)
 			break;
 		memcpy(f->a, a, sizeof a);
 	}
+	free(su);
+	free(sv);
+	free(res);
 	return 0;
 }
 
@@ -677,6 +738,7 @@ static int preprocess_digit(float *out, const siam_image *img,
 {
 	size_t n = (size_t)pre->h * pre->w, i;
 	float *g = NULL, *crop = NULL, *frame = NULL, *prof = NULL;
+	double *ux = NULL;
 	int ww = img->w, wh = img->h, x, y, rc = 0, found;
 	int bx0, by0, bx1, by1, cw, ch, pad = 0, up = 1;
 	double sigma, floor0, floor, peak, dark = 0, bright = 0, s, sx, sy,
@@ -706,21 +768,30 @@ static int preprocess_digit(float *out, const siam_image *img,
 		goto nomem;
 
 	/* 1. Background surface and its noise. */
-	fit_background(&bg, g, ww, wh, &hs);
+	if (fit_background(&bg, g, ww, wh, &hs) != 0)
+		goto nomem;
 	sigma = bg.sigma;
 	floor0 = NOISE_K * sigma + 1.0;
 
-	/* 2. Residuals; the ink is on the side with the strong deviations. */
-	for (y = 0; y < wh; y++)
+	/* 2. Residuals; the ink is on the side with the strong deviations.
+	 * (ux: the columns' coordinates, computed once.) */
+	ux = siam_xmalloc_n((size_t)ww, sizeof *ux);
+	if (!ux)
+		goto nomem;
+	for (x = 0; x < ww; x++)
+		ux[x] = U_OF(x, ww);
+	for (y = 0; y < wh; y++) {
+		double vy = U_OF(y, wh);
 		for (x = 0; x < ww; x++) {
 			size_t p = (size_t)y * ww + x;
-			double r = g[p] - bg_eval(&bg, U_OF(x, ww), U_OF(y, wh));
+			double r = g[p] - bg_eval(&bg, ux[x], vy);
 			g[p] = (float)r;
 			if (r > floor0)
 				bright += r - floor0;
 			else if (-r > floor0)
 				dark += -r - floor0;
 		}
+	}
 	if (dark > bright)
 		for (i = 0; i < (size_t)ww * wh; i++)
 			g[i] = -g[i];
@@ -841,6 +912,7 @@ nomem:
 out:
 	free(hs.n);
 	free(g);
+	free(ux);
 	free(crop);
 	free(prof);
 	free(frame);
