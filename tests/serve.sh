@@ -6,7 +6,8 @@
 # (413, 400 for not an image / truncated / a decompression bomb / bad
 # fields, 404, 405, bad ids, path traversal, 503 over the concurrency
 # limit); parallel verifies give the serial distances; SIGTERM lets a
-# request under way finish.  TAP.  bash for /dev/tcp (raw, slow uploads).
+# request under way finish; an upload slower than --request-timeout is
+# cut off and its place freed.  TAP.  bash for /dev/tcp (raw, slow uploads).
 set -u
 b=${SIAM_BUILDDIR:-.}
 s=${SIAM_SRCDIR:-.}
@@ -283,6 +284,74 @@ case $resp in "HTTP/1.1 200 OK"*'"same":true'*) r=0 ;; *) r=1 ;; esac
 ok $r "the request under way was answered: $(echo "$resp" | head -1)"
 wait "$pid"; is $? 0 "the server exits 0"
 pid=
+
+# ---- --request-timeout: an upload that drips in and never ends is cut
+# off and its place freed, and the server answers others meanwhile (one
+# thread, one place for work: the drip holds it while it lasts).
+start --model "$model" --threads 1 --max-requests 1 --request-timeout 2
+ok $? "started with --request-timeout 2 --max-requests 1 --threads 1"
+exec 5<>"/dev/tcp/127.0.0.1/$port"
+printf 'POST /api/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: 100000\r\n\r\n--XyZ\r\n' >&5
+# a byte every 0.2 s until the server closes the connection
+(trap '' PIPE; while printf x >&5 2>/dev/null; do sleep 0.2; done) &
+drip=$!
+wait_in_flight 1; ok $? "the drip holds its place; health answers meanwhile"
+is "$(http GET /)" 200 "the page is served meanwhile"
+# the server closes the drip's connection: the read ends (a hang guard
+# only: timeout stops a server that never closes it)
+# (cat ends 0 at the end of the stream, 1 if a reset came first)
+timeout 60 cat <&5 >"$tmp/drip" 2>/dev/null
+r=$?; [ $r = 0 ] || [ $r = 1 ]; ok $? "the drip's connection is closed by the server ($r)"
+exec 5>&-
+kill "$drip" 2>/dev/null; wait "$drip" 2>/dev/null
+[ ! -s "$tmp/drip" ]; ok $? "closed without an answer"
+grep -q 'request timeout: the body was not in after 2 s' "$tmp/err"; ok $? "the server says why: $(grep 'request timeout' "$tmp/err" | head -1)"
+wait_in_flight 0; ok $? "its place is freed"
+is "$(http POST /api/verify -F "a=@$dg/3/drawn-0093.png" -F "b=@$dg/3/mnist-0018.png")" 200 "then a verify is served"
+stop; is $? 0 "stopped"
+"$siam" serve --request-timeout 0 >/dev/null 2>&1; is $? 2 "--request-timeout 0: exit 2"
+
+# ---- an image indexed by URL: search marks it (the page shows a
+# placeholder), and the server never fetches it (a local HTTP server
+# counts the requests).
+if command -v python3 >/dev/null 2>&1; then
+	mkdir -p "$tmp/www"
+	cp "$dg/3/mnist-0018.png" "$tmp/www/three.png"
+	python3 - "$tmp/www" "$tmp/hits" >"$tmp/http.port" 2>/dev/null <<'EOF' &
+import functools, http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        with open(sys.argv[2], "a") as f:
+            f.write(self.path + "\n")
+s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(H, directory=sys.argv[1]))
+print(s.server_address[1], flush=True)
+s.serve_forever()
+EOF
+	hpid=$!
+	hport=
+	for _ in $(seq 1 100); do
+		hport=$(cat "$tmp/http.port" 2>/dev/null)
+		[ -n "$hport" ] && break
+		sleep 0.1
+	done
+	echo "http://127.0.0.1:$hport/three.png" >"$tmp/urls"
+	"$siam" index --db "$tmp/udb" --model "$model" --urls "$tmp/urls" >/dev/null 2>&1
+	is "$(grep -c three.png "$tmp/hits" 2>/dev/null)" 1 "a digit indexed by URL (fetched once by siam index)"
+	: >"$tmp/hits"
+	start --db "$tmp/udb" --model "$model" --threads 1
+	is "$(http POST '/api/search?k=1' -F "image=@$dg/3/mnist-0018.png")" 200 "search an index of a URL"
+	grep -q '"url":true,"path":"http://127.0.0.1:' "$tmp/body"; ok $? "the hit is marked url: $(head -c 120 "$tmp/body")"
+	id=$(json_num id "$tmp/body")
+	is "$(http GET "/api/image/$id")" 404 "its thumbnail: 404"
+	grep -q 'is a URL: not read by siam serve' "$tmp/body"; ok $? "says why"
+	is "$(http POST /api/verify -F "a=@$dg/3/mnist-0018.png" -F "b_id=$id")" 404 "compare with it: 404"
+	[ ! -s "$tmp/hits" ]; ok $? "the URL was never fetched by the server"
+	grep -q "'URL: not fetched'" "$s/src/serve/www/app.js"; ok $? "the page has a placeholder for it"
+	stop
+	kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
+else
+	for _ in 1 2 3 4 5 6 7 8; do ok 0 "# SKIP no python3 for a local HTTP server"; done
+fi
 
 # ---- options
 "$siam" serve --listen nonsense >/dev/null 2>"$tmp/e"; is $? 2 "--listen nonsense: exit 2"

@@ -29,6 +29,7 @@ const struct cmd_entry cmd_serve_entry = {
 	"serve", "web pages: compare two images, search, duplicates",
 	"usage: siam serve [--db FILE] [--model NAME|FILE]... [--listen ADDR]\n"
 	"                  [--threads N] [--max-upload SIZE] [--max-requests N]\n"
+	"                  [--request-timeout SECONDS]\n"
 	"\n"
 	"Serves the web pages (Compare two images, Search the index by an\n"
 	"upload, Duplicates) and the JSON API behind them (siam-serve(1)),\n"
@@ -52,6 +53,10 @@ const struct cmd_entry cmd_serve_entry = {
 	"                         512K, 1G; larger uploads get 413\n"
 	"      --max-requests N   requests doing work at once before the\n"
 	"                         server answers 503 (default 4 per thread)\n"
+	"      --request-timeout SECONDS\n"
+	"                         longest time to receive one request, body\n"
+	"                         included: a slower upload is cut off and\n"
+	"                         its place freed (default 60)\n"
 	"  -q, --quiet            print only the address line and errors\n"
 	"  -h, --help             this help\n"
 	"\n"
@@ -237,6 +242,7 @@ static int run(int argc, char **argv, cli_ctx *cctx)
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-upload", required_argument, NULL, 256 },
 		{ "max-requests", required_argument, NULL, 257 },
+		{ "request-timeout", required_argument, NULL, 258 },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -245,7 +251,7 @@ static int run(int argc, char **argv, cli_ctx *cctx)
 	const char *dbpath = NULL, *listen = "127.0.0.1:8080";
 	const char **model_args = NULL;
 	int nmodel_args = 0, quiet = 0, c;
-	long threads = 0, max_req = 0;
+	long threads = 0, max_req = 0, req_timeout = 60;
 	long long max_upload = 20LL << 20;
 	serve_ctx ctx;
 	memset(&ctx, 0, sizeof ctx);
@@ -275,6 +281,11 @@ static int run(int argc, char **argv, cli_ctx *cctx)
 		case 257:
 			if (cli_parse_int(me, "--max-requests", optarg, 1,
 			                  100000, &max_req))
+				goto done;
+			break;
+		case 258:
+			if (cli_parse_int(me, "--request-timeout", optarg, 1,
+			                  86400, &req_timeout))
 				goto done;
 			break;
 		case 'q': quiet = 1; break;
@@ -308,6 +319,7 @@ static int run(int argc, char **argv, cli_ctx *cctx)
 	ctx.threads = (int)threads;
 	ctx.max_requests = max_req ? (int)max_req : 4 * (int)threads;
 	ctx.max_upload = (size_t)max_upload;
+	ctx.request_timeout = (int)req_timeout;
 	ctx.log = on_log;
 	pthread_mutex_init(&ctx.dups_lock, NULL);
 

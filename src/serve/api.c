@@ -6,7 +6,7 @@
  *                           threshold, same, verdict, model}
  *   POST /api/search?k=10   multipart image -> the k nearest indexed
  *                           images {results: [{id, distance, match,
- *                           path, label}]}
+ *                           url, path, label}]}
  *   POST /api/preprocess    multipart image [, model] -> PNG: the input
  *                           as the network sees it
  *   GET  /api/duplicates    the groups siam dedup finds (dups.c)
@@ -333,10 +333,13 @@ static void api_search(serve_ctx *ctx, const serve_req *q, serve_resp *r)
 	jb_printf(&j, "{\"k\":%ld,\"threshold\":%.9g,\"results\":[", k,
 	          (double)m->threshold);
 	for (int i = 0; i < n; i++) {
+		/* url: indexed by URL, which this server never fetches
+		 * (the page shows a placeholder) */
 		jb_printf(&j, "%s{\"id\":%lld,\"distance\":%.9g,\"match\":%s,"
-		          "\"path\":", i ? "," : "", (long long)hits[i].image_id,
-		          hits[i].distance,
-		          hits[i].distance < m->threshold ? "true" : "false");
+		          "\"url\":%s,\"path\":", i ? "," : "",
+		          (long long)hits[i].image_id, hits[i].distance,
+		          hits[i].distance < m->threshold ? "true" : "false",
+		          siam_is_url(hits[i].path) ? "true" : "false");
 		jb_str(&j, hits[i].path);
 		jb_puts(&j, ",\"label\":");
 		if (hits[i].label)

@@ -19,6 +19,14 @@
  *     read-only (siam.h), and the process sets siam_set_threads(1) once
  *     at start (cmd_serve.c), so an embedding runs on the request's own
  *     thread and nothing process-wide changes per request.
+ *   - A request is received within ctx->request_timeout seconds of its
+ *     headers, body included: an upload that drips in slower (or stops)
+ *     is cut off, its connection closed and its place in in_flight
+ *     freed.  The check runs on every piece of the body that arrives,
+ *     and the connection's idle timeout is kept at the time left, so a
+ *     body that stops arriving is cut at the deadline too.  (MHD reads
+ *     the headers before we see the request: they are bounded by its
+ *     buffer and by the idle timeout alone.)
  *   - A stop (SIGINT, SIGTERM in cmd_serve.c) closes the listening
  *     socket first (MHD_quiesce_daemon), then waits for the requests
  *     under way, their bodies and answers included, then stops.
@@ -69,6 +77,7 @@ typedef struct req {
 	int fail;      /* an HTTP status to answer with, once the body is in */
 	char why[200]; /* its message */
 	int answered;
+	double deadline; /* serve_now() by which the body must be in */
 } req;
 
 double serve_now(void)
@@ -338,6 +347,26 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind,
 /* ------------------------------------------------------------------ */
 /* Requests */
 
+/* The idle timeout of a connection: CONNECTION_TIMEOUT_S, or the
+ * request timeout when that is shorter. */
+static unsigned idle_base(const serve_ctx *ctx)
+{
+	return ctx->request_timeout < CONNECTION_TIMEOUT_S ?
+	       (unsigned)ctx->request_timeout : CONNECTION_TIMEOUT_S;
+}
+
+/* Sets c's idle timeout: the usual one, or less when a request's
+ * deadline, left seconds away (< 0: none), comes sooner (whole
+ * seconds, at least 1). */
+static void idle_timeout(const serve_ctx *ctx, struct MHD_Connection *c,
+                         double left)
+{
+	unsigned t = idle_base(ctx);
+	if (left >= 0 && left < t)
+		t = left < 1 ? 1 : (unsigned)(left + 0.999);
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, t);
+}
+
 /* 1 if the Host header names this machine's loopback: 127.0.0.1,
  * localhost or [::1], with or without a port. */
 static int loopback_host(const char *h)
@@ -382,6 +411,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			return MHD_NO;
 		*con_cls = r;
 		r->srv = srv;
+		r->deadline = serve_now() + ctx->request_timeout;
+		idle_timeout(ctx, c, ctx->request_timeout);
 		__atomic_add_fetch(&srv->active, 1, __ATOMIC_SEQ_CST);
 		r->q.method = method;
 		r->q.url = url;
@@ -451,6 +482,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
+		double left = r->deadline - serve_now();
+		if (left < 0) {
+			/* Too slow: close the connection (MHD cannot answer
+			 * before the body is in); on_completed frees its
+			 * place. */
+			logf_(ctx, "%s %s: request timeout: the body was not "
+			      "in after %d s (--request-timeout); connection "
+			      "closed", method, url, ctx->request_timeout);
+			return MHD_NO;
+		}
+		idle_timeout(ctx, c, left);
 		if (r->fail)
 			return MHD_YES;
 		r->received += n;
@@ -476,6 +518,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	}
 	/* The whole request is in. */
 	r->answered = 1;
+	idle_timeout(ctx, c, -1);
 	if (r->fail)
 		return send_error(c, r->fail, "%s", r->why);
 	serve_resp resp = { 0 };
@@ -557,6 +600,8 @@ serve_server *serve_start(serve_ctx *ctx, const char *host, int port,
 		return NULL;
 	}
 	s->ctx = ctx;
+	if (ctx->request_timeout <= 0)
+		ctx->request_timeout = 60;
 	ctx->started = serve_now();
 	s->d = MHD_start_daemon(
 		flags, (uint16_t)port, NULL, NULL, on_request, s,
@@ -564,7 +609,7 @@ serve_server *serve_start(serve_ctx *ctx, const char *host, int port,
 		MHD_OPTION_SOCK_ADDR, sa,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ctx->threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_TIMEOUT, idle_base(ctx),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_END);
 	if (!s->d) {

@@ -4,8 +4,8 @@
  *
  *   http.c     the server on libmicrohttpd: a fixed pool of threads,
  *              the limits (upload cap -> 413, too many requests at once
- *              -> 503, timeouts), multipart bodies parsed into memory,
- *              routing, the clean stop
+ *              -> 503, the request timeout), multipart bodies parsed
+ *              into memory, routing, the clean stop
  *   api.c      the JSON API: /api/verify, /api/search, /api/preprocess,
  *              /api/duplicates, /api/image/ID, /api/models, /api/health
  *   pics.c     pictures out: thumbnails and the network's input as PNG
@@ -66,6 +66,9 @@ typedef struct serve_ctx {
 	serve_dbpool *dbs;
 	size_t max_upload;    /* bytes of one request body */
 	int max_requests;     /* requests doing work at once, else 503 */
+	/* Seconds to receive one request, its body included: past it the
+	 * connection is closed and its place freed (http.c). */
+	int request_timeout;
 	int threads;
 	/* Listening on a loopback address: only requests whose Host is
 	 * 127.0.0.1, localhost or [::1] are served (403 otherwise), so a

@@ -203,9 +203,7 @@ async function search() {
     b.setAttribute('aria-label', 'Result ' + (i + 1) + ': ' + name + ', distance ' +
       hit.distance.toFixed(4) + (hit.match ? ', a match' : ', not a match') +
       '. Compare with the query');
-    const img = document.createElement('img');
-    img.src = '/api/image/' + hit.id;
-    img.alt = '';
+    const img = thumb(hit.id, hit.url, '');
     const d = document.createElement('span');
     d.textContent = hit.distance.toFixed(4);
     const m = document.createElement('span');
@@ -215,6 +213,13 @@ async function search() {
     p.className = 'path';
     p.textContent = (hit.label ? hit.label + ': ' : '') + name;
     b.append(img, d, m, p);
+    if (hit.url) {
+      // the server never fetches a URL: nothing to compare with
+      b.disabled = true;
+      b.setAttribute('aria-label', 'Result ' + (i + 1) + ': ' + hit.path + ', distance ' +
+        hit.distance.toFixed(4) + (hit.match ? ', a match' : ', not a match') +
+        '. Indexed by URL: no preview, not fetched by the server');
+    }
     b.addEventListener('click', () => {
       setSlot('a', state.q);
       setSlotIndexed('b', hit.id, name);
@@ -223,6 +228,27 @@ async function search() {
     li.append(b);
     ol.append(li);
   });
+}
+
+// A thumbnail of indexed image id, or a placeholder saying why there is
+// none: an image indexed by URL (the server never fetches one), or a
+// thumbnail that does not load (the file changed or went since).
+function thumb(id, isUrl, alt) {
+  if (isUrl) return placeholder('URL: not fetched', alt);
+  const img = document.createElement('img');
+  img.src = '/api/image/' + id;
+  img.alt = alt;
+  img.addEventListener('error', () => img.replaceWith(placeholder('no preview', alt)),
+    { once: true });
+  return img;
+}
+function placeholder(text, alt) {
+  const s = document.createElement('span');
+  s.className = 'noimg';
+  s.setAttribute('role', 'img');
+  s.setAttribute('aria-label', (alt ? alt + ': ' : '') + text);
+  s.textContent = text;
+  return s;
 }
 
 // ---- Duplicates ------------------------------------------------------
@@ -248,10 +274,8 @@ async function loadDuplicates() {
     for (const im of g) {
       const li = document.createElement('li');
       li.className = 'thumb' + (im.keeper ? ' keeper' : '');
-      const img = document.createElement('img');
-      img.src = '/api/image/' + im.id;
       const name = im.path.split('/').pop();
-      img.alt = name;
+      const img = thumb(im.id, false, name);
       const t = document.createElement('span');
       t.className = im.keeper ? 'badge' : '';
       t.textContent = im.keeper ? 'keeper' : im.method + ' ' + im.distance.toFixed(4);
