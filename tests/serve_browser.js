@@ -161,6 +161,43 @@ async function verdictAfter(page, prev) {
     ok(r.verdict === 'Similar', 'a result compared with the query: "Similar"', r.verdict);
     await page.screenshot({ path: path.join(shots, 'search-compare.png'), fullPage: true });
 
+    // ---- An image indexed by URL (the answer rewritten here; serve.sh
+    // tests the server's side): a placeholder, never a request for it
+    const asked = [];
+    let urlHit = -1;
+    page.on('request', (q) => { if (q.url().includes('/api/image/')) asked.push(q.url()); });
+    await page.route('**/api/search*', async (route) => {
+      // (route.fetch would resend the form without the file's bytes)
+      const resp = await page.request.post(route.request().url(), {
+        multipart: { image: { name: 'drawn-0079.png', mimeType: 'image/png',
+          buffer: fs.readFileSync(path.join(dg, '7/drawn-0079.png')) } } });
+      const j = await resp.json();
+      if (!j.results || j.results.length < 2) {
+        ok(false, 'a search to rewrite', JSON.stringify(j));
+        await route.fulfill({ response: resp, json: j });
+        return;
+      }
+      j.results[1].url = true;
+      urlHit = j.results[1].id;
+      j.results[1].path = 'https://example.invalid/seven.png';
+      await route.fulfill({ response: resp, json: j });
+    });
+    await page.click('#nav-search');
+    await page.waitForSelector('#search:not([hidden])');
+    await page.setInputFiles('#file-q', path.join(dg, '7/drawn-0079.png'));
+    await page.click('#search-btn');
+    await page.waitForFunction(() => document.querySelectorAll('#results .noimg').length > 0);
+    const ph = await page.$$eval('#results li', (li) => li.map((x) =>
+      [x.querySelector('.noimg') ? x.querySelector('.noimg').textContent : '',
+        x.querySelector('button').disabled]));
+    ok(ph[1][0] === 'URL: not fetched' && ph[1][1] === true,
+      'a result indexed by URL: a placeholder, not comparable', JSON.stringify(ph[1]));
+    ok(ph.filter((x) => x[0]).length === 1, 'only that one', JSON.stringify(ph));
+    ok(!asked.some((u) => u.endsWith('/api/image/' + urlHit)), 'no thumbnail asked for it',
+      asked.join(' '));
+    await page.screenshot({ path: path.join(shots, 'search-url.png'), fullPage: true });
+    await page.unroute('**/api/search*');
+
     // ---- Duplicates
     await page.click('#nav-duplicates');
     await page.waitForFunction(() => /group/.test(document.getElementById('dup-status').textContent));

@@ -4,7 +4,8 @@
 # Drops two digits of one class on the Compare page and reads "Similar" and
 # the distance siam verify gives; two different digits read "Not similar";
 # the same with the keyboard only; a search shows k thumbnails; choosing one
-# compares it; the Duplicates page lists the groups; a bad upload shows its
+# compares it; a result indexed by URL shows a placeholder and asks for no
+# thumbnail; the Duplicates page lists the groups; a bad upload shows its
 # error.  Screenshots go to tests/serve-screenshots/ of the build.  TAP.
 #
 # SIAM_PLAYWRIGHT names the node_modules holding playwright-core (.ci/run
