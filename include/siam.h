@@ -396,7 +396,73 @@ typedef struct siam_index_opts {
 	siam_fetch_opts fetch;
 	siam_index_callback progress; /* may be NULL */
 	void *progress_arg;
+	/* NULL: files are read, decoded and embedded here, by threads.
+	 * Else by whoever the farm hands them to (siam's MPI ranks, with
+	 * siam_index_process): the walk, the decisions and every write
+	 * stay here, so the database is the one a local run writes. */
+	const struct siam_index_farm *farm;
 } siam_index_opts;
+
+/* One file (or URL) to read, decode and embed, and what came of it:
+ * what siam_index_run does to each file besides writing it. */
+typedef struct siam_index_item {
+	const char *path;
+	int is_url;
+	/* The content hash of the stored row when it has an embedding for
+	 * this model, else NULL: the same bytes are "touched" (their
+	 * embedding holds), not decoded again. */
+	const char *stored_hash;
+} siam_index_item;
+
+enum {
+	SIAM_INDEX_EMBEDDED = 0, /* decoded and embedded */
+	SIAM_INDEX_TOUCHED = 1,  /* same bytes as stored: nothing to redo */
+	SIAM_INDEX_NOT_IMAGE = 2,
+	SIAM_INDEX_ERROR = 3     /* code and msg say what */
+};
+
+typedef struct siam_index_result {
+	int kind;               /* SIAM_INDEX_* */
+	int code;               /* SIAM_INDEX_ERROR: the SIAM_E* code */
+	char msg[SIAM_ERR_MAX]; /* SIAM_INDEX_ERROR: naming the file */
+	char hash[65];          /* SHA-256 of the bytes, hex (not for
+	                         * NOT_IMAGE) */
+	int64_t size;           /* bytes */
+	int width, height;      /* EMBEDDED: the image's full size */
+	uint64_t phash;         /* EMBEDDED: the perceptual hash */
+	double read_s, decode_s, resize_s; /* seconds spent */
+	/* EMBEDDED: siam_model_embed_dim floats.  Owned by whoever filled
+	 * the result (see siam_index_process, siam_index_farm). */
+	const float *embedding;
+} siam_index_result;
+
+/* Where siam_index_run sends its files when opts->farm is set.  start
+ * gets every item once the walk is done, in walk order (the items and
+ * their strings stay valid until siam_index_run returns); next gives
+ * the result of the next item in that same order, waiting at most
+ * wait_s seconds: 0 with *r filled (r->embedding valid until the next
+ * call), 1 when nothing came in time (siam_index_run commits what it
+ * holds and asks again), or a SIAM_E* code with err set (the run stops;
+ * what was committed stays).  embed_s: seconds the farm spent
+ * embedding, for siam_index_status. */
+typedef struct siam_index_farm {
+	void *arg;
+	int (*start)(void *arg, const siam_index_item *items, size_t n,
+	             siam_error *err);
+	int (*next)(void *arg, double wait_s, siam_index_result *r,
+	            double *embed_s, siam_error *err);
+} siam_index_farm;
+
+/* Reads, decodes and embeds n items as siam_index_run would, on
+ * opts->threads threads, the embeddings in one batch: out[i] for
+ * items[i], out[i].embedding pointing into emb (n * embed_dim floats,
+ * the caller's).  A file's failure is its result (SIAM_INDEX_ERROR);
+ * returns 0, or SIAM_ENOMEM / a network error with err set.  *embed_s
+ * gets the seconds spent embedding. */
+int siam_index_process(siam_model *m, const siam_index_opts *opts,
+                       const siam_index_item *items, size_t n,
+                       siam_index_result *out, float *emb,
+                       double *embed_s, siam_error *err);
 
 void siam_index_opts_default(siam_index_opts *o);
 /* st receives the counts (also on failure).  Returns 0 when the run

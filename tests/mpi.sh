@@ -65,4 +65,96 @@ ok $(($? || rc != 2)) "a command not written for MPI refuses under -np 2"
 "$SIAM" version >"$T/out" 2>&1
 ok $? "an MPI build without mpirun runs as a plain process"
 
+# ---- mpirun siam index --------------------------------------------------
+# The example digits, a text file named like an image and a truncated
+# PNG (an error row); the database of one process is the reference.
+export SIAM_MODEL="$T/m.siam"
+"$B/tests/mkmodel" "$T/m.siam" "in=1x28x28 conv5x4 relu pool2 fc16" 1 0.5
+D="$T/tree"
+mkdir -p "$D/odd"
+cp -R "$S/examples/digits" "$D/digits"
+echo "just text" >"$D/odd/notes.png"
+head -c 120 "$D/digits/7/drawn-0079.png" >"$D/odd/truncated.png"
+"$SIAM" index -q --db "$T/one.db" "$D"
+is $? 3 "one process: the reference database (one error: status 3)"
+# Everything a row holds but its time; the embedding apart (below).
+rows() {
+	"$SIAM" sql --db "$1" --no-header "SELECT id, path, is_url,
+	  content_hash, size, mtime_ns, width, height, model_id,
+	  length(embedding), phash, label FROM images ORDER BY id;
+	  SELECT path, code, message FROM errors ORDER BY path"
+}
+# The largest difference between the embeddings of one path in $1 and
+# $2, and the number of paths not in both.
+embdiff() {
+	python3 - "$1" "$2" <<'PY'
+import sqlite3, struct, sys
+def load(f):
+    return dict(sqlite3.connect(f).execute("SELECT path, embedding FROM images"))
+a, b = load(sys.argv[1]), load(sys.argv[2])
+d = 0.0
+for p in set(a) & set(b):
+    x = struct.unpack("%df" % (len(a[p]) // 4), a[p])
+    y = struct.unpack("%df" % (len(b[p]) // 4), b[p])
+    d = max([d] + [abs(u - v) for u, v in zip(x, y)])
+print("%d %s" % (len(set(a) ^ set(b)), "close" if d < 1e-5 else "far: %g" % d))
+PY
+}
+rows "$T/one.db" >"$T/one.rows"
+have_py=0
+command -v python3 >/dev/null 2>&1 && have_py=1
+for np in 2 3; do
+	db="$T/np$np.db"
+	run "$np" "$SIAM" index --db "$db" --batch 8 --json "$D"
+	is $? 3 "index at -np $np: status 3 (the truncated file)"
+	grep -q '"indexed":110,.*"not_images":1,.*"errors":1,.*"mpi":{"ranks":'"$np" "$T/out"
+	ok $? "-np $np: 110 indexed, 1 not an image, 1 error, $np ranks"
+	rows "$db" >"$T/np$np.rows"
+	cmp -s "$T/one.rows" "$T/np$np.rows"
+	ok $? "-np $np: the same rows as one process (ids, paths, hashes, sizes, phash, labels, errors)"
+	if [ "$have_py" = 1 ]; then
+		# Not the same bits: an embedding's last bits depend on the
+		# batch it was computed in (as --batch changes them in one
+		# process), and the ranks batch differently.
+		is "$(embdiff "$T/one.db" "$db")" "0 close" \
+			"-np $np: the same embeddings, to float rounding"
+	else
+		echo "ok $((n += 1)) # SKIP no python3 to compare embeddings"
+	fi
+	run "$np" "$SIAM" index --db "$db" --json "$D"
+	grep -q '"indexed":0,"unchanged":110,.*"errors":1,' "$T/out"
+	ok $? "-np $np again: everything unchanged (incremental)"
+done
+
+# kill -9 of a worker, then of rank 0, mid-run: the run stops, mpirun
+# names the rank, what was committed stays and a rerun completes it.
+SIAM_HOOKED="$B/tests/siam-hooked"
+for victim in 1 0; do
+	db="$T/kill$victim.db"
+	if [ "$victim" = 1 ]; then
+		SIAM_TEST_MPI_KILL_RANK=1 SIAM_TEST_MPI_KILL_BATCHES=3 \
+			run 3 "$SIAM_HOOKED" index --db "$db" --batch 4 "$D"
+	else
+		SIAM_TEST_KILL_AFTER=20 \
+			run 3 "$SIAM_HOOKED" index --db "$db" --batch 4 "$D"
+	fi
+	rc=$?
+	ok $((rc == 0)) "kill -9 of rank $victim: the run fails (status $rc)"
+	grep -q "rank $victim .*exited on signal 9" "$T/out"
+	ok $? "kill -9 of rank $victim: the message names rank $victim"
+	got=$("$SIAM" sql --db "$db" --no-header "SELECT count(*) FROM images")
+	[ "$got" -gt 0 ] && [ "$got" -lt 110 ]
+	ok $? "kill -9 of rank $victim: committed batches kept ($got rows)"
+	run 3 "$SIAM" index --db "$db" --json "$D"
+	grep -q '"indexed":'$((110 - got))',"unchanged":'"$got"',' "$T/out"
+	ok $? "kill -9 of rank $victim: the rerun indexes only the rest"
+	rows "$db" >"$T/kill.rows"
+	cmp -s "$T/one.rows" "$T/kill.rows"
+	ok $? "kill -9 of rank $victim: after the rerun, the rows of one process"
+done
+run 2 "$SIAM" index --db "$T/bad.db" --model "$T/missing.siam" "$D"
+rc=$?
+grep -q "missing.siam" "$T/out"
+ok $(($? || rc != 2)) "a model rank 0 cannot load: one error naming it, no hang"
+
 tap_end

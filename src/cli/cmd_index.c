@@ -10,6 +10,10 @@
  */
 #include "config.h"
 #include "cli_db.h"
+#include "mpi/world.h"
+#ifdef SIAM_MPI
+#include "mpi/index.h"
+#endif
 
 #include <errno.h>
 #include <getopt.h>
@@ -55,7 +59,7 @@ const struct cmd_entry cmd_index_entry = {
 	"\n"
 	"Exit status: 0 done, 3 done but some files had errors, 2 error or\n"
 	"interrupted.\n", run,
-	CLI_DB | CLI_DB_CREATE | CLI_MODEL | CLI_MODEL_STORE
+	CLI_DB | CLI_DB_CREATE | CLI_MODEL | CLI_MODEL_STORE | CLI_MPI
 };
 
 static volatile sig_atomic_t interrupted;
@@ -188,11 +192,12 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	};
 	const struct cmd_entry *me = &cmd_index_entry;
 	const char *dbpath = CLI_DEFAULT_DB, *model_arg = NULL, *urls_arg = NULL;
-	int quiet = 0, json = 0, c;
+	int quiet = 0, json = 0, threads_set = 0, c;
 	long v;
 	double dv;
 	siam_index_opts o;
 	siam_index_opts_default(&o);
+	(void)threads_set; /* read by MPI builds only */
 	while ((c = getopt_long(argc, argv, "d:m:u:t:b:qjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dbpath = optarg; break;
@@ -203,6 +208,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 			if (cli_parse_int(me, "--threads", optarg, 1, 256, &v))
 				return SIAM_EXIT_ERROR;
 			o.threads = (int)v;
+			threads_set = 1;
 			break;
 		case 'b':
 			if (cli_parse_int(me, "--batch", optarg, 1, 4096, &v))
@@ -247,9 +253,41 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	ctx->model_arg = model_arg;
 	ctx->images = (const char *const *)argv + optind;
 	ctx->nimages = nroots;
-	if (urls_arg && (nurls = read_urls(urls_arg, &urls)) < 0)
-		return SIAM_EXIT_ERROR;
-	if (cli_setup(ctx))
+#ifdef SIAM_MPI
+	/* Under mpirun (src/mpi/index.c): ranks 1..N-1 read, decode and
+	 * embed for rank 0, one rank a core by default, and never open
+	 * the database; rank 0 is the run that follows. */
+	int mpi = siam_mpi_size() > 1;
+	siam_mpi_farm *farm = NULL;
+	siam_index_farm fm;
+	uint64_t mpi_bytes = 0;
+	if (mpi && siam_mpi_rank() != 0) {
+		siam_model *wm = NULL;
+		if (!threads_set)
+			o.threads = 1;
+		if (siam_mpi_share_model(&wm))
+			return SIAM_EXIT_ERROR;
+		siam_mpi_index_worker(wm, &o);
+		siam_model_free(wm);
+		return SIAM_EXIT_OK;
+	}
+#endif
+	int setup = -1;
+	if (!urls_arg || (nurls = read_urls(urls_arg, &urls)) >= 0)
+		setup = cli_setup(ctx);
+#ifdef SIAM_MPI
+	if (mpi) { /* the workers wait for the model, or for NULL */
+		siam_model *sm = setup ? NULL : ctx->model;
+		if (siam_mpi_share_model(&sm))
+			goto done;
+		if (!(farm = siam_mpi_farm_new(&fm, o.batch < 32 ? o.batch : 32))) {
+			cli_error("index", "out of memory");
+			siam_mpi_abort(SIAM_EXIT_ERROR, "out of memory");
+		}
+		o.farm = &fm;
+	}
+#endif
+	if (setup)
 		goto done;
 	db = ctx->db;
 	m = ctx->model;
@@ -288,6 +326,11 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	                        &st, &err);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+#ifdef SIAM_MPI
+	if (farm) /* every worker stops, whatever the run returned */
+		siam_mpi_farm_end(farm, &mpi_bytes);
+	farm = NULL;
+#endif
 	cli_progress_end(&p.bar);
 
 	if (rc == SIAM_EINTR) {
@@ -306,12 +349,20 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		       "\"seconds\":%.3f,\"files_per_second\":%.1f,"
 		       "\"complete\":%s,\"time\":{\"read\":%.3f,"
 		       "\"decode\":%.3f,\"resize\":%.3f,\"embed\":%.3f,"
-		       "\"write\":%.3f}}\n",
+		       "\"write\":%.3f}",
 		       (long long)model_id, st.found, st.indexed, st.unchanged,
 		       st.touched, st.not_images, st.skipped, st.errors,
 		       st.pruned, st.seconds, rate, rc ? "false" : "true",
 		       st.read_s, st.decode_s, st.resize_s, st.embed_s,
 		       st.write_s);
+#ifdef SIAM_MPI
+		/* Under mpirun: the ranks, and the bytes rank 0 sent and
+		 * received (the paths out, the results and embeddings back). */
+		if (mpi)
+			printf(",\"mpi\":{\"ranks\":%d,\"bytes\":%llu}",
+			       siam_mpi_size(), (unsigned long long)mpi_bytes);
+#endif
+		printf("}\n");
 	} else if (!quiet) {
 		printf("%ld indexed, %ld unchanged", st.indexed, st.unchanged);
 		if (st.touched)
@@ -331,6 +382,10 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	if (!rc)
 		status = st.errors ? SIAM_EXIT_PARTIAL : SIAM_EXIT_OK;
 done:
+#ifdef SIAM_MPI
+	if (farm)
+		siam_mpi_farm_end(farm, NULL);
+#endif
 	for (int i = 0; i < nurls; i++)
 		free(urls[i]);
 	free(urls);

@@ -162,6 +162,8 @@ typedef struct result {
 	int width, height;
 	uint64_t phash;
 	float *input;    /* input_size floats, owned by the slot */
+	const float *embedding; /* from a farm (opts->farm): dim floats,
+	                 * already embedded; NULL: embed input here */
 	double secs[3];  /* seconds reading (+ SHA-256), decoding, resizing */
 } result;
 
@@ -415,7 +417,9 @@ static int flush(indexer *ix, siam_error *err)
 	double t = now_s(), t1 = t;
 	int rc = 0;
 	if (ix->nb > 0) {
-		if ((rc = siam_net_embed_views(ix->model->net, ix->inputs,
+		/* A farm's results come embedded already. */
+		if (!ix->o->farm &&
+		    (rc = siam_net_embed_views(ix->model->net, ix->inputs,
 		                               ix->nb, ix->model->views,
 		                               ix->emb, err)))
 			return rc;
@@ -473,8 +477,12 @@ static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 		pd->width = r->width;
 		pd->height = r->height;
 		pd->phash = r->phash;
-		memcpy(ix->inputs + (size_t)ix->nb * ix->input_size, r->input,
-		       ix->input_size * sizeof(float));
+		if (r->embedding)
+			memcpy(ix->emb + (size_t)ix->nb * ix->dim,
+			       r->embedding, (size_t)ix->dim * sizeof(float));
+		else
+			memcpy(ix->inputs + (size_t)ix->nb * ix->input_size,
+			       r->input, ix->input_size * sizeof(float));
 		ix->nb++;
 		break;
 	}
@@ -828,6 +836,192 @@ out:
 	return rc;
 }
 
+/* Step 3 with a farm (opts->farm): the files go to the farm, their
+ * results come back in job order and are written as run_jobs writes
+ * its own; nothing is decoded or embedded here. */
+static int run_farm(indexer *ix, siam_error *err)
+{
+	const siam_index_farm *f = ix->o->farm;
+	siam_index_item *items = NULL;
+	int rc = 0;
+	if (!ix->njobs)
+		return 0;
+	if (!(items = calloc(ix->njobs, sizeof *items)))
+		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	for (size_t j = 0; j < ix->njobs; j++) {
+		const job *jb = &ix->jobs[j];
+		items[j].path = jb->path;
+		items[j].is_url = jb->is_url;
+		items[j].stored_hash = jb->row_id && jb->row_has_emb ?
+		                       jb->row_hash : NULL;
+	}
+	if ((rc = f->start(f->arg, items, ix->njobs, err)))
+		goto out;
+	static const int kinds[] = { R_EMBED, R_TOUCH, R_NOTIMAGE, R_ERROR };
+	for (size_t j = 0; j < ix->njobs && !rc;) {
+		double wait = 0.25;
+		if (ix->in_txn) {
+			wait = ix->o->commit_seconds - (now_s() - ix->txn_start);
+			if (wait < 0)
+				wait = 0;
+		}
+		siam_index_result fr;
+		double embed_s = 0;
+		rc = f->next(f->arg, wait, &fr, &embed_s, err);
+		ix->st->embed_s += embed_s;
+		if (rc == 1) { /* nothing in time: keep the commit interval */
+			rc = ix->in_txn ? flush(ix, err) : 0;
+			if (!rc && progress(ix, 0))
+				break;
+			continue;
+		}
+		if (rc)
+			break;
+		result r;
+		memset(&r, 0, sizeof r);
+		r.kind = fr.kind >= 0 && fr.kind <= 3 ? kinds[fr.kind] : R_ERROR;
+		r.code = fr.code;
+		snprintf(r.msg, sizeof r.msg, "%s", fr.msg);
+		memcpy(r.hash, fr.hash, sizeof r.hash);
+		r.hash[64] = 0;
+		r.size = fr.size;
+		r.width = fr.width;
+		r.height = fr.height;
+		r.phash = fr.phash;
+		r.secs[0] = fr.read_s;
+		r.secs[1] = fr.decode_s;
+		r.secs[2] = fr.resize_s;
+		r.embedding = fr.embedding;
+		if (r.kind == R_EMBED && !r.embedding) {
+			rc = siam_errorf(err, SIAM_EINVAL, "%s: embedded, but "
+			                 "no embedding came back", items[j].path);
+			break;
+		}
+		if ((rc = consume(ix, j, &r, err)))
+			break;
+		j++;
+		int flushed = 0;
+		if (ix->nb == ix->batch ||
+		    (ix->in_txn &&
+		     now_s() - ix->txn_start >= ix->o->commit_seconds)) {
+			rc = flush(ix, err);
+			flushed = 1;
+		}
+		if (!rc && progress(ix, flushed))
+			break;
+	}
+	if (!rc)
+		rc = flush(ix, err);
+out:
+	free(items);
+	return rc;
+}
+
+/* siam_index_process's threads: one item each, into its slot. */
+typedef struct proc_ctx {
+	pipeline *p;
+	const job *jobs;
+	result *res;
+} proc_ctx;
+
+static void proc_one(void *arg, size_t i, int t)
+{
+	proc_ctx *c = arg;
+	(void)t;
+	process_job(c->p, &c->jobs[i], &c->res[i]);
+}
+
+int siam_index_process(siam_model *m, const siam_index_opts *opts,
+                       const siam_index_item *items, size_t n,
+                       siam_index_result *out, float *emb,
+                       double *embed_s, siam_error *err)
+{
+	siam_index_opts defo;
+	pipeline p;
+	job *jobs = NULL;
+	result *res = NULL;
+	float *inputs = NULL;
+	thr_pool *pool = NULL;
+	int rc = 0;
+	*embed_s = 0;
+	if (!opts) {
+		siam_index_opts_default(&defo);
+		opts = &defo;
+	}
+	if (!m || !m->net)
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "siam_index_process: no model");
+	if (!n)
+		return 0;
+	memset(&p, 0, sizeof p);
+	p.model = m;
+	p.o = opts;
+	p.input_size = siam_net_input_size(m->net);
+	int dim = siam_net_embed_dim(m->net);
+	jobs = calloc(n, sizeof *jobs);
+	res = calloc(n, sizeof *res);
+	inputs = siam_xmalloc_n(n * p.input_size, sizeof(float));
+	if (!jobs || !res || !inputs) {
+		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].path = (char *)items[i].path;
+		jobs[i].is_url = items[i].is_url;
+		jobs[i].row_id = items[i].stored_hash ? 1 : 0;
+		jobs[i].row_hash = items[i].stored_hash;
+		jobs[i].row_has_emb = items[i].stored_hash != NULL;
+		res[i].input = inputs + i * p.input_size;
+	}
+	int want = opts->threads > 0 ? opts->threads : 1;
+	if ((size_t)want > n)
+		want = (int)n;
+	pool = thr_pool_new(want);
+	proc_ctx c = { &p, jobs, res };
+	thr_pool_for(pool, n, proc_one, &c);
+	/* The embedded ones, packed, through the net in one batch. */
+	size_t ne = 0;
+	for (size_t i = 0; i < n; i++)
+		if (res[i].kind == R_EMBED) {
+			if (ne != i)
+				memcpy(inputs + ne * p.input_size, res[i].input,
+				       p.input_size * sizeof(float));
+			ne++;
+		}
+	double t = now_s();
+	if (ne && (rc = siam_net_embed_views(m->net, inputs, (int)ne,
+	                                     m->views, emb, err)))
+		goto out;
+	*embed_s = now_s() - t;
+	static const int kinds[] = { SIAM_INDEX_EMBEDDED, SIAM_INDEX_TOUCHED,
+	                             SIAM_INDEX_NOT_IMAGE, SIAM_INDEX_ERROR };
+	ne = 0;
+	for (size_t i = 0; i < n; i++) {
+		siam_index_result *o = &out[i];
+		const result *r = &res[i];
+		memset(o, 0, sizeof *o);
+		o->kind = kinds[r->kind];
+		o->code = r->code;
+		snprintf(o->msg, sizeof o->msg, "%s", r->msg);
+		memcpy(o->hash, r->hash, sizeof o->hash);
+		o->size = r->size;
+		o->width = r->width;
+		o->height = r->height;
+		o->phash = r->phash;
+		o->read_s = r->secs[0];
+		o->decode_s = r->secs[1];
+		o->resize_s = r->secs[2];
+		if (r->kind == R_EMBED)
+			o->embedding = emb + ne++ * (size_t)dim;
+	}
+out:
+	thr_pool_free(pool);
+	free(jobs);
+	free(res);
+	free(inputs);
+	return rc;
+}
+
 int siam_index_run(struct sqlite3 *db, siam_model *m, int64_t model_id,
                    const char *const *roots, int nroots,
                    const char *const *urls, int nurls,
@@ -910,7 +1104,7 @@ int siam_index_run(struct sqlite3 *db, siam_model *m, int64_t model_id,
 		goto out;
 	if (progress(&ix, 1))
 		goto stopped;
-	if ((rc = run_jobs(&ix, err)))
+	if ((rc = opts->farm ? run_farm(&ix, err) : run_jobs(&ix, err)))
 		goto out;
 	if (ix.stopped)
 		goto stopped;
