@@ -43,10 +43,10 @@ typedef struct knn_side {
 SIAM_HIDDEN char *knn_side_path(const char *dbfile, int64_t model_id);
 
 /* Maps the sidecar at path if it is one (magic, version, byte order),
- * of exactly tag, and self-consistent: its size is exactly what its
- * header implies, its scale and offsets are finite, every row's
- * residual lies within the stated maximum and the ids ascend (what the
- * int8 pass and the tie order rely on).  Returns 0 (s filled; close
+ * of exactly tag, and self-consistent: its header and offsets pass
+ * their CRC-32, its size is exactly what its header implies, its scale
+ * and offsets are finite.  The rows are not read (see knn_sidecar.c:
+ * the cost is the header's, whatever n).  Returns 0 (s filled; close
  * with knn_side_close), or -1: missing, stale or invalid, s zeroed;
  * the caller then reads the database as if there were no file. */
 SIAM_HIDDEN int knn_side_open(knn_side *s, const char *path,
@@ -57,8 +57,9 @@ SIAM_HIDDEN void knn_side_close(knn_side *s);
 /* Replaces path with a sidecar of n rows (ids ascending, x n by dim,
  * q8 the coded copy of x) tagged tag, with permissions mode & 0666
  * (the database's; -1: 0600): written to a unique temporary
- * file beside it, flushed (fsync), renamed over path, the directory
- * flushed.  Returns 0, or -1 with path as it was and the temporary
+ * file beside it ("PATH.XXXXXX", locked while written; those a killed
+ * writer left are removed first), flushed (fsync), renamed over path,
+ * the directory flushed.  Returns 0, or -1 with path as it was and the temporary
  * removed (no write access, disk full): a sidecar is a cache, and the
  * caller carries on without it. */
 SIAM_HIDDEN int knn_side_write(const char *path, int mode,

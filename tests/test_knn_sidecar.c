@@ -2,8 +2,9 @@
  * test_knn_sidecar.c -- siam_knn's sidecar ("DB-knn-MODEL",
  * src/knn_sidecar.c) never changes an answer: with it, without it,
  * after images are added and deleted (images_gen moves), with a stale,
- * truncated or corrupt file in its place, for two models, and while
- * another connection holds an uncommitted insert, siam_knn returns
+ * truncated or corrupt file in its place (a header that fails its CRC
+ * is refused; damaged residuals are used and answer exactly), for two
+ * models, and while another connection holds an uncommitted insert, siam_knn returns
  * exactly what the slow reference returns -- ORDER BY siam_distance,
  * id -- ids, distances and order, ties included (the vectors are drawn
  * from a coarse grid, with duplicates, so ties are many).  Whether the
@@ -17,10 +18,15 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <utime.h>
 
@@ -185,6 +191,33 @@ static void spill(const char *p, const void *b, size_t len)
 	}
 }
 
+/* A child process that creates path and holds its lock, as a writer
+ * does while it writes; returns once it holds it. */
+static pid_t hold(const char *path)
+{
+	int p[2];
+	char c;
+	if (pipe(p) != 0) {
+		printf("Bail out! pipe\n");
+		exit(1);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_RDWR | O_CREAT, 0600);
+		if (fd >= 0 && flock(fd, LOCK_EX) == 0)
+			(void)!write(p[1], "1", 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1) {
+		printf("Bail out! hold %s\n", path);
+		exit(1);
+	}
+	close(p[0]);
+	return pid;
+}
+
 /* A fresh connection answers right; 1 if it used the marked file. */
 static int fresh(const char *what, const char *side)
 {
@@ -267,15 +300,38 @@ int main(void)
 	       "used");
 	free(b);
 
-	b = slurp(side1, &slen);
+	/* The header and lo carry a CRC: a change that leaves every field
+	 * plausible (the last bit of scale, of lo[0], a reserved byte) is
+	 * refused. */
+	static const char *const what[] = {"scale", "lo[0]", "reserved"};
 	int64_t n;
+	b = slurp(side1, &slen);
 	memcpy(&n, b + 32, 8);
 	size_t resid = (128 + (size_t)n * 8 + 63) / 64 * 64;
-	double huge = 1e300;
-	memcpy(b + resid + 3 * 8, &huge, 8);
+	size_t lo = (resid + (size_t)n * 8 + 63) / 64 * 64;
+	size_t at[] = {48, lo, 100};
+	free(b);
+	for (int i = 0; i < 3; i++) {
+		b = slurp(side1, &slen);
+		b[at[i]] ^= 1;
+		spill(side1, b, slen);
+		tap_ok(!fresh(what[i], side1), "a sidecar whose %s changed by "
+		       "one bit fails its CRC and is rebuilt", what[i]);
+		free(b);
+	}
+
+	/* The rows are not read on opening: residuals out of range (huge,
+	 * NaN, negative) are taken at resid_max by the search, which stays
+	 * exact and in bounds. */
+	b = slurp(side1, &slen);
+	double bad[] = {1e300, NAN, -1, INFINITY};
+	for (int i = 0; i < 4; i++)
+		for (int64_t r = i; r < n; r += 7)
+			memcpy(b + resid + (size_t)r * 8, &bad[i], 8);
 	spill(side1, b, slen);
-	tap_ok(!fresh("residual above its maximum", side1),
-	       "a residual above resid_max is refused");
+	tap_ok(fresh("residuals out of range", side1),
+	       "a sidecar with residuals out of range is used, and answers "
+	       "exactly");
 	b[0] = 'X';
 	spill(side1, b, slen);
 	tap_ok(!fresh("bad magic", side1), "a bad magic is refused");
@@ -288,6 +344,21 @@ int main(void)
 	agree(db, 1, "SIAM_KNN_SIDECAR=0");
 	tap_ok(!exists(side1), "SIAM_KNN_SIDECAR=0 writes no sidecar");
 	siam_db_close(db);
+
+	/* SIAM_KNN_SIDECAR=read (siam serve): none written, a fresh one
+	 * used. */
+	setenv("SIAM_KNN_SIDECAR", "read", 1);
+	db = open_db();
+	agree(db, 1, "SIAM_KNN_SIDECAR=read");
+	tap_ok(!exists(side1), "SIAM_KNN_SIDECAR=read writes no sidecar");
+	siam_db_close(db);
+	unsetenv("SIAM_KNN_SIDECAR");
+	db = open_db();
+	agree(db, 1, "rewritten");
+	siam_db_close(db);
+	setenv("SIAM_KNN_SIDECAR", "read", 1);
+	tap_ok(fresh("SIAM_KNN_SIDECAR=read, file there", side1),
+	       "SIAM_KNN_SIDECAR=read maps a fresh sidecar");
 	unsetenv("SIAM_KNN_SIDECAR");
 
 	/* 6. A writer's uncommitted insert: the writer sees it, a reader
@@ -322,7 +393,38 @@ int main(void)
 	tap_ok(knn_side_path("", 1) == NULL && knn_side_path(NULL, 1) == NULL,
 	       "no sidecar for an in-memory database");
 
-	/* 8. An in-memory database answers the same, with no file. */
+	/* 8. Temporaries: a writer killed with -9 leaves its temporary; the
+	 * next writer removes it, and every other one no live writer holds
+	 * (a lock), but not a live writer's, nor other names. */
+	char t_dead[200], t_kill[200], t_live[200], t_keep[200], t_long[200];
+	snprintf(t_dead, sizeof t_dead, "%s.Dead01", side1);
+	snprintf(t_kill, sizeof t_kill, "%s.Kill02", side1);
+	snprintf(t_live, sizeof t_live, "%s.Live03", side1);
+	snprintf(t_keep, sizeof t_keep, "%s.keep", side1);
+	snprintf(t_long, sizeof t_long, "%s.Dead01x", side1);
+	spill(t_dead, "x", 1);
+	spill(t_keep, "x", 1);
+	spill(t_long, "x", 1);
+	pid_t kid_kill = hold(t_kill), kid_live = hold(t_live);
+	kill(kid_kill, SIGKILL);
+	waitpid(kid_kill, NULL, 0);
+	tap_ok(exists(t_kill), "a writer killed with -9 leaves its temporary");
+	unlink(side1);
+	db = open_db();
+	agree(db, 1, "beside stale temporaries");
+	siam_db_close(db);
+	tap_ok(exists(side1), "the sidecar is written");
+	tap_ok(!exists(t_dead) && !exists(t_kill), "the next writer removed "
+	       "the temporaries no writer holds");
+	tap_ok(exists(t_live), "but not a live writer's");
+	tap_ok(exists(t_keep) && exists(t_long), "nor other names");
+	kill(kid_live, SIGKILL);
+	waitpid(kid_live, NULL, 0);
+	unlink(t_live);
+	unlink(t_keep);
+	unlink(t_long);
+
+	/* 9. An in-memory database answers the same, with no file. */
 	sqlite3 *m = NULL;
 	siam_error err = {0};
 	if (siam_db_open(&m, ":memory:", SIAM_DB_CREATE, &err) == 0) {

@@ -207,3 +207,20 @@ void cli_text_path(FILE *f, const char *s)
 	}
 	fputc('"', f);
 }
+
+void cli_knn_refresh(sqlite3 *db, int64_t model_id)
+{
+	/* The query is one of the images' own embeddings: any vector of
+	 * the right length would do, and there is none without images. */
+	static const char sql[] =
+		"SELECT count(*) FROM siam_knn WHERE query = (SELECT embedding"
+		" FROM images WHERE model_id = ?1 AND embedding IS NOT NULL"
+		" LIMIT 1) AND k = 1 AND model_id = ?1";
+	sqlite3_stmt *st = NULL;
+	if (model_id <= 0 ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, model_id);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+}

@@ -29,6 +29,15 @@ int cli_db_model(const char *cmd, sqlite3 *db, const char *given,
                  const char *const *images, int nimages, int store,
                  siam_model **m, int64_t *id, char *name, size_t len);
 
+/* After a command that changed the images (index, dedup): brings the
+ * nearest-neighbour sidecar of model_id up to date now, so that the next
+ * 'siam query' does not pay for it, by running one siam_knn query, which
+ * maps a fresh sidecar or reads the matrix and writes one under its own
+ * rules (a database file in a writable folder, at least 4096 images,
+ * SIAM_KNN_SIDECAR not 0 or read; siam-sql(7)).  A cache: nothing is
+ * reported, whatever happens. */
+void cli_knn_refresh(sqlite3 *db, int64_t model_id);
+
 /* Prints s for a text listing: as is when it has no control bytes,
  * else C-quoted ("a\nb") so that one path stays on one line. */
 void cli_text_path(FILE *f, const char *s);

@@ -976,6 +976,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		if (!quiet && fmt == 't' && st.indexed)
 			fprintf(stderr, "siam dedup: indexed %ld new image%s\n",
 			        st.indexed, st.indexed == 1 ? "" : "s");
+		cli_knn_refresh(db, model_id);
 	}
 	if (model_id == 0) {
 		cli_error("dedup", "%s: nothing indexed: give the folders to "

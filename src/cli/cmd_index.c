@@ -379,8 +379,10 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		        st.errors == 1 ? "" : "s");
 		show_errors(db, since, st.errors);
 	}
-	if (!rc)
+	if (!rc) {
+		cli_knn_refresh(db, model_id);
 		status = st.errors ? SIAM_EXIT_PARTIAL : SIAM_EXIT_OK;
+	}
 done:
 #ifdef SIAM_MPI
 	if (farm)

@@ -346,6 +346,10 @@ static int run(int argc, char **argv, cli_ctx *cctx)
 	cctx->db_path = dbpath;
 	if (cli_setup(cctx))
 		goto done;
+	/* Writes nothing, not even siam_knn's sidecar (it maps one that
+	 * siam index left; SIAM_KNN_SIDECAR in siam-sql(7)).  Before any
+	 * thread: setenv is not thread-safe. */
+	setenv("SIAM_KNN_SIDECAR", "read", 0);
 	if (cctx->db) {
 		siam_error err = { 0, "" };
 		int64_t cur = 0;

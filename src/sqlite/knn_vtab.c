@@ -16,7 +16,10 @@
  * transaction, the same snapshot the fallback load would read, so a
  * writer committing meanwhile can only make the file stale (not used),
  * never wrong.  Where the file cannot be written (read-only directory,
- * disk full) or SIAM_KNN_SIDECAR=0 is set, queries work as before.
+ * disk full) or SIAM_KNN_SIDECAR=0 is set, queries work as before;
+ * SIAM_KNN_SIDECAR=read maps a fresh file but never writes one (siam
+ * serve, which writes nothing; siam index writes it instead, see
+ * cli_knn_refresh).
  */
 #include "db/sqlite_api.h"
 
@@ -312,7 +315,9 @@ static void knn_side_save(knn_vtab *vt, const char *path, i64 gen)
 {
 	struct stat st;
 	const char *db = sqlite3_db_filename(vt->sv.db, "main");
-	if (!path || vt->n < KNN8_MIN_ROWS || !db || stat(db, &st) != 0)
+	const char *env = getenv("SIAM_KNN_SIDECAR");
+	if (!path || vt->n < KNN8_MIN_ROWS || !db || stat(db, &st) != 0 ||
+	    (env && !strcmp(env, "read")))
 		return;
 	/* the directory: no sense coding what we cannot keep */
 	const char *slash = strrchr(path, '/');
