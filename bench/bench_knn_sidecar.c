@@ -14,6 +14,10 @@
  *
  * Each answer is checked against the plain float scan (knn_scan) over
  * the same mapped rows: same rows, same distances, same order.
+ * Beside each wall-clock time, the CPU time it took (the process's for
+ * cold, the thread's for warm): on a shared machine the wall clock
+ * counts the waits for a core, the CPU time does not (it still counts
+ * the memory stalls, and page faults for cold).
  *
  * usage: bench_knn_sidecar [--n N] [--runs R] [--file PATH] [--keep]
  */
@@ -25,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "bench_util.h"
 
@@ -53,15 +58,25 @@ static long rss_kb(const char *key)
 	return v;
 }
 
-/* One query on a mapping: its time; *same is 1 if it equals the scan. */
-static double one(const knn_side *s, int i, int check, int *same)
+static double cpu_now(clockid_t clk)
+{
+	struct timespec t;
+	clock_gettime(clk, &t);
+	return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* One query on a mapping: its time (*cpu: its thread's CPU time); *same
+ * is 1 if it equals the scan. */
+static double one(const knn_side *s, int i, int check, int *same,
+                  double *cpu)
 {
 	float q[DIM];
 	knn_hit a[K], b[K];
 	query_vec(q, i);
-	double t0 = now();
+	double c0 = cpu_now(CLOCK_THREAD_CPUTIME_ID), t0 = now();
 	int na = knn8_search(a, K, &s->q8, s->x, q, knn8_rows_best());
 	double t = now() - t0;
+	*cpu = cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
 	*same = 1;
 	if (check) {
 		int nb = knn_scan(b, K, s->x, s->n, DIM, q);
@@ -98,12 +113,14 @@ int main(int argc, char **argv)
 	knn_side_tag tag = {1, 12345, DIM};
 	knn_side s;
 	if (qi >= 0) { /* a cold query, in its own process */
-		double t0 = now();
+		double c0 = cpu_now(CLOCK_PROCESS_CPUTIME_ID), t0 = now();
 		if (knn_side_open(&s, path, &tag) < 0)
 			return 3;
 		int same;
-		one(&s, qi, 0, &same);
-		printf("%.6f %ld\n", now() - t0, rss_kb("VmHWM:"));
+		double cpu;
+		one(&s, qi, 0, &same, &cpu);
+		printf("%.6f %ld %.6f\n", now() - t0, rss_kb("VmHWM:"),
+		       cpu_now(CLOCK_PROCESS_CPUTIME_ID) - c0);
 		knn_side_close(&s);
 		return 0;
 	}
@@ -153,39 +170,43 @@ int main(int argc, char **argv)
 	       st.st_size / 1e6);
 
 	/* cold: a process per query */
-	double *t = malloc(16 * sizeof *t);
+	double *t = malloc(16 * sizeof *t), *tc = malloc(16 * sizeof *tc);
 	long hwm = 0;
 	for (int r = 0; r < runs; r++) {
 		char cmd[1200];
 		snprintf(cmd, sizeof cmd, "%s --file %s --query %d", argv[0],
 		         path, r);
 		FILE *p = popen(cmd, "r");
-		double in = -1;
+		double in = -1, cpu = -1;
 		long h = 0;
-		if (!p || fscanf(p, "%lf %ld", &in, &h) != 2) {
+		if (!p || fscanf(p, "%lf %ld %lf", &in, &h, &cpu) != 3) {
 			fprintf(stderr, "bench_knn_sidecar: %s failed\n", cmd);
 			return 1;
 		}
 		pclose(p);
 		t[r] = in;
+		tc[r] = cpu;
 		hwm = h > hwm ? h : hwm;
 	}
 	printf("  cold (new process: map, check, one query): median %.1f ms"
-	       " of %d, peak RSS %.0f MB\n", median(t, runs) * 1e3, runs,
+	       " of %d (CPU %.1f ms), peak RSS %.0f MB\n",
+	       median(t, runs) * 1e3, runs, median(tc, runs) * 1e3,
 	       hwm / 1e3);
 
 	int same_all = 1, same;
-	one(&s, 0, 0, &same);
+	double cpu;
+	one(&s, 0, 0, &same, &cpu);
 	for (int r = 0; r < 15; r++) {
-		t[r] = one(&s, r, 0, &same);
+		t[r] = one(&s, r, 0, &same, &cpu);
+		tc[r] = cpu;
 	}
 	long rss = rss_kb("VmRSS:");
-	printf("  warm (one mapping): median %.2f ms of 15, RSS %.0f MB "
-	       "(the codes are %.0f MB, the floats %.0f MB)\n",
-	       median(t, 15) * 1e3, rss / 1e3, (double)n * 64 / 1e6,
-	       (double)n * DIM * 4 / 1e6);
+	printf("  warm (one mapping): median %.2f ms of 15 (CPU %.2f ms), "
+	       "RSS %.0f MB (the codes are %.0f MB, the floats %.0f MB)\n",
+	       median(t, 15) * 1e3, median(tc, 15) * 1e3, rss / 1e3,
+	       (double)n * 64 / 1e6, (double)n * DIM * 4 / 1e6);
 	for (int r = 0; r < 3; r++) {
-		one(&s, r, 1, &same);
+		one(&s, r, 1, &same, &cpu);
 		same_all &= same;
 	}
 	printf("  3 answers = the plain float scan: %s\n",
@@ -194,5 +215,6 @@ int main(int argc, char **argv)
 	if (!keep)
 		unlink(path);
 	free(t);
+	free(tc);
 	return same_all ? 0 : 1;
 }

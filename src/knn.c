@@ -178,12 +178,42 @@ void knn8_rows_sse2(int32_t *out, const uint8_t *codes, int n,
 	}
 }
 
-/* AVX2, chosen at run time: the same with 16 codes per instruction. */
+/* AVX2, chosen at run time: the same with 16 codes per instruction,
+ * four rows at a time (each query load serves four rows, and one
+ * horizontal add tree sums four rows' lanes at once; integer sums, so
+ * the order changes nothing), the last n % 4 rows one by one. */
 __attribute__((target("avx2")))
 void knn8_rows_avx2(int32_t *out, const uint8_t *codes, int n,
                            int dpad, const int16_t *q)
 {
-	for (int i = 0; i < n; i++) {
+	int i = 0;
+	for (; i + 4 <= n; i += 4) {
+		const uint8_t *c = codes + (size_t)i * dpad;
+		__m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+		for (int j = 0; j < dpad; j += 16) {
+			__m256i qj = _mm256_loadu_si256((const __m256i *)(q + j));
+#define KNN8_ROW4(acc, r)                                                  \
+	do {                                                               \
+		__m256i d = _mm256_sub_epi16(qj, _mm256_cvtepu8_epi16(     \
+			_mm_loadu_si128((const __m128i *)(c + (size_t)(r) * \
+			                                  dpad + j))));      \
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(d, d));      \
+	} while (0)
+			KNN8_ROW4(a0, 0);
+			KNN8_ROW4(a1, 1);
+			KNN8_ROW4(a2, 2);
+			KNN8_ROW4(a3, 3);
+#undef KNN8_ROW4
+		}
+		/* lanes 0-3 of h: rows 0-3's sums of their lanes 0-3; lanes
+		 * 4-7: of their lanes 4-7 */
+		__m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a0, a1),
+		                              _mm256_hadd_epi32(a2, a3));
+		__m128i s = _mm_add_epi32(_mm256_castsi256_si128(h),
+		                          _mm256_extracti128_si256(h, 1));
+		_mm_storeu_si128((__m128i *)(void *)(out + i), s);
+	}
+	for (; i < n; i++) {
 		const uint8_t *c = codes + (size_t)i * dpad;
 		__m256i acc = _mm256_setzero_si256();
 		for (int j = 0; j < dpad; j += 16) {
