@@ -92,7 +92,8 @@ int dd_group(dd_image *im, int n, dd_edge *e, size_t ne, int keep,
 			e[i].a = e[i].b;
 			e[i].b = t;
 		}
-	qsort(e, ne, sizeof *e, dd_edge_cmp);
+	if (ne) /* no pairs: e may be NULL, which qsort must not get */
+		qsort(e, ne, sizeof *e, dd_edge_cmp);
 	for (size_t i = 0; i < ne; i++) {
 		if (e[i].a == e[i].b)
 			continue;

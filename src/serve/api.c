@@ -176,7 +176,9 @@ static int input_image(serve_ctx *ctx, const serve_req *q, const char *name,
 		                   "'%s' (an indexed image's id)", what, name,
 		                   idname);
 	image_ref ir = { 0 };
-	int rc = indexed_image(ctx, (const char *)fid->data, &ir, status, err);
+	/* an empty field has no data at all (found by fuzz_serve) */
+	int rc = indexed_image(ctx, fid->data ? (const char *)fid->data : "",
+	                       &ir, status, err);
 	if (!rc) {
 		siam_image_limits lim;
 		siam_image_limits_default(&lim);
@@ -321,8 +323,17 @@ static void api_search(serve_ctx *ctx, const serve_req *q, serve_resp *r)
 			goto done;
 		}
 	}
+	/* embed() takes a handle of its own for an image by id: holding
+	 * this one meanwhile would deadlock a full pool (--threads 1: the
+	 * first such search; found by tests/fuzz/fuzz_serve). */
+	serve_db_put(ctx, db);
+	db = NULL;
 	if (!found && embed(ctx, q, "image", "image", m, e, &status, &err)) {
 		serve_error(r, status, "%s", err.msg);
+		goto done;
+	}
+	if (!(db = serve_db_get(ctx, &err))) {
+		serve_error(r, 500, "%s", err.msg);
 		goto done;
 	}
 	if (siam_db_knn(db, ctx->db_model_id, e, D, (int)k, &hits, &n, &err)) {
