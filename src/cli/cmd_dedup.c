@@ -22,6 +22,7 @@
 #include "dedup_group.h"
 #include "dedup_pairs.h"
 #include "dedup_sheet.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -182,13 +183,21 @@ static int on_walk(void *arg, const siam_walk_entry *e)
 	if (e->size == 0) {
 		why = "empty file";
 	} else {
-		FILE *f = fopen(e->path, "rb");
-		size_t got = f ? fread(head, 1, sizeof head, f) : 0;
-		if (f)
-			fclose(f);
-		if (!f)
+		/* Through fileio: the walk saw a regular file, but it may
+		 * have become a FIFO since, and a FIFO must not block. */
+		siam_error err = { 0, "" };
+		struct stat st;
+		int fd;
+		ssize_t got = -1;
+		if (siam_open_regular(e->path, &fd, &st, &err) == 0) {
+			do
+				got = read(fd, head, sizeof head);
+			while (got < 0 && errno == EINTR);
+			close(fd);
+		}
+		if (got < 0)
 			why = "cannot be read";
-		else if (siam_sniff_image(head, got))
+		else if (siam_sniff_image(head, (size_t)got))
 			why = "cannot be decoded (truncated or corrupt)";
 	}
 	size_t len = strlen(e->path) + strlen(why) + 2;
@@ -214,37 +223,17 @@ static double model_threshold(const siam_model *m, const char **from)
 	return t;
 }
 
-/* Reads a whole file and hashes it: 0 and hex, -1 if unreadable. */
-static int file_sha256(const char *path, char hex[65])
+/* Reads a whole file and hashes it: 0 and hex, else -1 and err (a
+ * FIFO, device or directory is refused by fileio.c without blocking). */
+static int file_sha256(const char *path, char hex[65], siam_error *err)
 {
-	FILE *f = fopen(path, "rb");
 	unsigned char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int rc = -1;
-	if (!f)
+	size_t len = 0;
+	if (siam_read_file(path, SIZE_MAX / 2, &buf, &len, err))
 		return -1;
-	for (;;) {
-		if (len == cap) {
-			size_t c = cap ? 2 * cap : 1 << 16;
-			unsigned char *p = realloc(buf, c);
-			if (!p)
-				goto out;
-			buf = p;
-			cap = c;
-		}
-		size_t got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0)
-			break;
-	}
-	if (!ferror(f)) {
-		siam_sha256_hex(hex, buf, len);
-		rc = 0;
-	}
-out:
-	fclose(f);
+	siam_sha256_hex(hex, buf, len);
 	free(buf);
-	return rc;
+	return 0;
 }
 
 /* mkdir -p of the directory part of path. */
@@ -447,19 +436,31 @@ static int act_move(dd_run *d, const char *dir, char *manifest, size_t mlen,
 
 static int act_undo(const char *manifest, int quiet)
 {
-	FILE *f = fopen(manifest, "r");
+	/* Read whole through fileio (a FIFO or a device is refused, never
+	 * waited on), then parsed from memory. */
+	siam_error err = { 0, "" };
+	unsigned char *text = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	int restored = 0, already = 0, failed = 0, lineno = 0;
-	if (!f) {
-		cli_error("dedup", "%s: %s", manifest, strerror(errno));
+	if (siam_read_file(manifest, SIZE_MAX / 2, &text, &len, &err)) {
+		cli_error("dedup", "%s", err.msg);
 		return SIAM_EXIT_ERROR;
 	}
-	if (getline(&line, &cap, f) < 0 ||
+	if (len && !(f = fmemopen(text, len, "r"))) {
+		cli_error("dedup", "%s: %s", manifest, strerror(errno));
+		free(text);
+		return SIAM_EXIT_ERROR;
+	}
+	if (!f || getline(&line, &cap, f) < 0 ||
 	    strncmp(line, MANIFEST_HEAD, strlen(MANIFEST_HEAD))) {
 		cli_error("dedup", "%s: not a siam dedup manifest", manifest);
-		fclose(f);
+		if (f)
+			fclose(f);
 		free(line);
+		free(text);
 		return SIAM_EXIT_ERROR;
 	}
 	lineno = 1;
@@ -499,6 +500,7 @@ static int act_undo(const char *manifest, int quiet)
 	}
 	free(line);
 	fclose(f);
+	free(text);
 	if (!quiet)
 		printf("%d restored, %d already in place, %d failed\n", restored,
 		       already, failed);
@@ -538,8 +540,15 @@ static int act_files(dd_run *d, int act)
 			if (d->im[j].keeper && d->im[j].group == im->group)
 				k = &d->im[j];
 		char h[65], hk[65];
+		siam_error err = { 0, "" };
 		/* Act only on the bytes that were indexed. */
-		if (file_sha256(im->path, h) < 0 || strcmp(h, im->hash)) {
+		if (file_sha256(im->path, h, &err) < 0) {
+			cli_error("dedup", "%s: left alone: %s", im->path,
+			          err.msg);
+			d->failed++;
+			continue;
+		}
+		if (strcmp(h, im->hash)) {
 			cli_error("dedup", "%s: left alone: it changed since it "
 			          "was indexed", im->path);
 			d->failed++;
@@ -547,7 +556,7 @@ static int act_files(dd_run *d, int act)
 		}
 		if (act == ACT_HARDLINK) {
 			struct stat a, b;
-			if (!k || file_sha256(k->path, hk) < 0 ||
+			if (!k || file_sha256(k->path, hk, &err) < 0 ||
 			    strcmp(hk, h)) {
 				cli_error("dedup", "%s: not linked: its keeper "
 				          "changed", im->path);

@@ -18,7 +18,8 @@ B=${SIAM_BUILDDIR:?}
 F="$B/fuzz"
 time=${FUZZ_TIME:-60}
 jobs=${FUZZ_JOBS:-2}
-all="fuzz_image fuzz_model fuzz_idx fuzz_ckpt fuzz_json fuzz_sql"
+all="fuzz_image fuzz_model fuzz_idx fuzz_ckpt fuzz_ckpt_body fuzz_json fuzz_sql
+	fuzz_serve"
 targets=${FUZZ_TARGETS:-$all}
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 
