@@ -211,9 +211,20 @@ int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
  * unit length when the net ends in l2.  views = 1 is siam_net_embed.
  * Less jitter on classes the net never saw, for views times the work. */
 #define SIAM_MAX_VIEWS 9
-int siam_views_valid(int views); /* 1, 5 or 9 */
+/* views | SIAM_VIEWS_FLIP: each view is embedded as it is and mirrored
+ * left to right, and the embeddings of both are summed (then put back
+ * to unit length), so an image and its mirror get the same embedding by
+ * construction: bit for bit for one input with one view (the two sums
+ * add the same two floats), within rounding in a batch (the input and
+ * its mirror sit at other rows of the GEMMs) or over 5 or 9 views.
+ * Twice the work. */
+#define SIAM_VIEWS_FLIP 0x100
+int siam_views_valid(int views); /* 1, 5 or 9, with or without FLIP */
+int siam_views_count(int views); /* views without SIAM_VIEWS_FLIP */
 int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
                          float *out, siam_error *err);
+/* dst = src (c, h, w) mirrored left to right. */
+void siam_mirror_input(float *dst, const float *src, int c, int h, int w);
 /* dst = src (c, h, w) moved dx pixels right and dy down, the edge
  * pixels repeated into the gap. */
 void siam_shift_input(float *dst, const float *src, int c, int h, int w,
@@ -581,7 +592,8 @@ typedef struct siam_train_opts {
 	 * jitter of what a model does on classes it never saw drops. */
 	float ema;
 	/* Validate, and have the model embed, over this many views (1, 5
-	 * or 9; see siam_net_embed_views), so that the threshold is
+	 * or 9, each also mirrored with SIAM_VIEWS_FLIP; see
+	 * siam_net_embed_views), so that the threshold is
 	 * calibrated on the distances the model will measure.  Training
 	 * steps see single views.  Default 1. */
 	int views;
@@ -610,6 +622,11 @@ typedef struct siam_train_opts {
 	                         * command line), see siam_checkpoint_config */
 	siam_train_callback progress; /* may be NULL */
 	void *progress_arg;
+	/* > 0: stored as "near_threshold" in the model's metadata, the
+	 * distance under which siam dedup calls two images near-duplicates
+	 * (chosen by the caller, e.g. on a benchmark's tuning split);
+	 * 0: none stored.  Default 0. */
+	double near_threshold;
 } siam_train_opts;
 
 void siam_train_opts_default(siam_train_opts *o);

@@ -104,16 +104,22 @@ int siam_model_save_mem(const siam_model *m, void **out, size_t *outlen,
 	/* Written only when it is not 1: a model without views stays the
 	 * same bytes it always was (and older readers, which ignore keys
 	 * they do not know, still load it). */
-	if (hl >= 0 && (size_t)hl < sizeof header && m->views != 1)
+	if (hl >= 0 && (size_t)hl < sizeof header &&
+	    siam_views_count(m->views) != 1)
 		hl += snprintf(header + hl, sizeof header - (size_t)hl,
-		               "views=%d\n", m->views);
+		               "views=%d\n", siam_views_count(m->views));
+	if (hl >= 0 && (size_t)hl < sizeof header &&
+	    (m->views & SIAM_VIEWS_FLIP))
+		hl += snprintf(header + hl, sizeof header - (size_t)hl,
+		               "tta=flip\n");
 	if (hl < 0 || (size_t)hl >= sizeof header)
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "model header too long (spec of %zu bytes)",
 		                   strlen(siam_net_spec(m->net)));
 	if (!siam_views_valid(m->views))
 		return siam_errorf(err, SIAM_EINVAL,
-		                   "views must be 1, 5 or 9, not %d", m->views);
+		                   "views must be 1, 5 or 9, not %d",
+		                   siam_views_count(m->views));
 	size_t ml = m->meta ? strlen(m->meta) : 0;
 	if (ml > MAX_META)
 		return siam_errorf(err, SIAM_EINVAL,
@@ -314,6 +320,19 @@ int siam_model_load_mem(siam_model **out, const void *data, size_t len,
 			goto fail;
 		}
 		m->views = (int)views;
+	}
+	const char *tta = header_value(hdr, "tta");
+	if (tta) {
+		/* an embedding made otherwise than this reader can is
+		 * refused, never silently made without it */
+		if (strncmp(tta, "flip", 4) != 0 ||
+		    (tta[4] != '\n' && tta[4] != '\0')) {
+			rc = siam_errorf(err, SIAM_EFORMAT,
+			                 "%s: model header has an unknown 'tta' "
+			                 "(this siam knows tta=flip)", name);
+			goto fail;
+		}
+		m->views |= SIAM_VIEWS_FLIP;
 	}
 	if (ml > 0) {
 		m->meta = strndup((const char *)p + moff, ml);

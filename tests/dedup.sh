@@ -133,6 +133,14 @@ is "$(echo "$out" | grep ',duplicate,' | cut -d, -f2-4)" "duplicate,phash,0" \
 is "$("$SIAM" dedup --db "$T/db" --method exact --csv "$T/ph" 2>/dev/null | grep -c ',duplicate,')" 0 \
 	"--method exact: not a pair (other bytes)"
 
+# --method cnn: byte-identical copies are labelled identical (distance
+# 0), not "cnn 0"; a tiny threshold keeps the random model's other
+# pairs out
+make_tree
+out=$("$SIAM" dedup --db "$T/db3" --method cnn --threshold 1e-9 --csv "$T/p" 2>/dev/null)
+is "$(echo "$out" | grep ',duplicate,' | cut -d, -f2-4 | sort | uniq -c | tr -s ' ')" \
+	" 3 duplicate,identical,0" "--method cnn: the three identical copies, labelled identical"
+
 # --sheet: two groups of at most three files (the tree after --delete
 # has none, so a fresh one): 8 + 3 * 144 by 8 + 2 * 176 pixels
 make_tree

@@ -4,7 +4,11 @@
  * views equals one computed by hand from single-view embeddings (back
  * on the unit sphere only for nets ending in l2), one view is the plain
  * embedding, and a model keeps its views through a file and uses them
- * for images.
+ * for images.  With SIAM_VIEWS_FLIP (tta=flip): the mirror is the
+ * hand-made one, an input and its mirror embed the same (bit for bit
+ * one at a time, within rounding in a batch),
+ * the embedding is the normalised sum by hand, and a model keeps the
+ * flag through a file (an unknown tta is refused).
  */
 #include "internal.h"
 #include "siam_nn.h"
@@ -62,6 +66,163 @@ static double max_diff(const float *got, const double *want, size_t n)
 	for (size_t i = 0; i < n; i++)
 		m = fmax(m, fabs(got[i] - want[i]));
 	return m;
+}
+
+#define RGBARCH "in=3x8x6 conv3x4 relu pool2 fc16 relu fc6 l2"
+
+/* Replaces the n bytes of from (the first occurrence) by to in a saved
+ * model and puts the CRC-32 right again. */
+static void patch(unsigned char *buf, size_t len, const char *from,
+                  const char *to, size_t n)
+{
+	for (size_t i = 0; i + n <= len; i++)
+		if (!memcmp(buf + i, from, n)) {
+			memcpy(buf + i, to, n);
+			break;
+		}
+	uint32_t c = siam_crc32(0, buf, len - 4);
+	for (int k = 0; k < 4; k++)
+		buf[len - 4 + k] = (unsigned char)(c >> (8 * k));
+}
+
+static void test_flip(void)
+{
+	/* The mirror of a 2-channel 2x3 input, by hand. */
+	static const float src[12] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	static const float want_m[12] = { 3, 2, 1, 6, 5, 4,
+	                                  9, 8, 7, 12, 11, 10 };
+	float dst[12];
+	siam_mirror_input(dst, src, 2, 2, 3);
+	tap_ok(!memcmp(dst, want_m, sizeof dst),
+	       "mirror: each row reversed, in each channel");
+	tap_ok(siam_views_valid(1 | SIAM_VIEWS_FLIP) &&
+	       siam_views_valid(9 | SIAM_VIEWS_FLIP) &&
+	       !siam_views_valid(3 | SIAM_VIEWS_FLIP) &&
+	       siam_views_count(5 | SIAM_VIEWS_FLIP) == 5,
+	       "views with FLIP: valid counts and the count");
+
+	siam_error err = { 0 };
+	siam_net *net = NULL;
+	tap_int(siam_net_create(&net, RGBARCH, &err), 0, "an RGB net");
+	if (!net)
+		return;
+	siam_net_init(net, 7);
+	enum { B = 70 };
+	size_t in = siam_net_input_size(net);
+	int D = siam_net_embed_dim(net);
+	float *x = malloc(B * in * sizeof(float));
+	float *mx = malloc(B * in * sizeof(float));
+	float *a = malloc(B * D * sizeof(float));
+	float *b = malloc(B * D * sizeof(float));
+	float *p = malloc(2 * D * sizeof(float));
+	siam_rng rng;
+	siam_rng_seed(&rng, 11);
+	for (size_t i = 0; i < B * in; i++)
+		x[i] = siam_rng_uniform(&rng) * 2 - 1;
+	for (int i = 0; i < B; i++)
+		siam_mirror_input(mx + i * in, x + i * in, 3, 8, 6);
+
+	int v1 = 1 | SIAM_VIEWS_FLIP;
+	tap_int(siam_net_embed_views(net, x, B, v1, a, &err), 0, "tta=flip");
+	tap_int(siam_net_embed_views(net, mx, B, v1, b, &err), 0,
+	        "tta=flip, the mirrors");
+	/* In a batch an input and its mirror sit at other rows of the
+	 * GEMMs, whose kernels may round a row differently by position: the
+	 * same within rounding.  One input at a time (siam query, verify,
+	 * siam_embed) the two sums add the same two floats: bit for bit. */
+	double dm = 0;
+	for (size_t i = 0; i < (size_t)B * D; i++)
+		dm = fmax(dm, fabs(a[i] - b[i]));
+	tap_ok(dm < 1e-6, "a batch and its mirrors embed the same within "
+	       "rounding (max |diff| %.2g)", dm);
+	int same = 1;
+	for (int i = 0; i < B; i++) {
+		siam_net_embed_views(net, x + i * in, 1, v1, a, &err);
+		siam_net_embed_views(net, mx + i * in, 1, v1, b, &err);
+		same &= !memcmp(a, b, D * sizeof(float));
+	}
+	tap_ok(same, "one at a time: each input and its mirror, bit for bit");
+	siam_net_embed_views(net, x, B, v1, a, &err);
+	double worst = 0, unit = 0, moved = 0;
+	for (int i = 0; i < B; i++) {
+		float two[2 * 8 * 6 * 3];
+		memcpy(two, x + i * in, in * sizeof(float));
+		memcpy(two + in, mx + i * in, in * sizeof(float));
+		siam_net_embed(net, two, 2, p, &err);
+		double s[8], n = 0, un = 0;
+		for (int k = 0; k < D; k++) {
+			s[k] = (double)p[k] + p[D + k];
+			n += s[k] * s[k];
+			un += (double)a[i * D + k] * a[i * D + k];
+		}
+		for (int k = 0; k < D; k++) {
+			worst = fmax(worst, fabs(a[i * D + k] - s[k] / sqrt(n)));
+			moved = fmax(moved, fabs(a[i * D + k] - p[k]));
+		}
+		unit = fmax(unit, fabs(un - 1));
+	}
+	tap_ok(worst < 1e-6, "tta=flip = the sum of both by hand, "
+	       "normalised (max |diff| %.2g)", worst);
+	tap_ok(unit < 1e-5, "unit length (%.2g)", unit);
+	tap_ok(moved > 1e-3, "and not the plain embedding (%.2g)", moved);
+	int v5 = 5 | SIAM_VIEWS_FLIP;
+	siam_net_embed_views(net, x, B, v5, a, &err);
+	siam_net_embed_views(net, mx, B, v5, b, &err);
+	double d5 = 0;
+	for (size_t i = 0; i < (size_t)B * D; i++)
+		d5 = fmax(d5, fabs(a[i] - b[i]));
+	tap_ok(d5 < 1e-6, "5 views with tta=flip: the mirror within "
+	       "rounding (the same sums in another order; %.2g)", d5);
+
+	/* The model file. */
+	siam_model *m = NULL, *back = NULL;
+	siam_model_create(&m, RGBARCH, &err);
+	siam_net_init(m->net, 7);
+	m->views = 1 | SIAM_VIEWS_FLIP;
+	void *buf = NULL;
+	size_t len = 0;
+	tap_int(siam_model_save_mem(m, &buf, &len, &err), 0, "save, tta=flip");
+	tap_ok(contains(buf, len, "tta=flip\n", 9) &&
+	       !contains(buf, len, "views=", 6),
+	       "header says tta=flip (and no views=)");
+	tap_int(siam_model_load_mem(&back, buf, len, "mem", &err), 0, "load");
+	tap_int(back ? back->views : 0, 1 | SIAM_VIEWS_FLIP,
+	        "tta=flip loaded");
+	patch(buf, len, "tta=flip", "tta=blur", 8);
+	siam_model *bad = NULL;
+	tap_int(siam_model_load_mem(&bad, buf, len, "mem", &err),
+	        SIAM_EFORMAT, "tta=blur: refused");
+	tap_ok(strstr(err.msg, "tta") != NULL, "message: %s", err.msg);
+	free(buf);
+
+	/* An RGB image of the input's size and its mirror: the same. */
+	siam_image img = { .w = 6, .h = 8, .c = 3 }, mir = img;
+	img.px = malloc(6 * 8 * 3);
+	mir.px = malloc(6 * 8 * 3);
+	for (int i = 0; i < 6 * 8 * 3; i++)
+		img.px[i] = (unsigned char)(i * 53 % 256);
+	for (int y = 0; y < 8; y++)
+		for (int xx = 0; xx < 6; xx++)
+			for (int c = 0; c < 3; c++)
+				mir.px[(y * 6 + xx) * 3 + c] =
+					img.px[(y * 6 + 5 - xx) * 3 + c];
+	float ea[8], eb[8];
+	tap_int(back ? siam_model_embed_image(back, &img, ea, &err) : -1, 0,
+	        "embed an image");
+	tap_int(back ? siam_model_embed_image(back, &mir, eb, &err) : -1, 0,
+	        "embed its mirror");
+	tap_ok(!memcmp(ea, eb, D * sizeof(float)),
+	       "an image and its mirror: the same embedding, bit for bit");
+	free(img.px);
+	free(mir.px);
+	siam_model_free(m);
+	siam_model_free(back);
+	siam_net_free(net);
+	free(x);
+	free(mx);
+	free(a);
+	free(b);
+	free(p);
 }
 
 int main(void)
@@ -186,5 +347,6 @@ int main(void)
 	free(got);
 	free(plain);
 	free(want);
+	test_flip();
 	return tap_done();
 }

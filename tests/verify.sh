@@ -230,6 +230,29 @@ out=$("$siam" verify -m "$tmp/v.siam" --json "$dg/seven_a.png" \
 	"$dg/seven_a.png" 2>/dev/null)
 echo "$out" | grep -q '"distance":0[,.]' && echo "$out" | grep -q '"same":true'
 ok $? "a 5-view model: an image against itself is the same ($out)"
+# --tta flip and --near-threshold: the header and the metadata only;
+# training itself (the weights) is the same as without them.
+"$siam" train --data "mnist:$fx/mnist-mini" --tta blur -q -o "$tmp/x.siam" \
+	2>"$tmp/err"
+[ $? = 2 ] && grep -q -- "--tta" "$tmp/err"; ok $? "--tta blur: exit 2"
+"$siam" train --data "mnist:$fx/mnist-mini" --arch "$arch l2" --tta flip \
+	--near-threshold 0.3 --epochs 1 --pairs 64 --batch 16 -q -j 1 \
+	-o "$tmp/f.siam" 2>/dev/null
+ok $? "siam train --tta flip --near-threshold 0.3"
+"$siam" train --data "mnist:$fx/mnist-mini" --arch "$arch l2" \
+	--epochs 1 --pairs 64 --batch 16 -q -j 1 -o "$tmp/nf.siam" 2>/dev/null
+"$siam" info --model "$tmp/f.siam" --json >"$tmp/fi" 2>/dev/null
+grep -q '"tta":"flip","meta"' "$tmp/fi" && grep -q '"tta":"flip",' "$tmp/fi" &&
+	grep -q ',"near_threshold":0.3}' "$tmp/fi"
+ok $? "siam info: tta flip, and near_threshold last in the metadata"
+np=$(sed 's/.*"parameters":\([0-9]*\).*/\1/' "$tmp/fi")
+tail -c $((4 * np + 4)) "$tmp/f.siam" | head -c $((4 * np)) >"$tmp/fw"
+tail -c $((4 * np + 4)) "$tmp/nf.siam" | head -c $((4 * np)) >"$tmp/nfw"
+[ "$(wc -c <"$tmp/fw")" -eq $((4 * np)) ] && cmp -s "$tmp/fw" "$tmp/nfw"
+ok $? "the same weights with and without them ($np parameters)"
+"$siam" dedup --db "$tmp/fd.db" -m "$tmp/f.siam" "$dg" 2>"$tmp/err" >/dev/null
+grep -q "threshold 0.3 (the model's near-duplicate threshold)" "$tmp/err"
+ok $? "siam dedup uses the stored near-duplicate threshold"
 
 # The shipped unseen-class model: trained on 0-4 only, it must still tell
 # the shipped example digits 5-9 apart (chance: 50% AUC, 20% one-shot).

@@ -51,7 +51,8 @@ const struct cmd_entry cmd_dedup_entry = {
 	"  -d, --db FILE          the database (default siam.db; created)\n"
 	"  -m, --model FILE       the model (as siam index)\n"
 	"      --method M         exact, phash, cnn or all (default all:\n"
-	"                         identical bytes, or cnn distance)\n"
+	"                         identical bytes, or cnn distance; identical\n"
+	"                         files are found and labelled so by each)\n"
 	"      --threshold T      cnn distance (default: the model's\n"
 	"                         near-duplicate threshold, else its match\n"
 	"                         threshold)\n"
@@ -778,7 +779,7 @@ static int parse_method(const char *s)
 {
 	return !strcmp(s, "exact") ? DD_IDENTICAL :
 	       !strcmp(s, "phash") ? DD_PHASH | DD_IDENTICAL :
-	       !strcmp(s, "cnn") ? DD_CNN :
+	       !strcmp(s, "cnn") ? DD_CNN | DD_IDENTICAL :
 	       !strcmp(s, "all") ? DD_IDENTICAL | DD_CNN : -1;
 }
 

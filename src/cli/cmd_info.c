@@ -80,9 +80,13 @@ static void model_text(const siam_model *m, const char *name, int64_t id)
 	       p->digit ? " (digit convention)" : "", (double)p->mean,
 	       (double)p->std);
 	printf("parameters:  %zu\n", siam_net_num_params(m->net));
-	if (m->views > 1)
+	if (siam_views_count(m->views) > 1)
 		printf("views:       %d (an image embeds as the mean over "
-		       "itself and its 1-pixel shifts)\n", m->views);
+		       "itself and its 1-pixel shifts)\n",
+		       siam_views_count(m->views));
+	if (m->views & SIAM_VIEWS_FLIP)
+		printf("tta:         flip (an image and its mirror embed as "
+		       "the sum of both: the same)\n");
 	printf("threshold:   %.6g\n", (double)m->threshold);
 	/* The supcon loss has a temperature, not a margin; the field
 	 * still holds the option's default, which would mislead here.
@@ -104,11 +108,14 @@ static void model_json(const siam_model *m, const char *name, int64_t id)
 	cli_json_string(stdout, siam_net_spec(m->net));
 	printf(",\"embed_dim\":%d,\"input\":[%d,%d,%d],\"digit\":%s,"
 	       "\"mean\":%.6g,\"std\":%.6g,\"parameters\":%zu,"
-	       "\"views\":%d,\"threshold\":%.6g,\"margin\":%.6g,\"meta\":",
+	       "\"views\":%d,\"threshold\":%.6g,\"margin\":%.6g",
 	       siam_net_embed_dim(m->net), p->c, p->h, p->w,
 	       p->digit ? "true" : "false", (double)p->mean, (double)p->std,
-	       siam_net_num_params(m->net), m->views, (double)m->threshold,
-	       (double)m->margin);
+	       siam_net_num_params(m->net), siam_views_count(m->views),
+	       (double)m->threshold, (double)m->margin);
+	if (m->views & SIAM_VIEWS_FLIP)
+		printf(",\"tta\":\"flip\"");
+	printf(",\"meta\":");
 	/* meta is JSON text already; an empty one is null. */
 	if (m->meta && *m->meta)
 		fputs(m->meta, stdout);

@@ -81,6 +81,9 @@ const struct cmd_entry cmd_train_entry = {
 	"      --views N         the model embeds an image as the mean over N\n"
 	"                        views: itself and its 1-pixel shifts (1, 5\n"
 	"                        or 9; default 1)\n"
+	"      --tta flip        ... and each view also mirrored, the two\n"
+	"                        embeddings summed: an image and its mirror\n"
+	"                        embed the same (twice the work; default none)\n"
 	"      --glyphs F        this fraction of anchors and negatives are\n"
 	"                        glyphs: the top of one class's image over the\n"
 	"                        bottom of another's (or left beside right),\n"
@@ -90,6 +93,8 @@ const struct cmd_entry cmd_train_entry = {
 	"  -j, --threads N       threads for the network (default: cores)\n"
 	"Output:\n"
 	"  -o, --output FILE     the model file (default model.siam)\n"
+	"      --near-threshold T  store T as the model's near-duplicate\n"
+	"                        threshold (what siam dedup uses)\n"
 	"      --checkpoint FILE where Ctrl-C saves (default FILE.ckpt)\n"
 	"      --resume FILE     continue an interrupted run\n"
 	"  -q, --quiet           no progress, no per-epoch lines\n"
@@ -126,7 +131,8 @@ static void on_sigint(int sig)
 enum {
 	OPT_VALSPLIT = 256, OPT_DIGIT, OPT_MARGIN, OPT_LR, OPT_LRDECAY,
 	OPT_WD, OPT_AUGMENT, OPT_CKPT, OPT_RESUME, OPT_INST, OPT_INSTM,
-	OPT_GLYPHS, OPT_TEMP, OPT_EMA, OPT_VIEWS, OPT_COPIES
+	OPT_GLYPHS, OPT_TEMP, OPT_EMA, OPT_VIEWS, OPT_COPIES,
+	OPT_TTA, OPT_NEAR
 };
 
 /* Parses argv into cfg (adding to what is there).  Returns 0, or an
@@ -154,6 +160,8 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 		{ "ema", required_argument, NULL, OPT_EMA },
 		{ "views", required_argument, NULL, OPT_VIEWS },
 		{ "copies", required_argument, NULL, OPT_COPIES },
+		{ "tta", required_argument, NULL, OPT_TTA },
+		{ "near-threshold", required_argument, NULL, OPT_NEAR },
 		{ "temperature", required_argument, NULL, OPT_TEMP },
 		{ "seed", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 'j' },
@@ -280,7 +288,22 @@ static int parse(train_cfg *cfg, int argc, char **argv)
 			if (!siam_views_valid((int)l))
 				return cli_usage_error(E, "--views: 1, 5 or 9, "
 				                       "not %ld", l);
-			o->views = (int)l;
+			o->views = (int)l | (o->views & SIAM_VIEWS_FLIP);
+			break;
+		case OPT_TTA:
+			if (!strcmp(optarg, "flip"))
+				o->views |= SIAM_VIEWS_FLIP;
+			else if (!strcmp(optarg, "none"))
+				o->views &= ~SIAM_VIEWS_FLIP;
+			else
+				return cli_usage_error(E, "--tta: flip or none, "
+				                       "not '%s'", optarg);
+			break;
+		case OPT_NEAR:
+			if (cli_parse_float(E, "--near-threshold", optarg, 0,
+			                    1e5, &f))
+				return SIAM_EXIT_ERROR;
+			o->near_threshold = f;
 			break;
 		case OPT_COPIES:
 			if (!strcmp(optarg, "off"))

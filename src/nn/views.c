@@ -8,6 +8,11 @@
  * that jitter (on digits 5-9 for a model that saw only 0-4: ROC AUC up
  * by about 0.005 and 5-way one-shot accuracy by about 1 point), at the
  * price of one forward pass per view.
+ *
+ * With SIAM_VIEWS_FLIP each view is also embedded mirrored, and the two
+ * embeddings summed: an image and its mirror then get the same
+ * embedding whatever the weights learned (a horizontal flip is the edit
+ * a photo model found least reliably from augmentation alone).
  */
 #include "internal.h"
 #include "siam_nn.h"
@@ -19,9 +24,22 @@
 static const int view_dx[SIAM_MAX_VIEWS] = { 0, 1, -1, 0, 0, 1, -1, 1, -1 };
 static const int view_dy[SIAM_MAX_VIEWS] = { 0, 0, 0, 1, -1, 1, -1, -1, 1 };
 
+int siam_views_count(int views)
+{
+	return views & ~SIAM_VIEWS_FLIP;
+}
+
 int siam_views_valid(int views)
 {
-	return views == 1 || views == 5 || views == 9;
+	int n = siam_views_count(views);
+	return n == 1 || n == 5 || n == 9;
+}
+
+void siam_mirror_input(float *dst, const float *src, int c, int h, int w)
+{
+	for (size_t r = 0; r < (size_t)c * h; r++)
+		for (int x = 0; x < w; x++)
+			dst[r * w + x] = src[r * w + (w - 1 - x)];
 }
 
 void siam_shift_input(float *dst, const float *src, int c, int h, int w,
@@ -50,7 +68,12 @@ int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
 		return siam_net_embed(net, inp, B, out, err);
 	if (!siam_views_valid(views))
 		return siam_errorf(err, SIAM_EINVAL,
-		                   "views must be 1, 5 or 9, not %d", views);
+		                   "views must be 1, 5 or 9, not %d",
+		                   siam_views_count(views));
+	/* nv embeddings an input: view v's plain one at v * nf, its mirror
+	 * at v * nf + 1 */
+	int nf = views & SIAM_VIEWS_FLIP ? 2 : 1;
+	int nview = siam_views_count(views), nv = nview * nf;
 	if (B <= 0)
 		return siam_errorf(err, SIAM_EINVAL, "batch size must be "
 		                   "positive, got %d", B);
@@ -62,8 +85,8 @@ int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
 	/* Inputs in chunks, each chunk's views as one batch: memory stays
 	 * bounded and the GEMMs stay large. */
 	const int CHUNK = SIAM_MIN(B, 64);
-	float *x = siam_xmalloc_n((size_t)CHUNK * views, in * sizeof(float));
-	float *e = siam_xmalloc_n((size_t)CHUNK * views, D * sizeof(float));
+	float *x = siam_xmalloc_n((size_t)CHUNK * nv, in * sizeof(float));
+	float *e = siam_xmalloc_n((size_t)CHUNK * nv, D * sizeof(float));
 	int rc = 0;
 	if (!x || !e) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
@@ -71,21 +94,25 @@ int siam_net_embed_views(siam_net *net, const float *inp, int B, int views,
 	}
 	for (int s = 0; s < B && !rc; s += CHUNK) {
 		int n = SIAM_MIN(CHUNK, B - s);
-		for (int v = 0; v < views; v++)
-			for (int i = 0; i < n; i++)
-				siam_shift_input(x + ((size_t)v * n + i) * in,
-				                 inp + (size_t)(s + i) * in, c, h,
-				                 w, view_dx[v], view_dy[v]);
-		if ((rc = siam_net_embed(net, x, n * views, e, err)))
+		for (int v = 0; v < nview; v++)
+			for (int i = 0; i < n; i++) {
+				float *xv = x + ((size_t)v * nf * n + i) * in;
+				siam_shift_input(xv, inp + (size_t)(s + i) * in,
+				                 c, h, w, view_dx[v], view_dy[v]);
+				if (nf == 2)
+					siam_mirror_input(xv + (size_t)n * in,
+					                  xv, c, h, w);
+			}
+		if ((rc = siam_net_embed(net, x, n * nv, e, err)))
 			break;
 		for (int i = 0; i < n; i++) {
 			float *o = out + (size_t)(s + i) * D;
 			double norm = 0;
 			for (size_t k = 0; k < D; k++) {
 				double sum = 0;
-				for (int v = 0; v < views; v++)
+				for (int v = 0; v < nv; v++)
 					sum += e[((size_t)v * n + i) * D + k];
-				o[k] = (float)(sum / views);
+				o[k] = (float)(sum / nv);
 				norm += (double)o[k] * o[k];
 			}
 			/* The mean of unit vectors is shorter than one: back

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void put_str(bytes_out *b, const char *s)
@@ -49,6 +50,22 @@ static void put_json_str(bytes_out *b, const char *s)
 		}
 	}
 	put_str(b, "\"");
+}
+
+/* The shortest decimal that reads back as x, with ".0" on a whole
+ * number: what Python's json writes for a float, so a model whose
+ * threshold bench/neardup.py once stored keeps its bytes. */
+static void put_short(bytes_out *b, double x)
+{
+	char s[40];
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(s, sizeof s, "%.*g", prec, x);
+		if (strtod(s, NULL) == x)
+			break;
+	}
+	put_str(b, s);
+	if (!strpbrk(s, ".en"))
+		put_str(b, ".0");
 }
 
 static const char *loss_name(int loss)
@@ -90,8 +107,10 @@ char *train_meta_json(const train_run *r, int nvalidated)
 		put_fmt(&b, "\"glyphs\":%.9g,", (double)o->glyphs);
 	if (o->ema > 0)
 		put_fmt(&b, "\"ema\":%.9g,", (double)o->ema);
-	if (o->views != 1)
-		put_fmt(&b, "\"views\":%d,", o->views);
+	if (siam_views_count(o->views) != 1)
+		put_fmt(&b, "\"views\":%d,", siam_views_count(o->views));
+	if (o->views & SIAM_VIEWS_FLIP)
+		put_str(&b, "\"tta\":\"flip\",");
 	if (r->groups)
 		put_fmt(&b, "\"copies\":{\"max_bits\":%d,\"merged\":%d},",
 		        o->copies, r->nmerged);
@@ -139,7 +158,13 @@ char *train_meta_json(const train_run *r, int nvalidated)
 			        r->rec[e].val_acc, r->rec[e].val_auc);
 		put_str(&b, "}");
 	}
-	put_str(&b, "]}");
+	put_str(&b, "]");
+	/* last, where bench/neardup.py set-threshold used to add it */
+	if (o->near_threshold > 0) {
+		put_str(&b, ",\"near_threshold\":");
+		put_short(&b, o->near_threshold);
+	}
+	put_str(&b, "}");
 	bytes_put(&b, "", 1);
 	if (b.fail) {
 		free(b.p);

@@ -262,6 +262,9 @@ static int check_opts(const siam_train_opts *o, siam_error *err)
 	if (!siam_views_valid(o->views))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "views must be 1, 5 or 9");
+	if (!(o->near_threshold >= 0 && o->near_threshold < 1e6))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "near-duplicate threshold must be 0 or more");
 	if (!(o->ema >= 0 && o->ema < 1))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "ema decay must be in [0, 1)");
