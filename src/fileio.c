@@ -28,19 +28,35 @@ const char *siam_file_kind(mode_t m)
 	return "not a regular file";
 }
 
-int siam_read_fd(int fd, const char *name, size_t hint, size_t max,
-                 unsigned char **buf, size_t *len, siam_error *err)
+/* The body of both readers; spare: a buffer made here gets a quarter
+ * more room than the hint, for the next file. */
+static int read_into(int fd, const char *name, size_t hint, size_t max,
+                     unsigned char **buf, size_t *capp, size_t *len,
+                     int spare, siam_error *err)
 {
-	unsigned char *b = NULL, *nb;
-	size_t cap, n = 0;
-	int rc;
+	unsigned char *b = *buf, *nb;
+	size_t cap = *capp, n = 0;
+	int rc = 0;
 
 	/* One byte more than the hint, so that hitting EOF needs no
 	 * second allocation. */
-	cap = (hint && hint < max) ? hint + 1 : 65536;
-	b = malloc(cap);
-	if (!b)
-		return siam_errorf(err, SIAM_ENOMEM, "%s: out of memory", name);
+	size_t want = (hint && hint < max) ? hint + 1 : 65536;
+	/* A buffer four times too big for this file, kept from a huge
+	 * one, is given back rather than held for the rest of the run. */
+	if (!b || cap < want || (cap > ((size_t)64 << 20) && cap / 4 > want)) {
+		/* Nothing to keep: free first, no copy by realloc.  A kept
+		 * buffer gets room to spare, so that a slightly larger next
+		 * file does not replace it again. */
+		size_t room = spare && hint && want / 4 < max - hint
+		                      ? want + want / 4 : want;
+		free(b);
+		*buf = NULL;
+		*capp = 0;
+		if (!(b = malloc(room)))
+			return siam_errorf(err, SIAM_ENOMEM, "%s: out of memory",
+			                   name);
+		cap = room;
+	}
 	for (;;) {
 		ssize_t r;
 
@@ -51,7 +67,7 @@ int siam_read_fd(int fd, const char *name, size_t hint, size_t max,
 				rc = siam_errorf(err, SIAM_ETOOBIG,
 				                 "%s: more than %zu bytes, above "
 				                 "the limit", name, max);
-				goto fail;
+				break;
 			}
 			ncap = cap > (size_t)-1 / 2 ? (size_t)-1 : cap * 2;
 			if (max < (size_t)-1 && ncap > max + 1)
@@ -60,7 +76,7 @@ int siam_read_fd(int fd, const char *name, size_t hint, size_t max,
 			if (!nb) {
 				rc = siam_errorf(err, SIAM_ENOMEM,
 				                 "%s: out of memory", name);
-				goto fail;
+				break;
 			}
 			b = nb;
 			cap = ncap;
@@ -78,25 +94,42 @@ int siam_read_fd(int fd, const char *name, size_t hint, size_t max,
 			}
 			rc = siam_errorf(err, SIAM_EIO, "%s: %s", name,
 			                 strerror(errno));
-			goto fail;
+			break;
 		}
 		if (r == 0)
 			break;
 		n += (size_t)r;
 	}
-	if (n > max) {
+	if (!rc && n > max)
 		rc = siam_errorf(err, SIAM_ETOOBIG,
 		                 "%s: more than %zu bytes, above the limit",
 		                 name, max);
-		goto fail;
+	*buf = b;
+	*capp = cap;
+	*len = rc ? 0 : n;
+	return rc;
+}
+
+int siam_read_fd_reuse(int fd, const char *name, size_t hint, size_t max,
+                       unsigned char **buf, size_t *cap, size_t *len,
+                       siam_error *err)
+{
+	return read_into(fd, name, hint, max, buf, cap, len, 1, err);
+}
+
+int siam_read_fd(int fd, const char *name, size_t hint, size_t max,
+                 unsigned char **buf, size_t *len, siam_error *err)
+{
+	unsigned char *b = NULL;
+	size_t cap = 0;
+	int rc = read_into(fd, name, hint, max, &b, &cap, len, 0, err);
+
+	if (rc) {
+		free(b);
+		return rc;
 	}
 	*buf = b;
-	*len = n;
 	return 0;
-
-fail:
-	free(b);
-	return rc;
 }
 
 int siam_open_regular(const char *path, int *fd, struct stat *st,

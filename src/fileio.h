@@ -31,6 +31,16 @@ SIAM_HIDDEN int siam_read_fd(int fd, const char *name, size_t hint,
                              size_t max, unsigned char **buf, size_t *len,
                              siam_error *err);
 
+/* siam_read_fd into a buffer kept between calls: *buf (NULL at first)
+ * of *cap bytes is reused when the file fits, else replaced; it stays
+ * the caller's, to free once, even on an error (then *len is 0).  For a
+ * worker that reads file after file: no fresh pages (page faults, and
+ * an munmap with its TLB flush) for every file. */
+SIAM_HIDDEN int siam_read_fd_reuse(int fd, const char *name, size_t hint,
+                                   size_t max, unsigned char **buf,
+                                   size_t *cap, size_t *len,
+                                   siam_error *err);
+
 /* What a file of mode m is, for "PATH: not a regular file (KIND)": "a
  * directory", "a FIFO", "a socket", "a character device", "a block
  * device", else "not a regular file". */

@@ -48,4 +48,17 @@ static inline void *siam_grow(void *p, size_t *cap, size_t sz, size_t first)
  * SHA-NI path against.  Not exported. */
 void index_sha256_ref(unsigned char out[32], const void *data, size_t len);
 
+/* The perceptual hash through the reference code (the picture made gray
+ * whole, then resized): what tests compare siam_phash with.  Not
+ * exported. */
+int index_phash_ref(uint64_t *out, const siam_image *img, siam_error *err);
+
+/* The area resize of 8-bit pixels (rows of `stride` bytes, c
+ * interleaved channels) to dh rows of dw*c floats, as the preprocessing
+ * runs it (reference 0: the fast integer code) or through the
+ * reference loop (1) the tests compare it with (src/preprocess.c).  Not
+ * exported. */
+void pre_resize_u8(float *dst, int dw, int dh, const unsigned char *src,
+                   size_t stride, int sw, int sh, int c, int reference);
+
 #endif

@@ -144,6 +144,17 @@ int main(void)
 			same &= !memcmp(f, r, 32);
 		}
 		tap_ok(same, "sha256: fast path = portable reference, lengths 0..256");
+		/* Random lengths up to 10000 at every misalignment. */
+		same = 1;
+		for (int i = 0; i < 300; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			size_t len = (size_t)(x % 10001), off = (size_t)i % 61;
+			siam_sha256(f, buf + off, len);
+			index_sha256_ref(r, buf + off, len);
+			same &= !memcmp(f, r, 32);
+		}
+		tap_ok(same, "sha256: fast path = portable reference, 300 random "
+		       "lengths 0..10000 at offsets 0..60");
 		siam_sha256(f, buf, BIG);
 		index_sha256_ref(r, buf, BIG);
 		tap_ok(!memcmp(f, r, 32), "sha256: fast path = portable reference on 1 MiB");
@@ -231,6 +242,44 @@ int main(void)
 	        "an empty image is SIAM_EINVAL");
 	tap_int(siam_hamming64(0, ~0ull), 64, "hamming of 0 and ~0");
 	tap_int(siam_hamming64(0x5ull, 0x6ull), 2, "hamming of 5 and 6");
+
+	/* The row-at-a-time hash against the reference (the picture made
+	 * gray whole, then resized): the same bits on odd sizes, gray and
+	 * RGB, noise and smooth pictures, wider and taller than 32. */
+	{
+		static const int sz[][2] = { { 500, 375 }, { 375, 500 },
+		                             { 641, 479 }, { 4000, 7 },
+		                             { 7, 4000 },  { 1, 1 },
+		                             { 31, 33 },   { 32, 32 },
+		                             { 33, 31 },   { 97, 61 } };
+		uint64_t x = 88172645463325252ULL;
+		int same = 1, n = 0;
+		for (size_t s = 0; s < sizeof sz / sizeof *sz; s++)
+			for (int c = 1; c <= 3; c += 2)
+				for (int smooth = 0; smooth < 2; smooth++) {
+					int w = sz[s][0], h = sz[s][1];
+					unsigned char *px = malloc((size_t)w * h * c);
+					for (size_t i = 0; i < (size_t)w * h * c; i++) {
+						x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+						px[i] = smooth ? (unsigned char)(i * 7 / (size_t)(w * c) + (i % c) * 40)
+						               : (unsigned char)x;
+					}
+					siam_image im = { .w = w, .h = h, .c = c, .px = px };
+					uint64_t hf = 1, hr = 2;
+					int rf = siam_phash(&hf, &im, &err);
+					int rr = index_phash_ref(&hr, &im, &err);
+					if (rf || rr || hf != hr) {
+						if (same)
+							tap_diag("%dx%dx%d: %016llx vs %016llx",
+							         w, h, c, (unsigned long long)hf,
+							         (unsigned long long)hr);
+						same = 0;
+					}
+					n++;
+					free(px);
+				}
+		tap_ok(same, "phash row at a time = the reference (%d pictures)", n);
+	}
 
 	free(g);
 	free(g2);

@@ -288,17 +288,88 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int siam_phash(uint64_t *out, const siam_image *img, siam_error *err)
+/* The same 32x32 picture as gray + area_resize above, bit for bit, a
+ * row at a time: each source row is made gray once (into a row buffer,
+ * not a float copy of the whole picture, whose pages were a fresh
+ * mmap and page faults for every file) and added to the outputs it
+ * covers.  Every output still sums the same products (wx * wy) * gray
+ * in the same order (rows down, then pixels across), so the doubles
+ * and the hash are the ones of the reference.  Returns -1 when out of
+ * memory. */
+static int area_resize_rows(float *dst, const siam_image *img)
 {
-	*out = 0;
-	if (!img || !img->px || img->w <= 0 || img->h <= 0 ||
-	    (img->c != 1 && img->c != 3))
-		return siam_errorf(err, SIAM_EINVAL,
-		                   "perceptual hash: empty or malformed image");
+	const int sw = img->w, sh = img->h, c = img->c;
+	double sx = (double)sw / PH_N, sy = (double)sh / PH_N;
+	/* Each output column covers at most ceil(sx) + 1 source pixels. */
+	size_t cap = (size_t)sw + 2 * PH_N, nt = 0;
+	int tfirst[PH_N], tn[PH_N];
+	size_t toff[PH_N];
+	double *wx = siam_xmalloc_n(cap, sizeof *wx);
+	float *row = siam_xmalloc_n((size_t)sw, sizeof *row);
+	int have = -1; /* the source row in row[] */
+
+	if (!wx || !row) {
+		free(wx);
+		free(row);
+		return -1;
+	}
+	for (int ox = 0; ox < PH_N; ox++) {
+		double x0 = ox * sx, x1 = x0 + sx;
+		tfirst[ox] = 0;
+		tn[ox] = 0;
+		toff[ox] = nt;
+		for (int x = (int)x0; x < sw && x < x1; x++) {
+			double w = SIAM_MIN(x + 1.0, x1) - SIAM_MAX((double)x, x0);
+			/* The reference skips w <= 0; adding 0 * wy * gray
+			 * (gray >= 0) to a sum leaves it as it is. */
+			if (!tn[ox])
+				tfirst[ox] = x;
+			wx[nt++] = w > 0 ? w : 0.0;
+			tn[ox]++;
+		}
+	}
+	for (int oy = 0; oy < PH_N; oy++) {
+		double y0 = oy * sy, y1 = y0 + sy, acc[PH_N] = { 0 };
+		for (int y = (int)y0; y < sh && y < y1; y++) {
+			double wy = SIAM_MIN(y + 1.0, y1) - SIAM_MAX((double)y, y0);
+			if (wy <= 0)
+				continue;
+			if (have != y) {
+				const unsigned char *p = img->px + (size_t)y * sw * c;
+				if (c == 1)
+					for (int x = 0; x < sw; x++)
+						row[x] = p[x];
+				else
+					for (int x = 0; x < sw; x++)
+						row[x] = 0.299f * p[3 * x] +
+						         0.587f * p[3 * x + 1] +
+						         0.114f * p[3 * x + 2];
+				have = y;
+			}
+			for (int ox = 0; ox < PH_N; ox++) {
+				const double *w = wx + toff[ox];
+				const float *r = row + tfirst[ox];
+				double a = acc[ox];
+				for (int i = 0; i < tn[ox]; i++)
+					a += w[i] * wy * r[i];
+				acc[ox] = a;
+			}
+		}
+		for (int ox = 0; ox < PH_N; ox++)
+			dst[oy * PH_N + ox] = (float)(acc[ox] / (sx * sy));
+	}
+	free(wx);
+	free(row);
+	return 0;
+}
+
+/* The reference: the picture made gray whole, then area_resize. */
+static int phash_small_ref(float *small, const siam_image *img)
+{
 	size_t npx = (size_t)img->w * img->h;
 	float *gray = siam_xmalloc_n(npx, sizeof *gray);
 	if (!gray)
-		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+		return -1;
 	const unsigned char *p = img->px;
 	if (img->c == 1) {
 		for (size_t i = 0; i < npx; i++)
@@ -308,9 +379,23 @@ int siam_phash(uint64_t *out, const siam_image *img, siam_error *err)
 			gray[i] = 0.299f * p[3 * i] + 0.587f * p[3 * i + 1] +
 			          0.114f * p[3 * i + 2];
 	}
-	float small[PH_N * PH_N];
 	area_resize(small, gray, img->w, img->h);
 	free(gray);
+	return 0;
+}
+
+static int phash_with(uint64_t *out, const siam_image *img, int reference,
+                      siam_error *err)
+{
+	*out = 0;
+	if (!img || !img->px || img->w <= 0 || img->h <= 0 ||
+	    (img->c != 1 && img->c != 3))
+		return siam_errorf(err, SIAM_EINVAL,
+		                   "perceptual hash: empty or malformed image");
+	float small[PH_N * PH_N];
+	if (reference ? phash_small_ref(small, img)
+	              : area_resize_rows(small, img))
+		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
 
 	/* DCT-II, unnormalised: X(u) = sum_n x(n) cos(pi (n + 1/2) u / N).
 	 * A constant factor per coefficient would not change a comparison
@@ -342,6 +427,16 @@ int siam_phash(uint64_t *out, const siam_image *img, siam_error *err)
 			h |= 1ull << (63 - i);
 	*out = h;
 	return 0;
+}
+
+int siam_phash(uint64_t *out, const siam_image *img, siam_error *err)
+{
+	return phash_with(out, img, 0, err);
+}
+
+int index_phash_ref(uint64_t *out, const siam_image *img, siam_error *err)
+{
+	return phash_with(out, img, 1, err);
 }
 
 int siam_hamming64(uint64_t a, uint64_t b)

@@ -182,8 +182,14 @@ typedef struct pipeline {
 
 static double now_s(void);
 
-/* Fills r for job jb; runs in a worker thread, touches only r. */
-static void process_job(pipeline *p, const job *jb, result *r)
+/* A worker's own read buffer, kept from file to file. */
+typedef struct wbuf {
+	unsigned char *p;
+	size_t cap;
+} wbuf;
+
+/* Fills r for job jb; runs in a worker thread, touches only r and wb. */
+static void process_job(pipeline *p, const job *jb, result *r, wbuf *wb)
 {
 	double t = now_s(), t1;
 	siam_error e = { 0, "" };
@@ -224,9 +230,11 @@ static void process_job(pipeline *p, const job *jb, result *r)
 			r->kind = R_NOTIMAGE;
 			goto done;
 		}
-		if ((rc = siam_read_fd(fd, jb->path, (size_t)st.st_size,
-		                       p->o->limits.max_bytes, &data, &len,
-		                       &e)))
+		rc = siam_read_fd_reuse(fd, jb->path, (size_t)st.st_size,
+		                        p->o->limits.max_bytes, &wb->p,
+		                        &wb->cap, &len, &e);
+		data = wb->p;
+		if (rc)
 			goto fail;
 	}
 	r->size = (int64_t)len;
@@ -244,8 +252,6 @@ static void process_job(pipeline *p, const job *jb, result *r)
 		siam_image_limits_want(&lim, &p->model->pre);
 	if ((rc = siam_image_decode(&img, data, len, jb->path, &lim, &e)))
 		goto fail;
-	free(data);
-	data = NULL;
 	r->secs[1] = (t = now_s()) - t1;
 	r->width = img.full_w;
 	r->height = img.full_h;
@@ -268,7 +274,8 @@ fail:
 done:
 	if (fd >= 0)
 		close(fd);
-	free(data);
+	if (data != wb->p)
+		free(data); /* a URL's bytes */
 	siam_image_release(&img);
 }
 
@@ -277,6 +284,7 @@ done:
 static void worker(void *arg, int t, int T)
 {
 	pipeline *p = arg;
+	wbuf wb = { NULL, 0 };
 	(void)t, (void)T;
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -290,13 +298,14 @@ static void worker(void *arg, int t, int T)
 		/* Slot j % window is free: its last job, j - window, has
 		 * been consumed, since j < consumed + window. */
 		result *r = &p->ring[j % p->window];
-		process_job(p, &p->jobs[j], r);
+		process_job(p, &p->jobs[j], r, &wb);
 		pthread_mutex_lock(&p->mu);
 		r->ready = 1;
 		if (j == p->consumed)
 			pthread_cond_signal(&p->cv_done);
 	}
 	pthread_mutex_unlock(&p->mu);
+	free(wb.p);
 }
 
 /* ------------------------------------------------------------------ */
