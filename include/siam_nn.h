@@ -269,6 +269,37 @@ siam_adam *siam_trainer_adam(siam_trainer *t);
 void siam_trainer_state(siam_trainer *t, float **m, float **v,
                         float **ema);
 
+/* Data-parallel training: how the ranks of one run (mpirun siam train)
+ * talk.  libsiam links no MPI; the program fills this in (src/mpi/).
+ * Every function returns 0 or an error filled into err, and all ranks
+ * call them in the same order. */
+typedef struct siam_train_comm {
+	int rank, size;        /* this rank, 0..size-1; rank 0 validates,
+	                        * checkpoints and keeps the model */
+	/* x[0..n) summed over the ranks, in place; every rank gets the
+	 * same bits. */
+	int (*sum)(void *arg, float *x, size_t n, siam_error *err);
+	/* Rank 0's x[0..bytes) to every rank. */
+	int (*bcast)(void *arg, void *x, size_t bytes, siam_error *err);
+	/* Whether any rank's flag is non-zero (into *any). */
+	int (*any)(void *arg, int flag, int *any, siam_error *err);
+	void *arg;
+} siam_train_comm;
+
+/* Makes every later step one rank's part of a step over the ranks of
+ * c: this rank's n inputs are examples [first, first + n) of the global
+ * batch of total.  Its loss and gradients are weighted by its share,
+ * n / total, and summed over the ranks (c->sum) between the backward
+ * pass and Adam, so every rank takes the same Adam step, that of the
+ * global batch.  The supcon loss, which compares every input of the
+ * batch with every other, gathers the batch's embeddings first (a sum
+ * of 2 * total * embed_dim floats) and needs the global batch's 2 *
+ * total ids in siam_batch.ids.  The loss and gradients are checked for
+ * finiteness after the sum, so every rank agrees on SIAM_EDIVERGED.
+ * c (borrowed) NULL: one process, the step as it always was. */
+void siam_trainer_set_comm(siam_trainer *t, const siam_train_comm *c,
+                           int first, int total);
+
 /* The input of the next step on n pairs (triplets): *in is a buffer of
  * (k * n, input_size) floats, k = 3 for the triplet loss, else 2, for
  * the caller to fill side by side -- all n first inputs (anchors), then
@@ -284,7 +315,8 @@ typedef struct siam_batch {
 	const float *y;   /* contrastive: n labels, 1 = same, 0 = different */
 	const int *ids;   /* supcon: 2n ids, what each input shows; every
 	                   * other input is a negative unless its id is
-	                   * the same */
+	                   * the same (split over ranks: the global
+	                   * batch's, siam_trainer_set_comm) */
 	int ninst;        /* triplet: the last ninst triplets are instance
 	                   * triplets, measured with instance_margin; each
 	                   * part's mean loss is weighted by its share */
@@ -441,7 +473,9 @@ void siam_augment_photo(siam_augment *a);
  * (bilinear, pixels from outside the image are fill, or the nearest
  * edge), brightness and contrast, then the photo edits.  out and inp
  * must differ.  Should memory run out, the elastic field or the photo
- * edits are skipped for this image. */
+ * edits are skipped for this image.  out NULL: only the random numbers
+ * are drawn, the same as for an image (inp is not read), so that a
+ * rank of a data-parallel run keeps the stream of the inputs it skips. */
 void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
                         float fill, const siam_augment *a, siam_rng *rng);
 
@@ -627,6 +661,13 @@ typedef struct siam_train_opts {
 	 * (chosen by the caller, e.g. on a benchmark's tuning split);
 	 * 0: none stored.  Default 0. */
 	double near_threshold;
+	/* Data parallel (mpirun): the ranks of the run, each of which calls
+	 * siam_train with the same options and data; each takes its slice
+	 * of every batch.  Rank 0 alone validates, writes the checkpoint
+	 * (also at the end of every epoch) and holds the model to save;
+	 * the others' m is not the model.  The batch must be at least the
+	 * rank count.  NULL: one process. */
+	const siam_train_comm *comm;
 } siam_train_opts;
 
 void siam_train_opts_default(siam_train_opts *o);

@@ -39,6 +39,14 @@ struct siam_trainer {
 	float *dout;         /* (sides * cap, embed_dim) loss gradient */
 	double *work;        /* supcon scratch: sides * cap */
 	int cap;             /* examples dout and work have room for */
+	const siam_train_comm *comm; /* data parallel, or NULL */
+	int first, total;    /* with comm: this rank's examples start at
+	                      * first of the global batch's total */
+	float *gemb;         /* supcon with comm: the global batch's
+	                      * embeddings and their gradient, 2 * 2 * gcap
+	                      * rows, and gwork, 2 * gcap */
+	double *gwork;
+	int gcap;
 };
 
 void siam_trainer_opts_default(siam_trainer_opts *o)
@@ -124,10 +132,20 @@ void siam_trainer_free(siam_trainer *t)
 	free(t->ema);
 	free(t->dout);
 	free(t->work);
+	free(t->gemb);
+	free(t->gwork);
 	free(t);
 }
 
 siam_adam *siam_trainer_adam(siam_trainer *t) { return &t->adam; }
+
+void siam_trainer_set_comm(siam_trainer *t, const siam_train_comm *c,
+                           int first, int total)
+{
+	t->comm = c;
+	t->first = first;
+	t->total = total;
+}
 
 void siam_trainer_state(siam_trainer *t, float **m, float **v, float **ema)
 {
@@ -215,6 +233,53 @@ static float batch_loss(siam_trainer *t, const siam_batch *b)
 	return loss;
 }
 
+/* The supcon loss over ranks.  It compares every input of the global
+ * batch with every other, so it is no sum of the ranks' parts: each
+ * rank puts its embeddings e (its 2N: A rows then B rows) into their
+ * rows of the global (2T, D) matrix, zeros elsewhere, and a sum over
+ * the ranks (exact: one rank adds a value, the rest zeros) gives every
+ * rank the whole matrix.  Every rank then computes the whole loss and
+ * its gradient and keeps the rows of its own inputs in t->dout: the sum
+ * over ranks of their backward passes is the global batch's gradient.
+ * b->ids are the global batch's 2T. */
+static int supcon_ranks(siam_trainer *t, const siam_batch *b,
+                        const float *e, float *lossp, siam_error *err)
+{
+	int N = t->n, T = t->total, lo = t->first;
+	size_t D = (size_t)siam_net_embed_dim(t->net), rows = 2 * (size_t)T;
+	if (N > T || lo < 0 || lo > T - N)
+		return siam_errorf(err, SIAM_EINVAL, "examples %d to %d of a "
+		                   "batch of %d", lo, lo + N, T);
+	if (T > t->gcap) {
+		float *g = siam_xmalloc_n(2 * rows, D * sizeof(float));
+		double *w = siam_xmalloc_n(rows, sizeof(double));
+		if (!g || !w) {
+			free(g);
+			free(w);
+			return siam_errorf(err, SIAM_ENOMEM, "out of memory for "
+			                   "a batch of %d", T);
+		}
+		free(t->gemb);
+		free(t->gwork);
+		t->gemb = g;
+		t->gwork = w;
+		t->gcap = T;
+	}
+	float *all = t->gemb, *dall = all + rows * D;
+	size_t nd = (size_t)N * D;
+	memset(all, 0, rows * D * sizeof(float));
+	memcpy(all + lo * D, e, nd * sizeof(float));
+	memcpy(all + (T + lo) * D, e + nd, nd * sizeof(float));
+	int rc = t->comm->sum(t->comm->arg, all, rows * D, err);
+	if (rc)
+		return rc;
+	*lossp = siam_supcon_loss(dall, all, b->ids, 2 * T, (int)D,
+	                          t->o.temperature, t->gwork);
+	memcpy(t->dout, dall + lo * D, nd * sizeof(float));
+	memcpy(t->dout + nd, dall + (T + lo) * D, nd * sizeof(float));
+	return 0;
+}
+
 /* Whether none of x[0..n) is an infinity or a NaN.  The loss alone
  * does not tell: a ReLU maps NaN to 0, so a NaN input can leave the
  * loss finite and still poison every gradient of the first layer.  A
@@ -271,16 +336,48 @@ int siam_trainer_step(siam_trainer *t, const siam_batch *b, float *lossp,
 		                   "a step of %d %s", b->ninst, N,
 		                   t->o.loss == SIAM_LOSS_TRIPLET ? "triplets"
 		                                                  : "pairs");
-	float loss = batch_loss(t, b);
+	float loss;
+	if (t->comm && t->o.loss == SIAM_LOSS_SUPCON) {
+		const float *e = nn_net_forward_input(t->net, 2 * N);
+		int rc = supcon_ranks(t, b, e, &loss, err);
+		if (rc)
+			return rc;
+	} else {
+		loss = batch_loss(t, b);
+	}
 	if (lossp)
 		*lossp = loss;
-	if (!isfinite(loss))
+	/* Split over ranks, a rank stops only when all do: after the sum. */
+	if (!t->comm && !isfinite(loss))
 		return siam_errorf(err, SIAM_EDIVERGED, "the loss is not finite "
 		                   "(%g)", (double)loss);
 	siam_net *net = t->net;
 	float *w = siam_net_params(net), *g = siam_net_grads(net);
 	siam_net_zero_grad(net);
+	if (t->comm) {
+		/* This rank's mean, weighted to its part of the global one
+		 * (supcon's gradient is the global one already; each rank
+		 * has the whole loss). */
+		float share = (float)N / t->total;
+		size_t nd = (size_t)t->sides * N * siam_net_embed_dim(net);
+		if (t->o.loss != SIAM_LOSS_SUPCON)
+			for (size_t k = 0; k < nd; k++)
+				t->dout[k] *= share;
+		loss *= share;
+	}
 	siam_net_backward(net, t->dout);
+	if (t->comm) {
+		int rc = t->comm->sum(t->comm->arg, g, t->np, err);
+		if (!rc)
+			rc = t->comm->sum(t->comm->arg, &loss, 1, err);
+		if (rc)
+			return rc;
+		if (lossp)
+			*lossp = loss;
+		if (!isfinite(loss))
+			return siam_errorf(err, SIAM_EDIVERGED, "the loss is not "
+			                   "finite (%g)", (double)loss);
+	}
 	if (!nn_all_finite(g, t->np))
 		return siam_errorf(err, SIAM_EDIVERGED, "a gradient is not "
 		                   "finite (the loss is %g)", (double)loss);

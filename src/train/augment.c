@@ -175,7 +175,10 @@ void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
 	/* The elastic field is drawn last, so that switching it on leaves
 	 * the affine parameters of a given seed as they were. */
 	float *ex = NULL, *ey = NULL, *tmp = NULL;
-	if (a->elastic > 0 && a->sigma > 0) {
+	if (a->elastic > 0 && a->sigma > 0 && !out) {
+		for (size_t i = 0; i < 2 * (size_t)h * w; i++)
+			(void)sym(rng);
+	} else if (a->elastic > 0 && a->sigma > 0) {
 		size_t hw = (size_t)h * w;
 		ex = malloc(3 * hw * sizeof(float));
 		if (ex) {
@@ -193,6 +196,8 @@ void siam_augment_apply(float *out, const float *inp, int c, int h, int w,
 	int photo = aug_photo_on(a);
 	if (photo)
 		aug_photo_draw(&ph, a, rng, h, w);
+	if (!out)
+		return; /* only the draws: another rank's input (train.c) */
 	int edge = photo && ph.edge;
 	/* Output pixel p maps back to input R(-th) (p - centre - t) / s +
 	 * centre, so the image turns by th, grows by s and moves by t. */

@@ -7,6 +7,7 @@
  *               epoch and the weights of the best epoch
  *   ckpt.c      the checkpoint file: a run saved mid-way and resumed
  *   meta.c      the JSON record of the run stored in the model
+ *   par.c       data parallel: the ranks of an mpirun run
  */
 #ifndef SIAM_TRAIN_RUN_H
 #define SIAM_TRAIN_RUN_H
@@ -90,6 +91,22 @@ SIAM_HIDDEN int train_ckpt_write(train_run *r, siam_model *m,
  * preprocessing) from r->o->resume; the run must be the same one. */
 SIAM_HIDDEN int train_ckpt_read(train_run *r, siam_model *m,
                                 siam_error *err);
+
+/* par.c: all no-ops (rank 0 of 1) without o->comm. */
+
+/* Whether the options can be split over o->comm's ranks. */
+SIAM_HIDDEN int train_par_check(const siam_train_opts *o, siam_error *err);
+/* This rank's slice [*lo, *hi) of a batch of n. */
+SIAM_HIDDEN void train_par_slice(const train_run *r, int n, int *lo,
+                                 int *hi);
+/* Whether this rank validates, checkpoints and keeps the model. */
+SIAM_HIDDEN int train_par_rank0(const train_run *r);
+/* Sets the trainer's share and gives every rank rank 0's weights and
+ * optimiser state; after initialisation or a resume. */
+SIAM_HIDDEN int train_par_start(train_run *r, siam_error *err);
+/* *out = whether any rank asks to stop (its stop non-zero). */
+SIAM_HIDDEN int train_par_stop(const train_run *r, int stop, int *out,
+                               siam_error *err);
 
 /* meta.c */
 

@@ -86,12 +86,19 @@ static void run_free(train_run *r)
 
 /* Loads item i (an image, or a glyph: see glyph.h) into dst, distorted
  * when the run augments (always for unlabelled data: its positive pairs
- * exist only through distortion). */
+ * exist only through distortion).  dst NULL: another rank's input
+ * (par.c), of which only the random numbers are drawn. */
 static int load_input(train_run *r, int i, float *dst, siam_rng *rng,
                       siam_error *err)
 {
 	const siam_data *d = r->d;
 	int distort = r->o->augment || r->unlabelled || r->ninst;
+	if (!dst) {
+		if (distort)
+			siam_augment_apply(NULL, NULL, d->c, d->h, d->w,
+			                   d->fill, &r->o->aug, rng);
+		return 0;
+	}
 	float *raw = distort ? r->tmp : dst;
 	int rc = glyph_load(&r->glyphs, d, i, raw, r->tmp2, err);
 	if (!rc && distort)
@@ -182,13 +189,17 @@ static int draw_epoch(train_run *r, int e, siam_error *err)
 }
 
 /* One step on pairs [k0, k0 + N): their inputs, loaded (and distorted)
- * into the trainer's input, and what the loss needs to know of them. */
+ * into the trainer's input, and what the loss needs to know of them.
+ * Data parallel, this rank's slice [lo, hi) of them (par.c). */
 static int train_step(train_run *r, long k0, int N, double *lossp,
                       siam_error *err)
 {
 	int sides = r->o->loss == SIAM_LOSS_TRIPLET ? 3 : 2, rc = 0;
+	int lo, hi;
+	train_par_slice(r, N, &lo, &hi);
+	int n = hi - lo;
 	float *x;
-	if ((rc = siam_trainer_input(r->trainer, N, &x, err)))
+	if ((rc = siam_trainer_input(r->trainer, n, &x, err)))
 		return rc;
 	siam_rng rng;
 	siam_rng_seed(&rng, siam_train_seed(r->o->seed, TAG_AUG,
@@ -198,20 +209,27 @@ static int train_step(train_run *r, long k0, int N, double *lossp,
 	for (int s = 0; s < sides && !rc; s++)
 		for (int k = 0; k < N && !rc; k++)
 			rc = load_input(r, idx[s][k0 + k],
-			                x + ((size_t)s * N + k) * r->in, &rng,
-			                err);
+			                k < lo || k >= hi ? NULL :
+			                x + ((size_t)s * n + k - lo) * r->in,
+			                &rng, err);
 	if (rc)
 		return rc;
-	siam_batch b = { .y = r->y, .ids = r->ids, .ninst = r->ninst };
-	for (int k = 0; k < N; k++)
+	/* The instance triplets end the batch: those of them in the slice
+	 * end the slice. */
+	int ninst = hi - SIAM_MAX(lo, N - r->ninst);
+	siam_batch b = { .y = r->y, .ids = r->ids,
+	                 .ninst = SIAM_MAX(ninst, 0) };
+	k0 += lo;
+	for (int k = 0; k < n; k++)
 		r->y[k] = (k0 + k) % 2 == 0 ? 1.0f : 0.0f;
+	/* supcon's ids: the whole batch's, split or not. */
 	if (r->o->loss == SIAM_LOSS_SUPCON)
 		for (int s = 0; s < 2; s++)
 			for (int k = 0; k < N; k++)
 				r->ids[s * N + k] =
-					r->groups ? r->groups[idx[s][k0 + k]]
+					r->groups ? r->groups[idx[s][k0 - lo + k]]
 					          : glyph_id(&r->glyphs, r->d,
-					                     idx[s][k0 + k]);
+					                     idx[s][k0 - lo + k]);
 	if (r->o->lr_decay) {
 		/* Cosine decay over the whole run, a function of the
 		 * position only, like everything else a resume rebuilds. */
@@ -316,7 +334,7 @@ static int report(train_run *r, int event, double t0, double val_acc,
 
 static int interrupted(train_run *r, siam_model *m, siam_error *err)
 {
-	if (r->o->checkpoint) {
+	if (r->o->checkpoint && train_par_rank0(r)) {
 		int rc = train_ckpt_write(r, m, err);
 		if (rc)
 			return rc;
@@ -334,6 +352,8 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 {
 	train_run r = { 0 };
 	int rc = check_opts(o, err);
+	if (!rc)
+		rc = train_par_check(o, err);
 	if (rc)
 		return rc;
 	r.o = o;
@@ -429,6 +449,8 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		if (r.ema)
 			memcpy(r.ema, r.best, r.np * sizeof(float));
 	}
+	if ((rc = train_par_start(&r, err)))
+		goto done;
 
 	for (; r.epoch < o->epochs; r.epoch++, r.step = 0, r.loss_sum = 0) {
 		double t0 = now_seconds();
@@ -442,7 +464,10 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 				goto done;
 			r.loss_sum += loss;
 			r.step++;
-			if (report(&r, SIAM_TRAIN_STEP, t0, -1, -1, 0)) {
+			int stop = report(&r, SIAM_TRAIN_STEP, t0, -1, -1, 0);
+			if ((rc = train_par_stop(&r, stop, &stop, err)))
+				goto done;
+			if (stop) {
 				rc = interrupted(&r, m, err);
 				goto done;
 			}
@@ -450,22 +475,34 @@ int siam_train(siam_model *m, const siam_data *d, const siam_train_opts *o,
 		epoch_rec *rec = &r.rec[r.epoch];
 		rec->loss = r.loss_sum / r.steps;
 		rec->val_acc = rec->val_auc = -1;
-		if (r.nval) {
+		if (r.nval && train_par_rank0(&r)) {
 			report(&r, SIAM_TRAIN_VALIDATE, t0, -1, -1, 0);
 			if ((rc = train_validate_epoch(&r, err)))
 				goto done;
 		}
-		if (report(&r, SIAM_TRAIN_EPOCH, t0, rec->val_acc, rec->val_auc,
-		           rec->val_thr) &&
-		    r.epoch + 1 < o->epochs) {
-			/* Saved as "the next epoch, step 0". */
+		int stop = report(&r, SIAM_TRAIN_EPOCH, t0, rec->val_acc,
+		                  rec->val_auc, rec->val_thr);
+		if ((rc = train_par_stop(&r, stop, &stop, err)))
+			goto done;
+		if (r.epoch + 1 < o->epochs && (stop || o->comm)) {
+			/* Saved as "the next epoch, step 0".  Data parallel,
+			 * after every epoch: mpirun meets a Ctrl-C by killing
+			 * the ranks, which leaves no time to save then. */
 			r.epoch++;
 			r.step = 0;
 			r.loss_sum = 0;
-			rc = interrupted(&r, m, err);
-			goto done;
+			if (stop) {
+				rc = interrupted(&r, m, err);
+				goto done;
+			}
+			if (o->checkpoint && train_par_rank0(&r) &&
+			    (rc = train_ckpt_write(&r, m, err)))
+				goto done;
+			r.epoch--;
 		}
 	}
+	if (!train_par_rank0(&r))
+		goto done; /* rank 0 keeps the model */
 
 	if (r.nval) {
 		memcpy(siam_net_params(r.net), r.best, r.np * sizeof(float));
