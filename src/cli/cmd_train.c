@@ -11,7 +11,11 @@
  */
 #include "config.h"
 #include "cli.h"
+#include "mpi/world.h"
 #include "siam_nn.h"
+#ifdef SIAM_MPI
+#include "mpi/train_comm.h"
+#endif
 
 #include <errno.h>
 #include <getopt.h>
@@ -100,8 +104,10 @@ const struct cmd_entry cmd_train_entry = {
 	"  -q, --quiet           no progress, no per-epoch lines\n"
 	"  -h, --help            this help\n"
 	"\n"
-	"The same seed and thread count give the same model file.\n", run,
-	0 /* opens nothing */
+	"The same seed and thread count give the same model file.\n"
+	"Under mpirun (a --with-mpi build), every rank takes its share of\n"
+	"each batch; rank 0 validates, checkpoints and saves: siam-train(1).\n",
+	run, CLI_MPI /* opens nothing */
 };
 
 /* Everything the command line says. */
@@ -474,6 +480,15 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	siam_data *d = NULL;
 	siam_error err = { 0 };
 	int status = SIAM_EXIT_ERROR, rc;
+	/* Under mpirun: rank 0 speaks and saves.  An error every rank
+	 * meets at the same point (agreed) ends each rank normally; one
+	 * that may be a rank's own ends them all (siam_mpi_abort), since
+	 * the others would wait for it for ever. */
+	int rank = siam_mpi_rank(), ranks = siam_mpi_size(), agreed = 0;
+#ifdef SIAM_MPI
+	siam_train_comm comm;
+	siam_mpi_train_stats stats = { 0 };
+#endif
 
 	/* A first pass only to find --resume and --help. */
 	train_cfg probe = cfg;
@@ -487,7 +502,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 			                       "come from the checkpoint");
 		if (siam_checkpoint_config(probe.resume, &stored, &err)) {
 			cli_error("train", "%s", err.msg);
-			return SIAM_EXIT_ERROR;
+			goto done;
 		}
 		config = strdup(stored);
 		int sargc;
@@ -505,9 +520,14 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("train", "out of memory");
 		goto done;
 	}
-	if ((rc = parse(&cfg, argc, argv)))
+	if ((rc = parse(&cfg, argc, argv))) {
+		agreed = 1;
 		goto done;
+	}
+	if (rank > 0)
+		cfg.quiet = 1;
 	if (!cfg.data) {
+		agreed = 1;
 		status = cli_usage_error(E, "--data is required");
 		goto done;
 	}
@@ -538,7 +558,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("train", "%s", err.msg);
 		goto done;
 	}
-	for (int i = 0; i < d->nbad; i++)
+	for (int i = 0; i < d->nbad && rank == 0; i++)
 		cli_error("train", "skipped %s", d->bad[i]);
 
 	progress_state ps = { .quiet = cfg.quiet };
@@ -548,6 +568,12 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	cfg.o.checkpoint = ckpt;
 	cfg.o.resume = cfg.resume;
 	cfg.o.config = config;
+#ifdef SIAM_MPI
+	if (ranks > 1) {
+		siam_mpi_train_comm(&comm, &stats);
+		cfg.o.comm = &comm;
+	}
+#endif
 	stop_requested = 0;
 #ifdef SIAM_TEST_HOOKS
 	const char *hook = getenv("SIAM_TEST_STOP_AFTER");
@@ -558,6 +584,15 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	rc = siam_train(m, d, &cfg.o, &err);
 	signal(SIGINT, old);
 	cli_progress_end(&ps.bar);
+	/* The options, a divergence and a stop are the same on every rank
+	 * (siam_train agrees on the last two). */
+	agreed = rc == SIAM_EINTR || rc == SIAM_EDIVERGED || rc == SIAM_EINVAL;
+	if (rank > 0) {
+		status = rc == SIAM_EINTR ? 130 : rc ? SIAM_EXIT_ERROR : 0;
+		if (rc && !agreed)
+			cli_error("train", "%s", err.msg);
+		goto done;
+	}
 	if (rc == SIAM_EINTR) {
 		cli_error("train", "%s", err.msg);
 		if (strstr(err.msg, ckpt))
@@ -584,8 +619,15 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 			       ps.best_epoch, 100 * ps.best_acc, ps.best_auc);
 		printf("\n");
 	}
+#ifdef SIAM_MPI
+	if (ranks > 1 && !cfg.quiet && stats.steps)
+		printf("%d ranks: %llu steps, %llu bytes summed per step\n",
+		       ranks, stats.steps, stats.summed / stats.steps);
+#endif
 	status = SIAM_EXIT_OK;
 done:
+	if (status != SIAM_EXIT_OK && status != 130 && ranks > 1 && !agreed)
+		siam_mpi_abort(status, "train: the run stops on every rank");
 	siam_data_free(d);
 	siam_model_free(m);
 	free(sargv);
