@@ -936,8 +936,10 @@ typedef struct proc_ctx {
 static void proc_one(void *arg, size_t i, int t)
 {
 	proc_ctx *c = arg;
+	wbuf wb = { NULL, 0 }; /* one item: nothing to keep it for */
 	(void)t;
-	process_job(c->p, &c->jobs[i], &c->res[i]);
+	process_job(c->p, &c->jobs[i], &c->res[i], &wb);
+	free(wb.p);
 }
 
 int siam_index_process(siam_model *m, const siam_index_opts *opts,
