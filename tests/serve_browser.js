@@ -101,6 +101,12 @@ async function verdictAfter(page, prev) {
     // ---- keyboard only: Tab to the drop zones, Space opens the picker
     const kp = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     kp.on('pageerror', (e) => errors.push(e.message));
+    // A 'filechooser' listener turns on Playwright's interception of the
+    // native dialog, by a protocol call it does not wait for: installed
+    // late, under load a key press could open the dialog before it (then
+    // no event ever comes).  Install it now; the goto's round trips make
+    // sure it has taken effect before any key is pressed.
+    kp.on('filechooser', () => {});
     await kp.goto(url + '/');
     async function tabTo(id) {
       for (let i = 0; i < 30; i++) {
@@ -110,9 +116,17 @@ async function verdictAfter(page, prev) {
       return false;
     }
     async function pick(id, file) {
-      const chooser = kp.waitForEvent('filechooser', { timeout: 60000 });
-      await kp.keyboard.press('Space');
-      await (await chooser).setFiles(file);
+      // Space on the focused input opens the picker; pressed again (after
+      // focusing the input anew) if no picker came within 20 s.
+      let fc = null;
+      for (let attempt = 0; attempt < 3 && !fc; attempt++) {
+        if (attempt > 0) await kp.focus('#' + id);
+        const chooser = kp.waitForEvent('filechooser', { timeout: 20000 });
+        await kp.keyboard.press('Space');
+        fc = await chooser.catch(() => null);
+      }
+      if (!fc) throw new Error('no file chooser for #' + id + ' after 3 presses of Space');
+      await fc.setFiles(file);
       // the page has taken the file when its preview shows
       await kp.waitForSelector('#preview-' + id.slice(5) + ':not([hidden])');
     }

@@ -465,6 +465,23 @@ static int flush(indexer *ix, siam_error *err)
 	return rc;
 }
 
+/* After a row is queued: flush when the batch is full or the open
+ * transaction has run its commit interval, then tell the caller
+ * (forced after each commit, whatever the time since the last call,
+ * so it knows what is saved).  Returns an error code, or 0; *stop is
+ * set when the caller's callback asks to stop. */
+static int queued(indexer *ix, int *stop, siam_error *err)
+{
+	int rc = 0, flushed = 0;
+	if (ix->nb == ix->batch ||
+	    (ix->in_txn && now_s() - ix->txn_start >= ix->o->commit_seconds)) {
+		rc = flush(ix, err);
+		flushed = 1;
+	}
+	*stop = !rc && progress(ix, flushed);
+	return rc;
+}
+
 /* Handles one worker result for job j, in job order. */
 static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 {
@@ -808,16 +825,9 @@ static int run_jobs(indexer *ix, siam_error *err)
 		pthread_mutex_unlock(&p.mu);
 		if (rc)
 			break;
-		int flushed = 0;
-		if (ix->nb == ix->batch ||
-		    (ix->in_txn &&
-		     now_s() - ix->txn_start >= ix->o->commit_seconds)) {
-			rc = flush(ix, err);
-			flushed = 1;
-		}
-		/* After each commit the caller hears of it, whatever the
-		 * time since the last call: it knows what is saved. */
-		if (!rc && progress(ix, flushed))
+		int stop;
+		rc = queued(ix, &stop, err);
+		if (rc || stop)
 			break;
 	}
 	if (!rc)
@@ -909,14 +919,9 @@ static int run_farm(indexer *ix, siam_error *err)
 		if ((rc = consume(ix, j, &r, err)))
 			break;
 		j++;
-		int flushed = 0;
-		if (ix->nb == ix->batch ||
-		    (ix->in_txn &&
-		     now_s() - ix->txn_start >= ix->o->commit_seconds)) {
-			rc = flush(ix, err);
-			flushed = 1;
-		}
-		if (!rc && progress(ix, flushed))
+		int stop;
+		rc = queued(ix, &stop, err);
+		if (rc || stop)
 			break;
 	}
 	if (!rc)
