@@ -11,6 +11,8 @@ benchmark table.  bench/neardup.sh drives it; see there.
   neardup.py score SPLITDIR DB DEDUP.json...   the table for one split
   neardup.py sweep SPLITDIR DB         thresholds on a split (TUNING only)
   neardup.py set-threshold MODEL T     store near_threshold T in a model
+                                       (siam train --near-threshold T does
+                                       it at training time)
 
 Split: an original belongs to REPORT when the first byte of the SHA-1 of
 its source path (package/path[#offset]) is even, else to TUNING; the
