@@ -152,6 +152,23 @@ is $? 3 "--sheet to a path that cannot be written: exit 3"
 grep -q "^siam dedup: --sheet $T/no/such/dir/s.png: No such file or directory" "$T/err"
 ok $? "and a clear error naming it"
 is "$(echo "$out" | grep -c '^group ')" 2 "the report is still printed"
+# a FIFO (no reader) or a directory as the sheet: refused at once, not
+# waited on; the report goes on
+# (with a reader, so that without the check the sheet would go into the
+# FIFO and the exit code say so, rather than the test hang)
+mkfifo "$T/fifo.png"
+(cat "$T/fifo.png" >/dev/null) 2>/dev/null &
+reader=$!
+out=$("$SIAM" dedup --db "$T/db2" --method exact --sheet "$T/fifo.png" "$T/p" 2>"$T/err")
+is $? 3 "--sheet naming a FIFO: exit 3"
+kill $reader 2>/dev/null; wait $reader 2>/dev/null
+grep -q "^siam dedup: --sheet $T/fifo.png: cannot write a sheet there (a FIFO)" "$T/err"
+ok $? "and the error says it is a FIFO"
+is "$(echo "$out" | grep -c '^group ')" 2 "the report is still printed"
+out=$("$SIAM" dedup --db "$T/db2" --method exact --sheet "$T/p" "$T/p" 2>"$T/err")
+is $? 3 "--sheet naming a directory: exit 3"
+grep -q "^siam dedup: --sheet $T/p: cannot write a sheet there (a directory)" "$T/err"
+ok $? "and the error says it is a directory"
 "$SIAM" dedup --method nope 2>/dev/null
 is $? 2 "a bad --method is a usage error"
 tap_end

@@ -17,14 +17,18 @@
  * so that a failure to write names the file and the reason.
  */
 #include "dedup_sheet.h"
+#include "fileio.h"
 
 #include "train/photo_aug.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <siam.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <stb_image_write.h>
 
@@ -247,20 +251,42 @@ int dd_sheet_write(const dd_sheet *s, const char *path, char *msg,
 		         path);
 		return -1;
 	}
-	FILE *f = fopen(path, "wb");
+	/* O_NONBLOCK and the fstat: a FIFO or a device named as the sheet
+	 * is refused at once; fopen would wait forever for a FIFO's
+	 * reader.  (On a regular file O_NONBLOCK changes nothing.) */
+	struct stat st;
+	int fd = -1;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		goto not_regular;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK,
+	          0666);
+	FILE *f = NULL;
 	int e = 0;
-	if (!f)
+	if (fd < 0 || fstat(fd, &st) != 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode)) /* swapped in after the stat */
+		goto not_regular;
+	else if (!(f = fdopen(fd, "wb")))
 		e = errno;
 	else if (fwrite(b.p, 1, b.n, f) != b.n)
 		e = errno ? errno : EIO;
 	if (f && fclose(f) != 0 && !e)
 		e = errno;
+	else if (!f && fd >= 0)
+		close(fd);
 	free(b.p);
 	if (e) {
 		snprintf(msg, len, "%s: %s", path, strerror(e));
 		return -1;
 	}
 	return 0;
+not_regular:
+	snprintf(msg, len, "%s: cannot write a sheet there (%s)", path,
+	         siam_file_kind(st.st_mode));
+	if (fd >= 0)
+		close(fd);
+	free(b.p);
+	return -1;
 }
 
 void dd_sheet_free(dd_sheet *s)

@@ -20,6 +20,7 @@
 #include "siam.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sqlite3.h>
@@ -47,15 +48,35 @@ static const unsigned char png8[] = {
 	0x44, 0xae, 0x42, 0x60, 0x82,
 };
 
+static char dir[] = "/tmp/siam-fuzz-serve-XXXXXX";
+
+/* At exit (libFuzzer's normal end, -runs=N, -max_total_time) the
+ * temporary folder goes (it is flat: the database and a few images);
+ * a campaign starts the target many times and each left one behind. */
+static void remove_dir(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[sizeof dir + 260];
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+			unlink(path);
+		}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
 	siam_error err = { 0, "" };
 	sqlite3 *db = NULL;
 	int64_t id;
-	char dir[] = "/tmp/siam-fuzz-serve-XXXXXX";
 	static char dbpath[64];
 	if (!mkdtemp(dir))
 		abort();
+	atexit(remove_dir);
 	snprintf(dbpath, sizeof dbpath, "%s/db", dir);
 	if (siam_model_create(&model.m, "in=1x8x8 fc4 l2", &err) ||
 	    siam_db_open(&db, dbpath, SIAM_DB_CREATE, &err) ||
