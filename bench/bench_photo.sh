@@ -35,8 +35,11 @@
 # machine may be shared: compare ratios from the same run).
 #
 # Memory: folders of 6 JPEGs of 640x480, 4000x3000 and 8660x5774
-# (50 Mpx) are indexed with the same model; the peak RSS must not grow
-# with the picture size beyond one decoded (scaled) picture per thread.
+# (50 Mpx), and of 6 progressive 50 Mpx ones (4:2:0 and 4:4:4, which
+# siam decodes at 1/8 from their DC coefficients: libjpeg would keep all
+# their coefficients, 150 and 300 MB), are indexed with the same model;
+# the peak RSS must not grow with the picture size beyond one decoded
+# (scaled) picture per thread.
 #
 # OPENBLAS_CORETYPE is printed as found: set or unset, it is reported.
 set -eu
@@ -95,12 +98,17 @@ PY
 	fi
 fi
 
-# mkjpegs DIR COUNT W H: COUNT JPEGs of W x H from the photographs.
+# mkjpegs DIR COUNT W H [KIND]: COUNT JPEGs of W x H from the
+# photographs; KIND prog420 or prog444 makes progressive ones (Pillow's
+# encoder keeps their coefficients: fine here).
 mkjpegs() {
-	"$PY" - "$PHOTO_DIR" "$1" "$2" "$3" "$4" <<'PY'
+	"$PY" - "$PHOTO_DIR" "$1" "$2" "$3" "$4" "${5:-}" <<'PY'
 import os, random, sys
 from PIL import Image, ImageChops, ImageOps
 src, out, n, w, h = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+kind = sys.argv[6]
+opts = {'prog420': dict(progressive=True, subsampling=2),
+        'prog444': dict(progressive=True, subsampling=0)}.get(kind, {})
 photos = [os.path.join(src, f) for f in sorted(os.listdir(src))]
 if not photos:
     sys.exit('no photographs in ' + src)
@@ -118,7 +126,7 @@ for i in range(n):
         im = ImageOps.mirror(im)
     if noise:
         im = ImageChops.add(im, noise, 1.0, -128)
-    im.save(os.path.join(out, '%04d.jpg' % i), quality=90)
+    im.save(os.path.join(out, '%04d.jpg' % i), quality=90, **opts)
 PY
 }
 
@@ -233,14 +241,18 @@ if [ "${BENCH_PHOTO_MEMORY:-1}" = 1 ]; then
 	echo "peak RSS of siam index over 6 pictures of each size:"
 	echo "| pictures | file size | peak RSS | files/s |"
 	echo "| --- | --- | --- | --- |"
-	for size in 640x480 4000x3000 8660x5774; do
+	for row in 640x480 4000x3000 8660x5774 8660x5774-prog420 \
+		8660x5774-prog444; do
+		size=${row%%-*}
+		kind=${row#"$size"}
+		kind=${kind#-}
 		w=${size%x*}
 		h=${size#*x}
-		mkjpegs "$T/mem-$size" 6 "$w" "$h"
-		siam_run "$T/mem-$size"
-		kb=$(du -sk "$T/mem-$size" | cut -f1)
+		mkjpegs "$T/mem-$row" 6 "$w" "$h" "$kind"
+		siam_run "$T/mem-$row"
+		kb=$(du -sk "$T/mem-$row" | cut -f1)
 		fps=$("$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%.1f" % (j["indexed"] / j["seconds"]))' "$T/siam.json")
-		echo "| $size | $((kb / 6)) KiB | $(rss_of "$T/siam.time") MB | $fps |"
-		rm -rf "$T/mem-$size"
+		echo "| $size${kind:+ $kind} | $((kb / 6)) KiB | $(rss_of "$T/siam.time") MB | $fps |"
+		rm -rf "$T/mem-$row"
 	done
 fi

@@ -3,7 +3,8 @@
  * for what the caller wants, how close a scaled decode embeds to a full
  * one (the bound README states), all eight EXIF orientations,
  * truncated and hostile files, and the coefficient budget and scan
- * limit of progressive JPEGs.
+ * limit of progressive JPEGs (their DC-only decoding at 1/8 has its own
+ * test, test_image_jpeg_dc).
  *
  * Every JPEG is made here with libjpeg itself: "photos" are synthetic
  * scenes (gradients, discs, texture, noise: the mix of smooth areas and
@@ -593,12 +594,33 @@ static void test_progressive(void)
 	       contains(err.msg, "progressive JPEG of 640x480") &&
 	       contains(err.msg, "needs 2 MB") && !img.px,
 	       "progressive 4:4:4 over the coefficient budget: %s", err.msg);
-	/* Scaled decoding does not shrink the coefficient buffer: the
-	 * same answer at 1/8. */
-	lim.want_w = lim.want_h = 32;
+	/* libjpeg's scaled decoding does not shrink its coefficient
+	 * buffer, so 1/4 gets the same answer; at 1/8 the DC
+	 * coefficients are all it takes (jpeg_dc.c, 2 bytes a block):
+	 * decoded within the same budget, libjpeg's own 1/8 pixels
+	 * (4:4:4 is exact, tests/test_image_jpeg_dc). */
+	lim.want_w = lim.want_h = 100;
 	rc = siam_image_decode(&img, p444, l444, "p444.jpg", &lim, &err);
 	tap_ok(rc == SIAM_ETOOBIG && !img.px,
-	       "also when decoded at 1/8: %s", err.msg);
+	       "also when decoded at 1/4: %s", err.msg);
+	lim.want_w = lim.want_h = 32;
+	rc = siam_image_decode(&img, p444, l444, "p444.jpg", &lim, &err);
+	{
+		siam_image e = { 0 };
+		siam_image_limits big;
+		siam_image_limits_default(&big);
+		big.want_w = big.want_h = 32;
+		int rc2 = siam_image_decode(&e, p444, l444, "p444.jpg", &big,
+		                            &err);
+		tap_ok(rc == 0 && rc2 == 0 && img.w == PW / 8 &&
+		       img.h == PH / 8 && e.px &&
+		       !memcmp(img.px, e.px, (size_t)PW / 8 * PH / 8 * 3),
+		       "at 1/8 it decodes within that budget: %dx%d, the "
+		       "pixels of a decode without limit (%s)", img.w, img.h,
+		       rc ? err.msg : "ok");
+		siam_image_release(&e);
+	}
+	siam_image_release(&img);
 	/* Just above it: libjpeg's own ceiling (max_memory_to_use, set
 	 * from the same budget) lets it through. */
 	siam_image_limits_default(&lim);

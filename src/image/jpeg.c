@@ -22,14 +22,18 @@
  *     component) is the exception: libjpeg keeps every DCT coefficient
  *     of the picture until the last scan, 2 bytes a stored sample
  *     whatever the scale (150 MB for a 50 Mpx 4:2:0 photo, twice that
- *     for 4:4:4).  It is measured from the header and refused as too big
- *     above PROG_BYTES_PER_PIXEL bytes a pixel of max_pixels (192 MB
- *     with the default 64 Mpx: a 4:2:0 picture of the largest size
- *     accepted), before anything is allocated; libjpeg is told the same
- *     budget (max_memory_to_use), so it fails rather than exceed it.
- *     Each scan is a pass over all those coefficients: a file of
- *     thousands of tiny scans (a known denial of service) is refused
- *     after MAX_SCANS, as TurboJPEG's scan limit does.
+ *     for 4:4:4).  At 1/8, the usual scale of a photo, a progressive
+ *     one goes to jpeg_dc.c instead, which reads the DC coefficients
+ *     alone (all a 1/8 decode uses) in 2 bytes a block.  Otherwise its
+ *     coefficients are measured from the header and the picture is
+ *     refused as too big above PROG_BYTES_PER_PIXEL bytes a pixel of
+ *     max_pixels (192 MB with the default 64 Mpx: a 4:2:0 picture of
+ *     the largest size accepted), before anything is allocated;
+ *     libjpeg is told the same budget (max_memory_to_use), so it fails
+ *     rather than exceed it.  Each scan is a pass over all those
+ *     coefficients: a file of thousands of tiny scans (a known denial
+ *     of service) is refused after MAX_SCANS, as TurboJPEG's scan
+ *     limit does.
  *
  * Why the libjpeg API (jpeglib.h, libjpeg62-turbo-dev) and not
  * TurboJPEG's: it hands us the APP1 marker holding the EXIF
@@ -40,7 +44,7 @@
  * picture with a grey bottom half.  It is the same libjpeg-turbo code
  * (SIMD included) underneath.
  */
-#include "image/image.h"
+#include "image/jpeg_dc.h"
 
 #include <limits.h>
 #include <setjmp.h>
@@ -53,9 +57,7 @@
 /* The coefficient budget of a multi-scan JPEG, in bytes per pixel of
  * lim->max_pixels: 2 bytes a coefficient, 1.5 samples a pixel (4:2:0). */
 #define PROG_BYTES_PER_PIXEL 3
-/* More scans than any encoder writes (libjpeg's progressive script has
- * 10; per-component scripts a few dozen); TurboJPEG's limit. */
-#define MAX_SCANS 500
+#define MAX_SCANS IMG_JPEG_MAX_SCANS
 
 typedef struct jerr {
 	struct jpeg_error_mgr pub; /* first: libjpeg casts to it */
@@ -200,28 +202,6 @@ int img_decode_jpeg(siam_image *out, int *orient, const unsigned char *d,
 	if ((rc = img_check_pixels(ci.image_width, ci.image_height, name,
 	                           lim, err)))
 		goto fail;
-	if (jpeg_has_multiple_scans(&ci)) {
-		double need = coef_bytes(&ci),
-		       cap = (double)lim->max_pixels * PROG_BYTES_PER_PIXEL;
-		if (need > cap) {
-			rc = siam_errorf(err, SIAM_ETOOBIG,
-			                 "%s: progressive JPEG of %ux%u pixels "
-			                 "needs %.0f MB for its coefficients "
-			                 "(libjpeg keeps them all until the "
-			                 "last scan), above the limit of %.0f "
-			                 "MB (%d bytes a pixel of %.1f Mpx)",
-			                 name, ci.image_width, ci.image_height,
-			                 need / 1e6, cap / 1e6,
-			                 PROG_BYTES_PER_PIXEL,
-			                 lim->max_pixels / 1e6);
-			goto fail;
-		}
-		/* The same budget, and a little for the rest, as libjpeg's
-		 * own ceiling: its virtual arrays fail beyond it (there is
-		 * no backing store) instead of growing. */
-		ci.mem->max_memory_to_use = (long)SIAM_MIN(cap + (4 << 20),
-		                                           (double)LONG_MAX / 2);
-	}
 	for (mk = ci.marker_list; mk; mk = mk->next)
 		if (mk->marker == JPEG_APP0 + 1 && mk->data_length >= 6 &&
 		    !memcmp(mk->data, "Exif\0\0", 6)) {
@@ -251,6 +231,42 @@ int img_decode_jpeg(siam_image *out, int *orient, const unsigned char *d,
 	ci.scale_num = (unsigned)pick_scale(ci.image_width, ci.image_height,
 	                                    want_w, want_h);
 	ci.scale_denom = 8;
+	/* A progressive picture decoded at 1/8 needs its DC coefficients
+	 * only: jpeg_dc.c reads them in a few MB, where libjpeg would
+	 * keep every coefficient.  What it declines comes back here. */
+	if (ci.scale_num == 1 && ci.progressive_mode && !ci.arith_code &&
+	    ci.data_precision == 8 &&
+	    ((ci.jpeg_color_space == JCS_GRAYSCALE &&
+	      ci.num_components == 1) ||
+	     (ci.jpeg_color_space == JCS_YCbCr && ci.num_components == 3))) {
+		rc = img_jpeg_dc(out, d, len, name, lim, err);
+		if (rc != IMG_DC_DECLINE) {
+			jpeg_destroy_decompress(&ci);
+			return rc;
+		}
+	}
+	if (jpeg_has_multiple_scans(&ci)) {
+		double need = coef_bytes(&ci),
+		       cap = (double)lim->max_pixels * PROG_BYTES_PER_PIXEL;
+		if (need > cap) {
+			rc = siam_errorf(err, SIAM_ETOOBIG,
+			                 "%s: progressive JPEG of %ux%u pixels "
+			                 "needs %.0f MB for its coefficients "
+			                 "(libjpeg keeps them all until the "
+			                 "last scan), above the limit of %.0f "
+			                 "MB (%d bytes a pixel of %.1f Mpx)",
+			                 name, ci.image_width, ci.image_height,
+			                 need / 1e6, cap / 1e6,
+			                 PROG_BYTES_PER_PIXEL,
+			                 lim->max_pixels / 1e6);
+			goto fail;
+		}
+		/* The same budget, and a little for the rest, as libjpeg's
+		 * own ceiling: its virtual arrays fail beyond it (there is
+		 * no backing store) instead of growing. */
+		ci.mem->max_memory_to_use = (long)SIAM_MIN(cap + (4 << 20),
+		                                           (double)LONG_MAX / 2);
+	}
 	jpeg_calc_output_dimensions(&ci);
 	if (ci.output_components != (cmyk ? 4 : c)) {
 		rc = siam_errorf(err, SIAM_EFORMAT,
