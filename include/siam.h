@@ -702,6 +702,27 @@ typedef struct siam_db_pair {
 int siam_db_pairs(struct sqlite3 *db, int64_t model_id, double threshold,
                   siam_db_pair **pairs, size_t *n, siam_error *err);
 
+/* The matrix siam_db_pairs searches: the embeddings of model_id's
+ * images by ascending id, *n rows of *dim floats in *x (row-major) and
+ * their image ids in *ids (both malloc'ed, the caller frees them; NULL
+ * when *n is 0).  What mpirun siam dedup's rank 0 hands out. */
+int siam_db_embeddings(struct sqlite3 *db, int64_t model_id, float **x,
+                       int64_t **ids, int64_t *n, int *dim, siam_error *err);
+
+/* siam_db_pairs's search on a part of such a matrix: rows a0 ..
+ * a0 + na - 1 are at xa, rows b0 .. b0 + nb - 1 at xb, either one block
+ * (xb NULL: the pairs a < b within xa) or two with a0 + na <= b0 (every
+ * a with every b).  Each pair within threshold is appended to *pairs
+ * (grown by realloc: *n used, room for *cap; free it anyway) with a and
+ * b its row numbers and the distance siam_db_pairs gives it, bit for
+ * bit, in (a, b) order; so blocks that cover the matrix's pairs once
+ * give its pairs.  On siam_set_threads's threads.  0, or SIAM_ENOMEM or
+ * SIAM_EINVAL (a bad threshold or blocks) with err filled. */
+int siam_pairs_between(const float *xa, int64_t a0, int64_t na,
+                       const float *xb, int64_t b0, int64_t nb, int dim,
+                       double threshold, siam_db_pair **pairs, size_t *n,
+                       size_t *cap, siam_error *err);
+
 
 #ifdef __cplusplus
 }

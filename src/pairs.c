@@ -31,6 +31,13 @@
  * handed out first-to-last, the longest (the first rows meet every later
  * row) first, so the last ones to finish are short.
  *
+ * Two blocks.  pairs_search_between runs the same stripes over the rows
+ * of one block against every row of another (no diagonal to skip), for
+ * mpirun siam dedup, whose ranks each search a share of the block pairs
+ * (src/mpi/pairs_ring.c).  A pair's filter term, verdict and knn_ssd
+ * depend on its two rows alone, so any cover of the pairs by blocks
+ * gives pairs_search's list, bit for bit, once sorted.
+ *
  * Memory: the matrix, the norms, one tile of PAIRS_ROWS x PAIRS_COLS
  * dot products per thread (1 MB, sized for a core's L2 cache so the
  * filter reads what the GEMM just wrote without a trip to memory), and
@@ -202,9 +209,10 @@ pairs_scan_fn pairs_scan_best(void)
 /* The search.                                                         */
 
 typedef struct pairs_run {
-	const float *x;
-	const float *h;       /* the filter's per-row term, see below */
-	int64_t n;
+	const float *xa, *xb; /* the rows (stripes) and the columns */
+	const float *ha, *hb; /* the filter's per-row term, see below */
+	int64_t na, nb;
+	int same;             /* xb is xa: only b > a, from the diagonal */
 	int dim;
 	double threshold;
 	pairs_scan_fn scan;
@@ -222,34 +230,36 @@ static int pairs_hit_cmp(const void *pa, const void *pb)
 	return (p->b > q->b) - (p->b < q->b);
 }
 
-/* Stripe s: rows [s * PAIRS_ROWS, ...) against every row from the
- * stripe's first on; its pairs (a < b) into slot s, sorted by (a, b). */
+/* Stripe s: rows [s * PAIRS_ROWS, ...) of xa against the rows of xb
+ * (of one block, from the stripe's first row on); its pairs into slot
+ * s, sorted by (a, b). */
 static void pairs_stripe(void *arg, size_t s, int t)
 {
 	pairs_run *r = arg;
-	const float *x = r->x, *h = r->h;
-	int64_t n = r->n, i0 = (int64_t)s * PAIRS_ROWS;
+	const float *xa = r->xa, *xb = r->xb, *ha = r->ha, *hb = r->hb;
+	int64_t na = r->na, nb = r->nb, i0 = (int64_t)s * PAIRS_ROWS;
 	int dim = r->dim;
-	int bi = n - i0 < PAIRS_ROWS ? (int)(n - i0) : PAIRS_ROWS;
+	int bi = na - i0 < PAIRS_ROWS ? (int)(na - i0) : PAIRS_ROWS;
 	float *g = r->tile[t];
 	int32_t *idx = (int32_t *)(g + (size_t)PAIRS_ROWS * PAIRS_COLS);
 	pairs_list *out = &r->slot[s];
-	for (int64_t j0 = i0; j0 < n; j0 += PAIRS_COLS) {
-		int bj = n - j0 < PAIRS_COLS ? (int)(n - j0) : PAIRS_COLS;
-		siam_sgemm(0, 1, bi, bj, dim, 1.0f, x + (size_t)i0 * dim, dim,
-		           x + (size_t)j0 * dim, dim, 0.0f, g, bj);
+	for (int64_t j0 = r->same ? i0 : 0; j0 < nb; j0 += PAIRS_COLS) {
+		int bj = nb - j0 < PAIRS_COLS ? (int)(nb - j0) : PAIRS_COLS;
+		siam_sgemm(0, 1, bi, bj, dim, 1.0f, xa + (size_t)i0 * dim, dim,
+		           xb + (size_t)j0 * dim, dim, 0.0f, g, bj);
 		for (int i = 0; i < bi; i++) {
 			int64_t a = i0 + i;
-			/* only b > a: the first tile holds the diagonal */
-			int from = a + 1 > j0 ? (int)(a + 1 - j0) : 0;
+			/* one block: only b > a, the first tile holds the
+			 * diagonal; two blocks: every b */
+			int from = r->same && a + 1 > j0 ? (int)(a + 1 - j0) : 0;
 			if (from >= bj)
 				continue;
 			int k = r->scan(idx, g + (size_t)i * bj + from,
-			                h + j0 + from, h[a], bj - from);
+			                hb + j0 + from, ha[a], bj - from);
 			for (int c = 0; c < k; c++) {
 				int64_t b = j0 + from + idx[c];
-				float d = knn_ssd(x + (size_t)a * dim,
-				                  x + (size_t)b * dim, dim);
+				float d = knn_ssd(xa + (size_t)a * dim,
+				                  xb + (size_t)b * dim, dim);
 				if (pairs_within(d, r->threshold) &&
 				    pairs_push(out, a, b, d) < 0) {
 					r->failed[s] = 1;
@@ -262,25 +272,15 @@ static void pairs_stripe(void *arg, size_t s, int t)
 		qsort(out->v, (size_t)out->n, sizeof *out->v, pairs_hit_cmp);
 }
 
-int pairs_search(pairs_list *out, const float *x, int64_t n, int dim,
-                 double threshold, int threads)
+/* The filter: a pair may pass only if g_ab = a.b >= h_a + h_b, where
+ * h_i = ((1 - c) |x_i|^2 - T / 2) / 2 with c the bound on the dot
+ * product's error relative to |a|^2 + |b|^2 and T the threshold squared
+ * widened by knn_ssd's error; each h is lowered by 1e-6 of itself for
+ * the float rounding of h_a + h_b.  A row's h depends on that row
+ * alone, so two blocks filter as the whole matrix does. */
+static void pairs_filter_terms(float *h, const float *x, int64_t n, int dim,
+                               double threshold)
 {
-	int64_t ns = (n + PAIRS_ROWS - 1) / PAIRS_ROWS;
-	pairs_run r = {.x = x, .n = n, .dim = dim, .threshold = threshold,
-	               .scan = pairs_scan_best()};
-	thr_pool *pool = NULL;
-	float *h = malloc((size_t)(n ? n : 1) * sizeof *h);
-	r.slot = calloc((size_t)(ns ? ns : 1), sizeof *r.slot);
-	r.failed = calloc((size_t)(ns ? ns : 1), 1);
-	int rc = -1, T = 1;
-	if (!h || !r.slot || !r.failed)
-		goto out;
-	r.h = h;
-	/* The filter: a pair may pass only if g_ab = a.b >= h_a + h_b,
-	 * where h_i = ((1 - c) |x_i|^2 - T / 2) / 2 with c the bound on the
-	 * dot product's error relative to |a|^2 + |b|^2 and T the threshold
-	 * squared widened by knn_ssd's error; each h is lowered by 1e-6 of
-	 * itself for the float rounding of h_a + h_b. */
 	double c = 4.0 * (dim + 8) * ldexp(1.0, -24);
 	double rel = 4.0 * (dim / 16 + 24) * ldexp(1.0, -23);
 	double t2 = threshold * threshold * (1 + rel) + 1e-30;
@@ -292,6 +292,34 @@ int pairs_search(pairs_list *out, const float *x, int64_t n, int dim,
 		double hi = ((1 - c) * s - t2 / 2) / 2;
 		h[i] = (float)(hi - 1e-6 * fabs(hi) - 1e-30);
 	}
+}
+
+int pairs_search_between(pairs_list *out, const float *xa, int64_t na,
+                         const float *xb, int64_t nb, int dim,
+                         double threshold, int threads)
+{
+	int same = xb == NULL;
+	if (same) {
+		xb = xa;
+		nb = na;
+	}
+	int64_t ns = (na + PAIRS_ROWS - 1) / PAIRS_ROWS;
+	pairs_run r = {.xa = xa, .xb = xb, .na = na, .nb = nb, .same = same,
+	               .dim = dim, .threshold = threshold,
+	               .scan = pairs_scan_best()};
+	thr_pool *pool = NULL;
+	float *ha = malloc((size_t)(na ? na : 1) * sizeof *ha);
+	float *hb = same ? ha : malloc((size_t)(nb ? nb : 1) * sizeof *hb);
+	r.slot = calloc((size_t)(ns ? ns : 1), sizeof *r.slot);
+	r.failed = calloc((size_t)(ns ? ns : 1), 1);
+	int rc = -1, T = 1;
+	if (!ha || !hb || !r.slot || !r.failed)
+		goto out;
+	r.ha = ha;
+	r.hb = hb;
+	pairs_filter_terms(ha, xa, na, dim, threshold);
+	if (!same)
+		pairs_filter_terms(hb, xb, nb, dim, threshold);
 	if (threads > 1 && ns > 1)
 		pool = thr_pool_new(threads < ns ? threads : (int)ns);
 	T = thr_pool_size(pool);
@@ -326,6 +354,15 @@ out:
 		pairs_list_free(&r.slot[s]);
 	free(r.slot);
 	free(r.failed);
-	free(h);
+	if (hb != ha)
+		free(hb);
+	free(ha);
 	return rc;
+}
+
+int pairs_search(pairs_list *out, const float *x, int64_t n, int dim,
+                 double threshold, int threads)
+{
+	return pairs_search_between(out, x, n, NULL, 0, dim, threshold,
+	                            threads);
 }

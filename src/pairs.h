@@ -34,6 +34,17 @@ SIAM_HIDDEN void pairs_list_free(pairs_list *l);
  * per thread, never n by n. */
 SIAM_HIDDEN int pairs_search(pairs_list *out, const float *x, int64_t n,
                              int dim, double threshold, int threads);
+/* The same between two blocks of rows: every a of xa (na rows) with
+ * every b of xb (nb rows), hits numbered by their rows in each block
+ * (a in xa, b in xb), sorted by (a, b); xb NULL: the pairs a < b of xa
+ * alone (pairs_search).  The verdict, distance and filter are
+ * pairs_search's row for row, so blocks cut from one matrix give its
+ * pairs bit for bit (src/mpi/pairs_ring.c relies on it).  Returns as
+ * pairs_search. */
+SIAM_HIDDEN int pairs_search_between(pairs_list *out, const float *xa,
+                                     int64_t na, const float *xb,
+                                     int64_t nb, int dim, double threshold,
+                                     int threads);
 /* The naive twin: knn_ssd on every pair, for the tests. */
 SIAM_HIDDEN int pairs_search_ref(pairs_list *out, const float *x, int64_t n,
                                  int dim, double threshold);

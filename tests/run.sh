@@ -90,10 +90,11 @@ build build-tsan "-O1 -g -fsanitize=thread $warn" "-fsanitize=thread" \
 
 # MPI (./configure --with-mpi; OpenMPI is in .ci/deps): siam index,
 # dedup and train under mpirun -np 2 and -np 3 against one process
-# (tests/mpi.sh, tests/mpi_train.sh).  Only those: 'check_PROGRAMS='
-# leaves the unit tests unbuilt (they link no MPI and ran above), to
-# keep CI short.
-build build-mpi "-O2 -g $warn" "" "tests/mpi.sh tests/mpi_train.sh" --with-mpi \
+# (tests/mpi.sh, tests/mpi_train.sh, tests/mpi_dedup.sh).  Only those:
+# 'check_PROGRAMS=' leaves the unit tests unbuilt (they link no MPI and
+# ran above, tests/test_ring_plan among them), to keep CI short.
+build build-mpi "-O2 -g $warn" "" \
+	"tests/mpi.sh tests/mpi_train.sh tests/mpi_dedup.sh" --with-mpi \
 	check_PROGRAMS= || status=1
 
 # The release tarball must build and pass its tests too.

@@ -14,6 +14,13 @@
  * touched; --delete and --hardlink check that the bytes on disk are
  * still the indexed ones.
  *
+ * Under mpirun (a --with-mpi build) rank 0 is this command as it runs
+ * alone -- it walks, writes the database, groups, prints and acts --
+ * while the other ranks embed for its indexing (src/mpi/index.c) and
+ * share its all-pairs search, a block of rows each
+ * (src/mpi/pairs_ring.c): the pairs, and so everything after, are a
+ * single process's.
+ *
  * Exit status: 0 done; 3 done, but some files were broken or could not
  * be acted on; 2 error.
  */
@@ -23,6 +30,11 @@
 #include "dedup_pairs.h"
 #include "dedup_sheet.h"
 #include "fileio.h"
+#include "mpi/pairs_ring.h"
+#include "mpi/world.h"
+#ifdef SIAM_MPI
+#include "mpi/index.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -75,9 +87,12 @@ const struct cmd_entry cmd_dedup_entry = {
 	"  -q, --quiet            no progress, no summary line\n"
 	"  -h, --help             this help\n"
 	"\n"
+	"Under mpirun (a --with-mpi build) the other ranks embed for rank 0\n"
+	"and share the cnn pair search; rank 0 alone writes, prints and acts.\n"
+	"\n"
 	"Exit status: 0 done, 3 done but some files were broken or could not\n"
 	"be acted on, 2 error.\n", run,
-	CLI_DB | CLI_DB_CREATE | CLI_MODEL
+	CLI_DB | CLI_DB_CREATE | CLI_MODEL | CLI_MPI
 };
 
 enum { ACT_NONE, ACT_MOVE, ACT_HARDLINK, ACT_DELETE };
@@ -95,6 +110,11 @@ typedef struct dd_run {
 	size_t nbroken, bcap;
 	int failed;
 	long kill_after;    /* $SIAM_TEST_KILL_AFTER: moves, then SIGKILL */
+	int64_t ncnn;       /* cnn pairs among all the model's images */
+	/* under mpirun: 1 while the other ranks wait for the pair search
+	 * (siam_mpi_pairs or _stop must come, once), and its figures */
+	int ring_wait;
+	siam_mpi_pairs_stats ring;
 } dd_run;
 
 /* 1 if path is root or below it. */
@@ -643,7 +663,8 @@ static void write_sheet(dd_run *d, const char *path, int quiet)
 static void print_results(dd_run *d, int ngroups, int fmt, double t,
                           const char *method, const char *keep,
                           const char *action, int done,
-                          const char *manifest)
+                          const char *manifest,
+                          const siam_mpi_pairs_stats *ms)
 {
 	int *ord = malloc((size_t)(d->n ? d->n : 1) * sizeof *ord), m;
 	int64_t dup_bytes = 0, ndup = 0;
@@ -698,6 +719,22 @@ static void print_results(dd_run *d, int ngroups, int fmt, double t,
 		if (manifest && *manifest) {
 			printf(",\"manifest\":");
 			cli_json_string(stdout, manifest);
+		}
+		/* under mpirun, once the ranks searched: the rows, pairs,
+		 * seconds of the search, bytes each rank sent and CPU
+		 * seconds each spent */
+		if (ms && ms->sent) {
+			printf(",\"mpi\":{\"ranks\":%d,\"rows\":%lld,"
+			       "\"pairs\":%lld,\"seconds\":%.6f,\"sent\":[",
+			       ms->ranks, (long long)ms->rows,
+			       (long long)d->ncnn, ms->seconds);
+			for (int r = 0; r < ms->ranks; r++)
+				printf("%s%llu", r ? "," : "",
+				       (unsigned long long)ms->sent[r]);
+			printf("],\"cpu\":[");
+			for (int r = 0; r < ms->ranks; r++)
+				printf("%s%.6f", r ? "," : "", ms->cpu[r]);
+			printf("]}");
 		}
 		printf("}\n");
 	} else if (fmt == 'c') {
@@ -791,6 +828,35 @@ static int parse_keep(const char *s)
 	       !strcmp(s, "shortest-path") ? DD_KEEP_SHORTEST : -1;
 }
 
+/* Rank 0 under mpirun: dd_cnn_pairs with the search shared by every
+ * rank.  The matrix is siam_db_pairs's, the pairs come back as its
+ * row numbers in its order, so mapping them to ids gives its list. */
+static int mpi_cnn_pairs(dd_run *d, sqlite3 *db, int64_t model_id,
+                         double t, dd_edge **e, size_t *ne, size_t *cap,
+                         siam_error *err)
+{
+	float *x = NULL;
+	int64_t *rowid = NULL, n = 0;
+	int dim = 0, rc;
+	siam_db_pair *p = NULL;
+	size_t np = 0;
+	if ((rc = siam_db_embeddings(db, model_id, &x, &rowid, &n, &dim, err)))
+		return rc; /* the ranks still wait: run() lets them go */
+	d->ring_wait = 0;
+	siam_mpi_pairs(x, n, dim, t, &p, &np, &d->ring);
+	free(x);
+	for (size_t k = 0; k < np; k++) {
+		p[k].a = rowid[p[k].a];
+		p[k].b = rowid[p[k].b];
+	}
+	d->ncnn = (int64_t)np;
+	if (dd_pair_edges(p, np, d->ids, d->n, e, ne, cap))
+		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	free(rowid);
+	free(p);
+	return rc;
+}
+
 /* The pairs of the chosen methods, as edges between images. */
 static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
                       int methods, double t, int bits, dd_edge **out,
@@ -807,8 +873,15 @@ static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
 		goto oom;
 	/* d->ids is ascending (listing order); pairs with an image not
 	 * under the PATHs are left out */
-	if ((methods & DD_CNN) &&
-	    dd_cnn_pairs(db, model_id, t, d->ids, d->n, &e, &ne, &cap, &err)) {
+	if ((methods & DD_CNN) && d->ring_wait) {
+		if (mpi_cnn_pairs(d, db, model_id, t, &e, &ne, &cap, &err)) {
+			cli_error("dedup", "%s", err.msg);
+			free(e);
+			return -1;
+		}
+	} else if ((methods & DD_CNN) &&
+	           dd_cnn_pairs(db, model_id, t, d->ids, d->n, &e, &ne, &cap,
+	                        &err)) {
 		cli_error("dedup", "%s", err.msg);
 		free(e);
 		return -1;
@@ -820,6 +893,29 @@ oom:
 	cli_error("dedup", "out of memory");
 	free(e);
 	return -1;
+}
+
+/* Ranks 1..N-1 under mpirun: embed for rank 0's indexing when it
+ * indexes (index_wait), then take part in its pair search; they open
+ * nothing and print nothing (a failure aborts the run with its
+ * message). */
+static int worker(int index_wait)
+{
+#ifdef SIAM_MPI
+	if (index_wait) {
+		siam_model *wm = NULL;
+		siam_index_opts o;
+		siam_index_opts_default(&o);
+		o.threads = 1; /* one rank a core, as mpirun siam index */
+		if (siam_mpi_share_model(&wm))
+			return SIAM_EXIT_ERROR; /* rank 0 failed: it said why */
+		siam_mpi_index_worker(wm, &o);
+		siam_model_free(wm);
+	}
+#else
+	(void)index_wait;
+#endif
+	return siam_mpi_pairs_worker() ? SIAM_EXIT_ERROR : SIAM_EXIT_OK;
 }
 
 static int run(int argc, char **argv, cli_ctx *ctx)
@@ -923,6 +1019,8 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		if (optind < argc || move_to || hard || del)
 			return cli_usage_error(me, "--undo takes only the "
 			                       "manifest");
+		if (siam_mpi_rank() != 0) /* rank 0 puts the files back */
+			return SIAM_EXIT_OK;
 		return act_undo(undo, quiet);
 	}
 	if (del && !yes) {
@@ -938,10 +1036,23 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	int act = move_to ? ACT_MOVE : hard ? ACT_HARDLINK :
 	          del ? ACT_DELETE : ACT_NONE;
 	int nroots = argc - optind;
+	/* Under mpirun (one rank too, so its figures can be compared) the
+	 * pair search is shared; with several, the indexing too. */
+#ifdef SIAM_MPI
+	int mpi = siam_mpi_launched() > 0;
+#else
+	int mpi = 0;
+#endif
+	int index_wait = mpi && siam_mpi_size() > 1 && nroots + nrefs > 0;
+	if (mpi && siam_mpi_rank() != 0) {
+		free(refs);
+		return worker(index_wait);
+	}
 	const char **roots = malloc((size_t)(nroots + nrefs + 1) *
 	                            sizeof *roots);
 	dd_run d;
 	memset(&d, 0, sizeof d);
+	d.ring_wait = mpi;
 	sqlite3 *db = NULL;
 	siam_model *m = NULL;
 	int64_t model_id = 0;
@@ -977,8 +1088,30 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		siam_index_opts o;
 		siam_index_status st;
 		siam_index_opts_default(&o);
+#ifdef SIAM_MPI
+		/* as mpirun siam index: the others embed, rank 0 writes */
+		siam_mpi_farm *farm = NULL;
+		siam_index_farm fm;
+		if (index_wait) {
+			siam_model *sm = m;
+			index_wait = 0;
+			if (siam_mpi_share_model(&sm)) {
+				d.ring_wait = 0; /* the others stopped */
+				goto done;
+			}
+			if (!(farm = siam_mpi_farm_new(&fm, o.batch < 32 ?
+			                               o.batch : 32)))
+				siam_mpi_abort(SIAM_EXIT_ERROR, "dedup: out of "
+				               "memory");
+			o.farm = &fm;
+		}
+#endif
 		int rc = siam_index_run(db, m, model_id, roots, nroots + nrefs,
 		                        NULL, 0, &o, &st, &err);
+#ifdef SIAM_MPI
+		if (farm) /* every worker stops, whatever the run returned */
+			siam_mpi_farm_end(farm, NULL);
+#endif
 		if (rc) {
 			cli_error("dedup", "indexing: %s", err.msg);
 			goto done;
@@ -1009,6 +1142,10 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	if (find_edges(&d, db, model_id, parse_method(method_s), threshold,
 	               bits, &edges, &nedges))
 		goto done;
+	if (d.ring_wait) { /* no cnn pairs asked for: the others go */
+		siam_mpi_pairs_stop(0);
+		d.ring_wait = 0;
+	}
 	int ngroups = dd_group(d.im, d.n, edges, nedges, parse_keep(keep_s),
 	                       min_group);
 	if (ngroups < 0) {
@@ -1036,11 +1173,23 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	                                         "delete" };
 	if (!quiet || fmt != 't')
 		print_results(&d, ngroups, fmt, threshold, method_s, keep_s,
-		              act_names[act], ndone, manifest);
+		              act_names[act], ndone, manifest, &d.ring);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		goto done;
 	status = d.failed || d.nbroken ? SIAM_EXIT_PARTIAL : SIAM_EXIT_OK;
 done:
+	/* Under mpirun, the other ranks still waiting are let go: rank 0
+	 * failed, and said why. */
+#ifdef SIAM_MPI
+	if (index_wait) {
+		siam_model *none = NULL;
+		siam_mpi_share_model(&none);
+		d.ring_wait = 0;
+	}
+#endif
+	if (d.ring_wait)
+		siam_mpi_pairs_stop(1);
+	siam_mpi_pairs_stats_free(&d.ring);
 	for (size_t i = 0; i < d.npaths; i++)
 		free(d.paths[i]);
 	for (size_t i = 0; i < d.nbroken; i++)

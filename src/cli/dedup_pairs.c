@@ -100,14 +100,10 @@ static int cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
-                 const int64_t *ids, int n, dd_edge **e, size_t *ne,
-                 size_t *cap, siam_error *err)
+int dd_pair_edges(const siam_db_pair *p, size_t np, const int64_t *ids,
+                  int n, dd_edge **e, size_t *ne, size_t *cap)
 {
-	siam_db_pair *p = NULL;
-	size_t np = 0;
-	int rc = siam_db_pairs(db, model_id, t, &p, &np, err);
-	for (size_t k = 0; !rc && k < np; k++) {
+	for (size_t k = 0; k < np; k++) {
 		const int64_t *ia = bsearch(&p[k].a, ids, (size_t)n,
 		                            sizeof *ids, cmp_id);
 		const int64_t *ib = bsearch(&p[k].b, ids, (size_t)n,
@@ -115,8 +111,20 @@ int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
 		if (ia && ib && add_edge(e, ne, cap, (dd_edge){
 			(int)(ia - ids), (int)(ib - ids), DD_CNN,
 			p[k].distance, 0 }))
-			rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+			return -1;
 	}
+	return 0;
+}
+
+int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
+                 const int64_t *ids, int n, dd_edge **e, size_t *ne,
+                 size_t *cap, siam_error *err)
+{
+	siam_db_pair *p = NULL;
+	size_t np = 0;
+	int rc = siam_db_pairs(db, model_id, t, &p, &np, err);
+	if (!rc && dd_pair_edges(p, np, ids, n, e, ne, cap))
+		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 	free(p);
 	return rc;
 }

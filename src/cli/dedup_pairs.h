@@ -29,6 +29,13 @@ void dd_image_of_row(dd_image *im, const siam_db_image_row *r,
 int dd_identical_pairs(const dd_image *im, int n, dd_edge **e, size_t *ne,
                        size_t *cap);
 
+/* The pairs p (image ids a < b, as siam_db_pairs gives them) between
+ * the n images whose database ids are ids[] (ascending), appended to *e
+ * as DD_CNN edges with their distances; pairs with an image not in
+ * ids[] are left out.  0, or -1 if out of memory. */
+int dd_pair_edges(const siam_db_pair *p, size_t np, const int64_t *ids,
+                  int n, dd_edge **e, size_t *ne, size_t *cap);
+
 /* The pairs of model_id within distance t (siam_db_pairs) between the
  * n images whose database ids are ids[] (ascending), appended to *e as
  * DD_CNN edges with their distances; pairs with an image not in ids[]

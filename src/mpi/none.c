@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "mpi/world.h"
+#include "mpi/pairs_ring.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,4 +46,35 @@ void siam_mpi_check(int rc, const char *what)
 {
 	if (rc != 0)
 		siam_mpi_abort(2, "%s failed (%d)", what, rc);
+}
+
+/* src/mpi/pairs_ring.h: never reached with one rank (cmd_dedup.c takes
+ * its local path), but linked, so that the command needs no #ifdef. */
+void siam_mpi_pairs_stats_free(siam_mpi_pairs_stats *st)
+{
+	(void)st;
+}
+
+int siam_mpi_pairs(const float *x, int64_t n, int dim, double threshold,
+                   siam_db_pair **pairs, size_t *np,
+                   siam_mpi_pairs_stats *st)
+{
+	(void)x;
+	(void)n;
+	(void)dim;
+	(void)threshold;
+	(void)st;
+	*pairs = NULL;
+	*np = 0;
+	siam_mpi_abort(2, "dedup: this siam was built without MPI");
+}
+
+void siam_mpi_pairs_stop(int failed)
+{
+	(void)failed;
+}
+
+int siam_mpi_pairs_worker(void)
+{
+	return 0;
 }
