@@ -7,7 +7,8 @@
 # under mpirun inside dedup gives the same groups; --method exact (no
 # search: the ranks are let go); --move-to and --undo act once, on rank
 # 0; a failure of rank 0 before the search ends the run with one
-# message, never a hang.  The block split itself is checked without MPI
+# message, and a failure or kill -9 of another rank inside the search
+# ends it naming that rank: never a hang.  The block split itself is checked without MPI
 # by tests/test_ring_plan.  Skips in a plain build.  TAP.
 set -u
 B=${SIAM_BUILDDIR:-.}
@@ -151,5 +152,20 @@ is "$rc" 2 "a model rank 0 cannot load (indexing): status 2"
 is "$(grep -c "missing.siam" "$T/err")" 1 "... and one message naming it"
 run 2 "$SIAM" dedup --db "$T/np2.db" --threshold nope "$D"
 is $? 2 "a bad --threshold: status 2 on every rank, nobody waits"
+# A rank other than 0 fails, or is killed, inside the search: the whole
+# run ends (never a hang), the message names the rank, nothing printed.
+HOOKED="$B/tests/siam-hooked"
+SIAM_TEST_MPI_PAIRS_FAIL_RANK=2 \
+	run 3 "$HOOKED" dedup --db "$T/np3.db" --json --threshold "$t" "$D"
+is $? 2 "rank 2's search fails: the run ends with status 2"
+grep -q "siam: rank 2 of 3.*: dedup: a search that fails on purpose" "$T/err"
+ok $? "... with its message, naming rank 2"
+is "$(wc -c <"$T/out")" 0 "... and no report"
+SIAM_TEST_MPI_PAIRS_KILL_RANK=1 \
+	run 3 "$HOOKED" dedup --db "$T/np3.db" --json --threshold "$t" "$D"
+rc=$?
+ok $((rc == 0)) "kill -9 of rank 1 in the search: the run fails (status $rc)"
+grep -q "rank 1 .*exited on signal 9" "$T/err"
+ok $? "... and mpirun names rank 1"
 
 tap_end

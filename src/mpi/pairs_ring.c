@@ -32,6 +32,7 @@
 
 #include <limits.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,6 +81,15 @@ static void search(const float *own, int64_t lo, int64_t cnt,
 	int rc = 0;
 	if (share == RING_NONE || !cnt || !hcnt)
 		return;
+#ifdef SIAM_TEST_HOOKS /* tests/siam-hooked: a rank fails, or dies */
+	const char *fr = getenv("SIAM_TEST_MPI_PAIRS_FAIL_RANK");
+	const char *kr = getenv("SIAM_TEST_MPI_PAIRS_KILL_RANK");
+	if (fr && atoi(fr) == siam_mpi_rank())
+		siam_mpi_abort(2, "dedup: a search that fails on purpose "
+		               "(SIAM_TEST_MPI_PAIRS_FAIL_RANK)");
+	if (kr && atoi(kr) == siam_mpi_rank())
+		raise(SIGKILL);
+#endif
 	if (same) {
 		rc = siam_pairs_between(own, lo, cnt, NULL, 0, 0, dim, t, p, np,
 		                        cap, &err);
