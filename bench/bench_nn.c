@@ -4,7 +4,9 @@
  * First the ceiling: cblas_sgemm on large square matrices, in GFLOP/s.
  * Then the default architecture (SIAM_DEFAULT_ARCH) at batches of 1, 64
  * and 256 images:
- *   - embed: a forward pass of B images (what 'siam index' does);
+ *   - forward: siam_net_forward of B images, the training forward;
+ *   - embed: siam_net_embed of B images (what 'siam index', verify
+ *     and serve do), whose GEMMs keep one shape whatever the batch;
  *   - train: one Siamese pair step of B/2 pairs, i.e. B images through
  *     one forward, the contrastive loss, one backward and Adam (what
  *     'siam train' does).  A batch of 1 is one pair (2 images).
@@ -144,7 +146,22 @@ int main(int argc, char **argv)
 			t[i] = (now() - t0) / reps;
 		}
 		double s = median(t, runs), gf = B * flops / s * 1e-9;
-		printf("%-6d %-22s %12.0f %10.1f %8.0f%%\n", B, "embed (forward)",
+		printf("%-6d %-22s %12.0f %10.1f %8.0f%%\n", B, "forward (training)",
+		       B / s, gf, 100 * gf / peak);
+
+		/* siam_net_embed: what index, verify and serve call; its
+		 * GEMMs have the same shapes whatever the batch (net.c) */
+		float *e = malloc(sizeof(float) * B * siam_net_embed_dim(net));
+		siam_net_embed(net, x, B, e, &err); /* warm-up */
+		for (int i = 0; i < runs; i++) {
+			double t0 = now();
+			for (int k = 0; k < reps; k++)
+				siam_net_embed(net, x, B, e, &err);
+			t[i] = (now() - t0) / reps;
+		}
+		free(e);
+		s = median(t, runs), gf = B * flops / s * 1e-9;
+		printf("%-6d %-22s %12.0f %10.1f %8.0f%%\n", B, "embed (siam_net_embed)",
 		       B / s, gf, 100 * gf / peak);
 
 		pair_step(tr, x, (size_t)imgs * isz, y, N);

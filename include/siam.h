@@ -90,9 +90,10 @@ int siam_errorf(siam_error *err, int code, const char *fmt, ...)
  *   - Any other object (a database handle, a trainer) belongs to one
  *     thread at a time.
  *
- * Determinism: the embeddings of an image (or of a batch) are the same
- * bits whatever the thread count and however many threads embed at
- * once; a training run is the same for the same seed and thread count.
+ * Determinism: the embedding of an image is the same bits whatever the
+ * thread count, however many threads embed at once, and whatever batch
+ * (and position in it) it is embedded in; a training run is the same
+ * for the same seed and thread count.
  */
 
 /* Threads each net uses for its conv layers (and its fc layers'

@@ -200,6 +200,9 @@ void siam_net_backward(siam_net *net, const float *dout);
 void siam_net_zero_grad(siam_net *net);
 
 /* Embeds B inputs into out (B, embed_dim): a forward that copies out.
+ * An input's embedding is the same bits alone or in any batch, at any
+ * position, on any thread count (its GEMMs have one shape per sample;
+ * siam_net_forward's, batch-wide, round differently in the last bits).
  * Thread-safe on a shared net: each call takes a workspace of its own
  * (see "Threads" in siam.h).  Errors: SIAM_EINVAL (B <= 0), SIAM_ENOMEM. */
 int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
@@ -214,9 +217,9 @@ int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
 /* views | SIAM_VIEWS_FLIP: each view is embedded as it is and mirrored
  * left to right, and the embeddings of both are summed (then put back
  * to unit length), so an image and its mirror get the same embedding by
- * construction: bit for bit for one input with one view (the two sums
- * add the same two floats), within rounding in a batch (the input and
- * its mirror sit at other rows of the GEMMs) or over 5 or 9 views.
+ * construction: bit for bit with one view, alone or in a batch (the
+ * two sums add the same two floats, and an embedding does not depend
+ * on its batch, see siam_net_embed), within rounding over 5 or 9 views.
  * Twice the work. */
 #define SIAM_VIEWS_FLIP 0x100
 int siam_views_valid(int views); /* 1, 5 or 9, with or without FLIP */

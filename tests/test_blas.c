@@ -1,7 +1,7 @@
 /*
  * test_blas.c -- siam_sgemm (OpenBLAS) agrees with the naive triple loop
  * for every transpose combination, odd sizes, padded leading
- * dimensions, alpha and beta.
+ * dimensions, alpha and beta; nn_sgemv too.
  */
 #include "tap.h"
 #include "siam_nn.h"
@@ -72,6 +72,29 @@ int main(void)
 					free(A), free(B), free(C1), free(C2);
 				}
 	}
+
+	/* nn_sgemv (the embedding's fc rows) against the same reference,
+	 * a padded lda, alpha and beta */
+	for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+		for (size_t q = 0; q < 3; q++) {
+			int m = sizes[s][0], k = sizes[s][2], lda = k + 3;
+			float alpha = ab[q][0], beta = ab[q][1];
+			float *A = malloc(sizeof(float) * m * lda);
+			float *x = malloc(sizeof(float) * k);
+			float *y1 = malloc(sizeof(float) * m);
+			float *y2 = malloc(sizeof(float) * m);
+			fill(A, (size_t)m * lda, &r);
+			fill(x, (size_t)k, &r);
+			fill(y1, (size_t)m, &r);
+			memcpy(y2, y1, sizeof(float) * m);
+			nn_sgemv(m, k, alpha, A, lda, x, beta, y1);
+			nn_sgemm_ref(0, 0, m, 1, k, alpha, A, lda, x, 1, beta, y2,
+			             1);
+			double e = nn_maxdiff(y1, y2, (size_t)m);
+			tap_ok(e < 1e-5 * k + 1e-6, "sgemv %dx%d alpha %g beta %g "
+			       "vs reference (max err %.2g)", m, k, alpha, beta, e);
+			free(A), free(x), free(y1), free(y2);
+		}
 
 	/* the reference against a hand computation */
 	float A[] = { 1, 2, 3, 4, 5, 6 };    /* 2x3 */

@@ -178,7 +178,7 @@ static void test_conv_chunks(void)
 	siam_relu_forward(r, o1, no);
 	siam_maxpool_forward(p2, a2, r, B, OC, OH, OW, 2);
 	nn_conv2d_forward(p1, a1, scr, x, w, b, B, C, H, W, OC, K, pad, 1, 2, 0,
-	                  1);
+	                  1, 0);
 	e = nn_maxdiff(p1, p2, np);
 	/* where the window is all negative the rectified values tie at 0
 	 * and the argmax may differ; no gradient flows there */
@@ -338,6 +338,22 @@ static void test_dense(int B, int IN, int OUT)
 	double e = nn_maxdiff(c.out, ref, no);
 	tap_ok(e < 1e-5, "dense %dx%d -> %d forward vs reference (max err %.2g)",
 	       B, IN, OUT, e);
+	/* row by row (the embedding's): near the reference, and each row
+	 * the bits of that row alone, copied one float off its alignment */
+	float *each = randv(no, 1.0f), *alone = randv(no, 1.0f);
+	float *row = malloc(sizeof(float) * (IN + 1));
+	nn_dense_forward_each(each, c.inp, c.w, c.b, B, IN, OUT);
+	for (int i = 0; i < B; i++) {
+		memcpy(row + 1, c.inp + (size_t)i * IN, sizeof(float) * IN);
+		nn_dense_forward_each(alone + (size_t)i * OUT, row + 1, c.w, c.b,
+		                      1, IN, OUT);
+	}
+	free(row);
+	e = nn_maxdiff(each, ref, no);
+	tap_ok(e < 1e-5 && !memcmp(each, alone, sizeof(float) * no),
+	       "dense %dx%d -> %d forward row by row vs reference (max err "
+	       "%.2g), the bits of each row alone", B, IN, OUT, e);
+	free(each), free(alone);
 
 	/* backward vs the definitions, from junk (accumulation) */
 	float *dinp = randv(ni, 1.0f), *dw = randv(nw, 1.0f), *db = randv(OUT, 1.0f);
@@ -458,10 +474,27 @@ static void test_fused(int relu, int P, int pad)
 	else
 		memcpy(o2, last, sizeof(float) * no);
 	nn_conv2d_forward(o1, am1, s1, x, w, b, B, C, H, W, OC, K, pad, relu, P,
-	                  0, 1);
+	                  0, 1, 0);
 	double e = nn_maxdiff(o1, o2, no);
 	tap_ok(e < 1e-6, "fused conv%s%s pad %d forward vs layer by layer "
 	       "(max err %.2g)", relu ? "+relu" : "", P ? "+pool" : "", pad, e);
+	/* one GEMM per sample (the embedding's): near the same, and each
+	 * sample's bits those of the sample alone */
+	float *o3 = randv(no, 1.0f), *o4 = randv(no, 1.0f);
+	int *am3 = calloc(no, sizeof(int)), *am4 = calloc(no, sizeof(int));
+	nn_conv2d_forward(o3, am3, s1, x, w, b, B, C, H, W, OC, K, pad, relu,
+	                  P, 0, 1, 1);
+	size_t si = ni / B, so = no / B;
+	for (int i = 0; i < B; i++)
+		nn_conv2d_forward(o4 + i * so, am4 + i * so, s1, x + i * si, w, b,
+		                  1, C, H, W, OC, K, pad, relu, P, 0, 1, 1);
+	e = nn_maxdiff(o3, o2, no);
+	tap_ok(e < 1e-6 && !memcmp(o3, o4, sizeof(float) * no) &&
+	       !memcmp(am3, am4, sizeof(int) * no), "fused conv%s%s pad %d "
+	       "forward sample by sample: vs layer by layer (max err %.2g), "
+	       "the bits of each sample alone", relu ? "+relu" : "",
+	       P ? "+pool" : "", pad, e);
+	free(o3), free(o4), free(am3), free(am4);
 
 	float *dx1 = randv(ni, 1.0f), *dx2 = malloc(sizeof(float) * ni);
 	float *dw1 = randv(nw, 1.0f), *dw2 = malloc(sizeof(float) * nw);

@@ -2,6 +2,8 @@
  * blas.c -- the one door to BLAS.  Every GEMM in siam goes through
  * siam_sgemm so that the tests can compare it with nn_sgemm_ref, the
  * plain triple loop, and so that a different BLAS is one file away.
+ * nn_sgemv is the one other door, for the embedding's fc layers (one
+ * row at a time, see dense.c); its twin is nn_dense_forward_ref.
  *
  * OpenBLAS's thread count belongs to the process, and changing it while
  * another thread runs a GEMM is a race.  So it is set once, to one
@@ -45,6 +47,21 @@ void siam_sgemm(int ta, int tb, int m, int n, int k, float alpha,
 	cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
 	            tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
 	            ldb, beta, c, ldc);
+}
+
+void nn_sgemv(int m, int n, float alpha, const float *a, int lda,
+              const float *x, float beta, float *y)
+{
+	pthread_once(&blas_once, blas_init);
+	if (m <= 0)
+		return;
+	if (n <= 0) {
+		for (int i = 0; i < m; i++)
+			y[i] = beta == 0.0f ? 0.0f : beta * y[i];
+		return;
+	}
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, m, n, alpha, a, lda, x, 1,
+	            beta, y, 1);
 }
 
 /* Accumulates in double so that it is a trustworthy reference; beta = 0

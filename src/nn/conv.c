@@ -17,6 +17,22 @@
  * order and the (B, OC, OH, OW) tensors, one pass over the output that
  * also adds the bias (forward) or sums its gradient (backward), and when
  * the net asks for it applies the ReLU and max-pool that follow.
+ *
+ * An embedding must not depend on its batch (`siam index --batch`, the
+ * ranks of `mpirun siam index`, one image in `siam verify`: the same
+ * bits), and a GEMM's rounding depends on its shape: OpenBLAS picks a
+ * kernel by size (a "direct" one for small NN products, small-matrix
+ * kernels, its general one), and they sum the same K products in
+ * different orders.  So the embedding (each = 1) keeps the chunk's
+ * im2col but runs one GEMM per sample, (OC, OH*OW, C*K*K) whatever the
+ * batch; those shapes are the same for every chunk and position, so is
+ * every sample's result.  The price, measured on the 2-core AMD EPYC
+ * (OpenBLAS 0.3.21, loaded): none with its Cooperlake kernels (the
+ * default net's second conv at batch 256: 23.7 ms sample by sample,
+ * 26.6 ms in chunks of 5), about 10% of a batch-256 embedding with
+ * OPENBLAS_CORETYPE=Haswell (whose GEMM packs the weights per call).
+ * Training keeps one GEMM per chunk (each = 0): its arithmetic made
+ * the shipped models, and it does not need the property.
  */
 #include "nn.h"
 
@@ -322,7 +338,7 @@ int nn_conv2d_chunks(int B, int C, int H, int W, int K, int pad)
 void nn_conv2d_forward(float *out, int *argmax, float *scratch,
                        const float *inp, const float *w, const float *b,
                        int B, int C, int H, int W, int OC, int K, int pad,
-                       int relu, int P, int first, int step)
+                       int relu, int P, int first, int step, int each)
 {
 	// inp is (B,C,H,W), w is (OC,C*K*K), b is (OC),
 	// out is (B,OC,OH,OW), or (B,OC,OH/P,OW/P) with argmax if pooled
@@ -338,7 +354,13 @@ void nn_conv2d_forward(float *out, int *argmax, float *scratch,
 		int g = B - b0 < G ? B - b0 : G;
 		int n = (int)(g * hw);
 		im2col(col, inp + b0 * in_sz, g, C, H, W, K, pad, OH, OW);
-		siam_sgemm(0, 0, OC, n, CKK, 1.0f, w, CKK, col, n, 0.0f, res, n);
+		if (!each)
+			siam_sgemm(0, 0, OC, n, CKK, 1.0f, w, CKK, col, n, 0.0f,
+			           res, n);
+		else /* the columns of sample s, with the chunk's strides */
+			for (int s = 0; s < g; s++)
+				siam_sgemm(0, 0, OC, (int)hw, CKK, 1.0f, w, CKK,
+				           col + s * hw, n, 0.0f, res + s * hw, n);
 		scatter(out + b0 * out_sz, argmax ? argmax + b0 * out_sz : NULL,
 		        res, b, g, OC, OH, OW, relu, P);
 	}
@@ -381,7 +403,7 @@ void siam_conv2d_forward(float *out, float *scratch, const float *inp,
                          int W, int OC, int K, int pad)
 {
 	nn_conv2d_forward(out, NULL, scratch, inp, w, b, B, C, H, W, OC, K,
-	                  pad, 0, 0, 0, 1);
+	                  pad, 0, 0, 0, 1, 0);
 }
 
 void siam_conv2d_backward(float *dinp, float *dw, float *db, float *scratch,

@@ -15,6 +15,26 @@ void siam_dense_forward(float *out, const float *inp, const float *w,
 	siam_sgemm(0, 1, B, OUT, IN, 1.0f, inp, IN, w, IN, 1.0f, out, OUT);
 }
 
+/* A GEMM's rounding depends on its shape (OpenBLAS picks its kernel by
+ * size, and they sum in different orders), so a row's output in a GEMM
+ * of B rows differs in its last bits from the same row's alone.  An
+ * embedding must not depend on its batch (see the top of conv.c): so
+ * each row is one GEMV of the same shape.  A GEMV, not a one-row GEMM:
+ * OpenBLAS's Haswell kernels pack all of w for every GEMM call, and one
+ * row of the default net's fc256 then took 218 us against 34 us by
+ * GEMV (the Cooperlake kernels: both about 30 us, loaded machine). */
+void nn_dense_forward_each(float *out, const float *inp, const float *w,
+                           const float *b, int B, int IN, int OUT)
+{
+	// inp is (B,IN), w is (OUT,IN), b is (OUT), out is (B,OUT)
+	for (int i = 0; i < B; i++) {
+		float *o = out + (size_t)i * OUT;
+		for (int k = 0; k < OUT; k++)
+			o[k] = b[k];
+		nn_sgemv(OUT, IN, 1.0f, w, IN, inp + (size_t)i * IN, 1.0f, o);
+	}
+}
+
 void nn_dense_backward_input(float *dinp, const float *dout, const float *w,
                              int B, int IN, int OUT)
 {

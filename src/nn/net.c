@@ -29,6 +29,16 @@
  * the calling thread; its backward's two GEMMs (input gradient, weight
  * gradient) run side by side.  OpenBLAS itself stays at one thread
  * (blas.c): no GEMM's result depends on T, so embeddings do not either.
+ *
+ * Nor on the batch: an embedding workspace (siam_net_embed) runs each
+ * conv as one GEMM per sample (conv.c) and each fc layer as one GEMV
+ * per row (dense.c), products of one shape whatever the batch, so that
+ * a sample's embedding is the same bits alone, in any batch at any
+ * position and on any thread count (tests/test_embed_batch.c; `mpirun
+ * siam index` writes what one process writes).  At batch 256 that
+ * costs 6-12% of the time per image against the batch-wide GEMMs; at
+ * batch 1 nothing, or less time (README, "Speed").  Training
+ * (siam_net_forward) keeps its batch-wide GEMMs and its arithmetic.
  */
 #include "nn.h"
 #include "threads.h"
@@ -46,7 +56,7 @@
 #define MAX_SAMPLE ((size_t)1 << 26) /* floats in one sample's activation */
 #define MAX_PARAMS ((size_t)1 << 30)
 /* siam_net_embed runs large inputs in chunks so that memory stays
- * bounded by this batch (or by a larger one already allocated). */
+ * bounded by this batch. */
 #define EMBED_CHUNK 256
 
 struct siam_net {
@@ -602,7 +612,8 @@ static void conv_task(void *arg, int t, int T)
 	if (!j->backward) {
 		nn_conv2d_forward(j->y, ws->am[j->e], scr, j->x, p + l->w_off,
 		                  p + l->b_off, j->B, l->in_c, l->in_h, l->in_w,
-		                  l->out_c, l->k, l->pad, relu, P, t, T);
+		                  l->out_c, l->k, l->pad, relu, P, t, T,
+		                  !ws->train);
 		return;
 	}
 	/* thread 0 adds into the gradients, the others into their parts */
@@ -693,8 +704,10 @@ static const float *forward(const siam_net *net, net_ws *ws, int B)
 			                     l->in_w, l->k);
 			break;
 		case SIAM_LAYER_FC:
-			siam_dense_forward(y, x, p + l->w_off, p + l->b_off, B,
-			                   (int)layer_in_size(l), l->out_c);
+			/* an embedding row by row, see the top of the file */
+			(ws->train ? siam_dense_forward : nn_dense_forward_each)(
+				y, x, p + l->w_off, p + l->b_off, B,
+				(int)layer_in_size(l), l->out_c);
 			break;
 		case SIAM_LAYER_L2NORM:
 			siam_l2norm_forward(y, ws->scr[i], x, B,
@@ -837,11 +850,9 @@ int siam_net_embed(siam_net *net, const float *inp, int B, float *out,
 	if (!ws)
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory for a batch "
 		                   "of %d samples", B);
-	/* The chunk follows the training batch when that is larger: the
-	 * chunking is part of the result (a GEMM's rounding depends on its
-	 * shape), so it is the one it always was. */
-	int cap = net->ws ? net->ws->cap : 0;
-	int chunk = cap > EMBED_CHUNK ? cap : EMBED_CHUNK;
+	/* The chunk only bounds memory: a sample's embedding is the same
+	 * in any batch (see the top of the file). */
+	int chunk = EMBED_CHUNK;
 	size_t D = (size_t)siam_net_embed_dim(net);
 	int rc = SIAM_OK;
 	for (int s = 0; s < B && !rc; s += chunk) {

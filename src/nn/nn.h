@@ -28,14 +28,19 @@ SIAM_HIDDEN const float *nn_net_forward_input(siam_net *net, int B);
  * chunks first, first + step, ... so that step threads can share a
  * batch, each with its own scratch (siam_conv2d_scratch_size floats)
  * and, in backward, its own dw and db to accumulate into.  Chunks are
- * whole samples: the threads write disjoint parts of out and dinp. */
+ * whole samples: the threads write disjoint parts of out and dinp.
+ *
+ * each = 1 (embedding): one GEMM per sample instead of one per chunk,
+ * the same shape whatever the batch, so that a sample's output is the
+ * same bits in any batch, at any position (see the top of conv.c).
+ * each = 0 (training): one GEMM per chunk. */
 SIAM_HIDDEN int nn_conv2d_chunks(int B, int C, int H, int W, int K,
                                  int pad);
 SIAM_HIDDEN void nn_conv2d_forward(float *out, int *argmax, float *scratch,
                                    const float *inp, const float *w,
                                    const float *b, int B, int C, int H,
                                    int W, int OC, int K, int pad, int relu,
-                                   int P, int first, int step);
+                                   int P, int first, int step, int each);
 SIAM_HIDDEN void nn_conv2d_backward(float *dinp, float *dw, float *db,
                                     float *scratch, const float *dout,
                                     const float *inp, const float *out,
@@ -74,6 +79,18 @@ SIAM_HIDDEN void nn_adam_step_ref(siam_adam *opt, float *params,
 /* Whether none of x[0..n) is an infinity or a NaN, and its loop. */
 SIAM_HIDDEN int nn_all_finite(const float *x, size_t n);
 SIAM_HIDDEN int nn_all_finite_ref(const float *x, size_t n);
+
+/* y (m) = alpha * a (m,n, row-major, lda) . x (n) + beta * y; beta = 0
+ * assigns.  OpenBLAS's sgemv, on one thread like siam_sgemm (blas.c). */
+SIAM_HIDDEN void nn_sgemv(int m, int n, float alpha, const float *a,
+                          int lda, const float *x, float beta, float *y);
+
+/* siam_dense_forward one row at a time, a GEMV of one shape (OUT, IN)
+ * whatever B, so that a row's output does not depend on its batch (the
+ * embedding's fc layers; see dense.c). */
+SIAM_HIDDEN void nn_dense_forward_each(float *out, const float *inp,
+                                       const float *w, const float *b,
+                                       int B, int IN, int OUT);
 
 /* The two halves of siam_dense_backward, which the net runs on two
  * threads at once: the input gradient, and the weight and bias
