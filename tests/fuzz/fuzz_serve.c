@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sqlite3.h>
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static serve_ctx ctx;
@@ -191,8 +193,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	a.sin_family = AF_INET;
 	a.sin_port = htons((uint16_t)port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(s, (struct sockaddr *)&a, sizeof a))
-		abort();
+	/* Thousands of connections a second leave the server's ends in
+	 * TIME_WAIT, and on loopback those hold the client's ephemeral
+	 * ports too: a campaign ran out of them after 550,000 runs
+	 * (connect: EADDRNOTAVAIL).  The RST of close() below frees them;
+	 * a short wait covers what is left.  Any other failure is a
+	 * server that stopped listening. */
+	for (int tries = 0; connect(s, (struct sockaddr *)&a, sizeof a); tries++) {
+		if (errno != EADDRNOTAVAIL || tries == 10000) {
+			perror("fuzz_serve: connect");
+			abort();
+		}
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
 	/* The server may answer (and close) before reading it all: a
 	 * failed send is fine, the answer is what counts. */
 	while (off < n) {
@@ -213,6 +226,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		if (k <= 0)
 			break;
 	}
+	/* Close with a reset (linger 0): it ends the server's TIME_WAIT
+	 * for this pair of ports at once, so the ports are free again. */
+	setsockopt(s, SOL_SOCKET, SO_LINGER,
+	           &(struct linger){ .l_onoff = 1, .l_linger = 0 },
+	           sizeof(struct linger));
 	close(s);
 	return 0;
 }
