@@ -469,6 +469,50 @@ static void test_hostile(void)
 		free(g);
 	}
 
+	/* An AC scan header libjpeg refuses (jdphuff.c: a refinement
+	 * with Al != Ah - 1, "Invalid progressive parameters"; an AC
+	 * table number above 3, "Huffman table 0x0f was not defined"):
+	 * the DC path steps over AC data but not over AC headers, so it
+	 * declines, and the file is the error it is at every other
+	 * scale, not a picture at 1/8 alone.  The second scan of the
+	 * simple progression is Y's first AC band: FF DA, length, Ns,
+	 * Cs, Td/Ta at +6, Ss, Se, Ah/Al at +9. */
+	{
+		static const struct {
+			const char *what;
+			int at, byte;
+		} bad[] = {
+			{ "Ah 3, Al 1 (a refinement must have Al = Ah - 1)", 9,
+			  0x31 },
+			{ "AC table 15", 6, 0x0f },
+		};
+		size_t s = find_marker(jpg, len, 0xda, 1);
+		for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+			unsigned char *g = malloc(len);
+			int full;
+			memcpy(g, jpg, len);
+			g[s + (size_t)bad[k].at] = (unsigned char)bad[k].byte;
+			rc = img_jpeg_dc(&img, g, len, "acs.jpg", &lim, &err);
+			tap_ok(s && g[s + 4] == 1 && g[s + 7] > 0 &&
+			       rc == IMG_DC_DECLINE && !img.px,
+			       "AC scan with %s: declined (%d)", bad[k].what, rc);
+			siam_image_release(&img);
+			rc = siam_image_decode(&img, g, len, "acs.jpg", &lim,
+			                       &err);
+			siam_image_release(&img);
+			siam_image_limits_default(&lim); /* full size */
+			full = siam_image_decode(&img, g, len, "acs.jpg", &lim,
+			                         &err);
+			siam_image_release(&img);
+			limits_eighth(&lim);
+			tap_ok(rc == SIAM_EFORMAT && full == SIAM_EFORMAT &&
+			       contains(err.msg, "acs.jpg: cannot decode JPEG"),
+			       "... an error at 1/8 as at full size: %s",
+			       err.msg);
+			free(g);
+		}
+	}
+
 	/* 1000 scans: the last one (an AC refinement) repeated. */
 	{
 		size_t last = 0;

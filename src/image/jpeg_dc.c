@@ -25,9 +25,11 @@
  * bit a block), interleaved or not; restart intervals.  A file libjpeg
  * would step over with a warning (a wrong RSTn, a marker inside a scan,
  * a bad Huffman code, a DC coefficient never completed) is declined
- * too: libjpeg decodes it the way it always has.  Only data that ends
- * before the picture does (libjpeg's "truncated" case) and too many
- * scans are errors here.
+ * too: libjpeg decodes it the way it always has.  So is one libjpeg
+ * refuses, AC scan headers and tables included though their data is
+ * not read: it is the same error at 1/8 as at every other scale.
+ * Only data that ends before the picture does (libjpeg's "truncated"
+ * case) and too many scans are errors here.
  *
  * How close to libjpeg's own 1/8 decode (tests/test_image_jpeg_dc.c
  * measures it):
@@ -95,6 +97,7 @@ typedef struct dc_jpeg {
 	int sof, scans;
 	int qdef[4], q0[4];
 	dc_huff ht[4];
+	int acdef[4]; /* AC tables a DHT defined (and we checked) */
 	dc_comp c[DC_MAXC];
 } dc_jpeg;
 
@@ -171,16 +174,17 @@ static size_t dc_next_marker(const unsigned char *d, size_t len, size_t i)
 	return len;
 }
 
-/* DHT: every table of the segment; the DC ones are kept.  As libjpeg
- * (jdhuff.c), more than 256 symbols, a code that does not fit its
- * length, or a DC symbol above 15 is a bad table. */
+/* DHT: every table of the segment; the DC ones are kept, the AC ones
+ * only checked and noted (an AC scan names one, see dc_sos).  As
+ * libjpeg (jdhuff.c), more than 256 symbols, a code that does not fit
+ * its length, or a DC symbol above 15 is a bad table. */
 static int dc_dht(dc_jpeg *j, const unsigned char *s, size_t n)
 {
 	while (n) {
 		unsigned tc, th, total = 0;
 		int32_t code = 0;
 		int k = 0, maxlen = 0;
-		dc_huff *t;
+		dc_huff ac, *t;
 		if (n < 17)
 			return DC_NO;
 		tc = s[0] >> 4;
@@ -194,22 +198,24 @@ static int dc_dht(dc_jpeg *j, const unsigned char *s, size_t n)
 		}
 		if (total > 256 || n < 17 + total)
 			return DC_NO;
+		t = tc == 0 ? &j->ht[th] : &ac;
+		for (int l = 1; l <= 16; l++) {
+			t->valptr[l] = k;
+			t->mincode[l] = code;
+			code += s[l];
+			k += s[l];
+			if (l <= maxlen && code >= (int32_t)1 << l)
+				return DC_NO;
+			t->maxcode[l] = s[l] ? code - 1 : -1;
+			code <<= 1;
+		}
 		if (tc == 0) {
-			t = &j->ht[th];
-			for (int l = 1; l <= 16; l++) {
-				t->valptr[l] = k;
-				t->mincode[l] = code;
-				code += s[l];
-				k += s[l];
-				if (l <= maxlen && code >= (int32_t)1 << l)
-					return DC_NO;
-				t->maxcode[l] = s[l] ? code - 1 : -1;
-				code <<= 1;
-			}
 			for (unsigned i = 0; i < total; i++)
 				if ((t->val[i] = s[17 + i]) > 15)
 					return DC_NO;
 			t->defined = 1;
+		} else {
+			j->acdef[th] = 1;
 		}
 		s += 17 + total;
 		n -= 17 + total;
@@ -430,7 +436,13 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 	if (al > 13)
 		return DC_NO;
 	if (ss > 0) { /* AC: one component, its data stepped over */
-		if (ns != 1 || se < ss || se > 63)
+		int ta = s[2] & 15;
+		/* Only the data: a header libjpeg refuses (jdphuff.c: a
+		 * refinement with Al != Ah - 1, a table it lacks; it
+		 * supplies the standard tables 0 and 1) is declined, so
+		 * the file is the error it is at any other scale. */
+		if (ns != 1 || se < ss || se > 63 || (ah && al != ah - 1) ||
+		    ta > 3 || (ta > 1 && !j->acdef[ta]))
 			return DC_NO;
 		*pos = dc_next_marker(d, len, *pos);
 		return DC_OK;
