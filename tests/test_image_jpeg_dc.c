@@ -10,8 +10,10 @@
  * scans at Al = 2 refined twice, AC scans between them; with and
  * without restart intervals; sizes that are not a multiple of the MCU.
  * Then what it must not take or must refuse: other kinds of JPEG,
- * truncations, a wrong restart marker, thousands of scans, and
- * thousands of random mutations (no crash, no leak, a clean answer).
+ * truncations, a wrong restart marker, AC scan headers libjpeg
+ * refuses, thousands of scans, and thousands of random mutations (no
+ * crash, no leak, a clean answer); and crafted DC quantizers whose
+ * products leave the 8-bit range, where libjpeg's IDCT wraps.
  */
 #include "tap.h"
 #include "siam.h"
@@ -25,6 +27,8 @@
 #include <jpeglib.h>
 
 #include "photo.h"
+
+static size_t find_marker(const unsigned char *d, size_t len, int m, int k);
 
 enum { SIMPLE, NONINT };
 
@@ -242,6 +246,102 @@ static void test_against_libjpeg(void)
 		free(rgb);
 		free(g);
 	}
+}
+
+/* A progressive JPEG (c = 1 gray, 3 YCbCr 4:4:4, simple progression)
+ * whose quantizers are all 1 but the last, 1000: a 16-bit table
+ * (Pq = 1, DQT entries of 2 bytes) with a DC quantizer of 1, so the DC
+ * coefficients span all of -1024 .. 1016. */
+static unsigned char *jpeg_prog_q16(const unsigned char *px, int w, int h,
+                                    int c, size_t *len)
+{
+	struct jpeg_compress_struct ci;
+	struct jpeg_error_mgr jerr;
+	unsigned int q[64];
+	unsigned char *out = NULL;
+	unsigned long n = 0;
+
+	for (int i = 0; i < 64; i++)
+		q[i] = i == 63 ? 1000 : 1;
+	ci.err = jpeg_std_error(&jerr);
+	jpeg_create_compress(&ci);
+	jpeg_mem_dest(&ci, &out, &n);
+	ci.image_width = (JDIMENSION)w;
+	ci.image_height = (JDIMENSION)h;
+	ci.input_components = c;
+	ci.in_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	jpeg_set_defaults(&ci);
+	jpeg_add_quant_table(&ci, 0, q, 100, FALSE);
+	jpeg_add_quant_table(&ci, 1, q, 100, FALSE);
+	if (c == 3)
+		ci.comp_info[0].h_samp_factor = ci.comp_info[0].v_samp_factor = 1;
+	jpeg_simple_progression(&ci);
+	jpeg_start_compress(&ci, TRUE);
+	while (ci.next_scanline < ci.image_height) {
+		JSAMPROW row = (JSAMPROW)(px + (size_t)ci.next_scanline * w * c);
+		jpeg_write_scanlines(&ci, &row, 1);
+	}
+	jpeg_finish_compress(&ci);
+	jpeg_destroy_compress(&ci);
+	*len = n;
+	return out;
+}
+
+/* The 1x1 IDCT of a DC times its quantizer beyond what an 8-bit
+ * picture holds (a crafted DQT): libjpeg (jidctred.c) takes the
+ * quantizer as a short (ISLOW_MULT_TYPE: 32769 is -32767) and looks
+ * the result up in its range-limit table through RANGE_MASK, which
+ * wraps beyond -512 .. 511 instead of clamping.  The DC path must give
+ * its pixels there too: they are what every other scale's IDCT sees,
+ * and "the same pixels" is the contract. */
+static void test_dc_range(void)
+{
+	enum { W = 200, H = 136 };
+	static const struct {
+		const char *what;
+		int c, q0;
+	} cases[] = {
+		{ "gray, DC quantizer 1000", 1, 1000 },
+		{ "gray, DC quantizer 32769 (a short: -32767)", 1, 32769 },
+		{ "4:4:4, DC quantizers 4000", 3, 4000 },
+		{ "4:4:4, DC quantizers 65535 (a short: -1)", 3, 65535 },
+	};
+	unsigned char *rgb = scene(W, H, 91), *g = malloc((size_t)W * H);
+
+	for (size_t i = 0; i < (size_t)W * H; i++)
+		g[i] = rgb[3 * i + 1];
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		size_t len, at;
+		int c = cases[k].c, patched = 0, mx = -1;
+		unsigned char *jpg = jpeg_prog_q16(c == 1 ? g : rgb, W, H, c,
+		                                   &len);
+		siam_image ref = { 0 }, dc = { 0 };
+		siam_error err = { 0, "" };
+		siam_image_limits lim;
+		double mean = -1;
+		int rc;
+		/* each table's DC entry: FF DB, length, Pq/Tq = 0x1t, q0 */
+		for (int t = 0; (at = find_marker(jpg, len, 0xdb, t)); t++)
+			if (at + 6 < len && jpg[at + 4] >> 4 == 1) {
+				jpg[at + 5] = (unsigned char)(cases[k].q0 >> 8);
+				jpg[at + 6] = (unsigned char)cases[k].q0;
+				patched++;
+			}
+		ref_eighth(&ref, jpg, len);
+		limits_eighth(&lim);
+		rc = img_jpeg_dc(&dc, jpg, len, "q.jpg", &lim, &err);
+		if (rc == 0)
+			mx = diff(&dc, &ref, &mean);
+		tap_ok(patched == (c == 1 ? 1 : 2) && rc == 0 && mx == 0,
+		       "%s: DC decode vs libjpeg 1/8: max |diff| %d, mean "
+		       "%.3f (%d tables patched)%s%s", cases[k].what, mx, mean,
+		       patched, rc ? ": " : "", rc ? err.msg : "");
+		siam_image_release(&ref);
+		siam_image_release(&dc);
+		free(jpg);
+	}
+	free(rgb);
+	free(g);
 }
 
 /* The embedding of a DC decode against that of libjpeg's 1/8 decode
@@ -578,5 +678,6 @@ int main(void)
 	test_embedding();
 	test_declined();
 	test_hostile();
+	test_dc_range();
 	return tap_done();
 }

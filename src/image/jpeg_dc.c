@@ -464,13 +464,22 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 	return DC_OK;
 }
 
-/* libjpeg's 1x1 IDCT: DESCALE(DC * q0, 3) + 128, range-limited. */
+/* libjpeg's 1x1 IDCT (jidctred.c): DESCALE(DC * q0, 3), then its
+ * range-limit table, + 128 and clamped for -512 .. 511.  Beyond that
+ * (only a crafted DQT gets there: an 8-bit picture's values are within
+ * -128 .. 127) its table is indexed through RANGE_MASK and wraps, and
+ * its quantizer is a short (ISLOW_MULT_TYPE, MULTIPLIER in a
+ * libjpeg-turbo built WITH_SIMD, as distributions build it: 32769 is
+ * -32767); both are copied, so the pixels are libjpeg's whatever the
+ * file.  (A build without SIMD multiplies in int: a DC quantizer above
+ * 32767, from a 16-bit DQT, is the one case that would differ.) */
 static int dc_sample(const dc_comp *c, int bx, int by)
 {
-	long v = (long)c->dc[(size_t)by * c->pw + bx] * c->q0;
-	v = (v + 4) >> 3;
-	v += 128;
-	return v < 0 ? 0 : v > 255 ? 255 : (int)v;
+	int q = c->q0 > 32767 ? c->q0 - 65536 : c->q0;
+	int32_t v = (int32_t)c->dc[(size_t)by * c->pw + bx] * q;
+	unsigned i = (unsigned)((v + 4) >> 3) & 1023; /* RANGE_MASK */
+	return i < 128 ? (int)i + 128 : i < 512 ? 255 : i < 896 ? 0 :
+	       (int)i - 896;
 }
 
 static unsigned char clamp255(int v)
