@@ -3,9 +3,14 @@
  * treats a file: sniff, decode (every built-in format: JPEG, PNG, GIF,
  * BMP, TGA, PNM, PSD, HDR, PIC, WebP, TIFF, HEIC/AVIF; EXIF orientation),
  * the perceptual hash, and the preprocessing of a digit model and of a
- * colour model.  Decoding is asked full-size or scaled by the input's
- * length, so both of libjpeg-turbo's paths run.  Any error is fine; a
- * crash, a leak or undefined behaviour is not.
+ * colour model.  The input's length picks the size asked for, so that
+ * every JPEG path runs: full size (len % 3 == 0); 32x32 (len % 3 ==
+ * 1), which scales a JPEG of at least 249 pixels a side to 1/8, where
+ * a progressive one goes to siam's own DC-only decoder (src/image/
+ * jpeg_dc.c; the corpus's prog_dc*.jpg are padded to that length) and
+ * anything it declines back to libjpeg; 1000x1000 (len % 3 == 2),
+ * libjpeg-turbo's scaled IDCT.  Any error is fine; a crash, a leak or
+ * undefined behaviour is not.
  */
 #include "siam.h"
 
