@@ -209,9 +209,11 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	if (load_bytes(qarg, &fo, &data, &len))
 		goto done;
 	/* An image already indexed with this model (same bytes) is
-	 * searched with its stored embedding: the network run on a batch
-	 * of one rounds differently from the batch that indexed it, and
-	 * the image itself should come out at distance 0, not 1e-7. */
+	 * searched with its stored embedding: no decode and no network
+	 * run, and the image itself comes out at distance 0 even in a
+	 * database written before embeddings stopped depending on their
+	 * batch (bb61bac; before it, a batch of one rounded differently
+	 * from the batch that indexed the image: 1e-7, not 0). */
 	char hex[65];
 	int found = 0;
 	siam_sha256_hex(hex, data, len);
