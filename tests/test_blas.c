@@ -74,7 +74,8 @@ int main(void)
 	}
 
 	/* nn_sgemv (the embedding's fc rows) against the same reference,
-	 * a padded lda, alpha and beta */
+	 * a padded lda, alpha and beta; beta 0 must not read y (nn.h:
+	 * "beta = 0 assigns"), as for sgemm above */
 	for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
 		for (size_t q = 0; q < 3; q++) {
 			int m = sizes[s][0], k = sizes[s][2], lda = k + 3;
@@ -86,6 +87,9 @@ int main(void)
 			fill(A, (size_t)m * lda, &r);
 			fill(x, (size_t)k, &r);
 			fill(y1, (size_t)m, &r);
+			if (beta == 0.0f)
+				for (int i = 0; i < m; i++)
+					y1[i] = NAN;
 			memcpy(y2, y1, sizeof(float) * m);
 			nn_sgemv(m, k, alpha, A, lda, x, beta, y1);
 			nn_sgemm_ref(0, 0, m, 1, k, alpha, A, lda, x, 1, beta, y2,
