@@ -176,40 +176,55 @@ static char *request(const uint8_t *d, size_t len, size_t *out)
 	return r;
 }
 
+/* A new connection to the server.  Thousands a second leave the
+ * server's ends in TIME_WAIT, and on loopback those hold the client's
+ * ephemeral ports too (a campaign ran out of them: EADDRNOTAVAIL; the
+ * reset of close() below frees them, a short wait covers the rest), and
+ * libFuzzer's timer signal can interrupt connect (EINTR; the connection
+ * then goes on in the background, so the socket is dropped and made
+ * again).  Any other failure is a server that stopped listening. */
+static int connect_server(void)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int tries = 0;; tries++) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s < 0) {
+			perror("fuzz_serve: socket");
+			abort();
+		}
+		if (connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+			return s;
+		int e = errno;
+		close(s);
+		if ((e != EADDRNOTAVAIL && e != EINTR) || tries == 10000) {
+			errno = e;
+			perror("fuzz_serve: connect");
+			abort();
+		}
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	static char buf[1 << 16];
-	struct sockaddr_in a;
 	size_t n, off = 0;
 	if (!ctx.models)
 		setup();
 	if (len > (1 << 18))
 		return 0;
 	char *req = request(data, len, &n);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		abort();
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	/* Thousands of connections a second leave the server's ends in
-	 * TIME_WAIT, and on loopback those hold the client's ephemeral
-	 * ports too: a campaign ran out of them after 550,000 runs
-	 * (connect: EADDRNOTAVAIL).  The RST of close() below frees them;
-	 * a short wait covers what is left.  Any other failure is a
-	 * server that stopped listening. */
-	for (int tries = 0; connect(s, (struct sockaddr *)&a, sizeof a); tries++) {
-		if (errno != EADDRNOTAVAIL || tries == 10000) {
-			perror("fuzz_serve: connect");
-			abort();
-		}
-		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	}
+	int s = connect_server();
 	/* The server may answer (and close) before reading it all: a
 	 * failed send is fine, the answer is what counts. */
 	while (off < n) {
 		ssize_t k = send(s, req + off, n - off, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue; /* libFuzzer's timer, not the server */
 		if (k <= 0)
 			break;
 		off += (size_t)k;
@@ -223,6 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			abort();
 		}
 		ssize_t k = recv(s, buf, sizeof buf, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
 		if (k <= 0)
 			break;
 	}
