@@ -5,9 +5,10 @@
  * (the ring's buffers are sized by it) -- fewer rows than ranks, rows
  * not divisible by the ranks, 0 and 1 row included; every pair of
  * blocks is searched by exactly one rank at one step; and the ring's
- * searches run here one after the other (siam_pairs_between on each
- * rank's blocks, as src/mpi/pairs_ring.c calls it) give the naive
- * pairs_search_ref's list bit for bit, for 1 to 6 ranks.
+ * searches -- siam_mpi_ring_task, the very rows src/mpi/pairs_ring.c
+ * searches, each within the blocks the rank has at that step -- run
+ * here one after the other give the naive pairs_search_ref's list bit
+ * for bit, for 1 to 6 ranks.
  */
 #include "mpi/ring_plan.h"
 #include "pairs.h"
@@ -112,10 +113,21 @@ static int cmp_pair(const void *pa, const void *pb)
 	return (p->b > q->b) - (p->b < q->b);
 }
 
-/* The ring of P ranks on x, one search after the other, as
- * pairs_ring.c does them; the pairs sorted as rank 0 sorts them. */
+/* 1 if rows a0 .. a0 + na - 1 are all in one of the blocks [lo, lo +
+ * cnt) and [hlo, hlo + hcnt): where pairs_ring.c looks for them. */
+static int held(int64_t a0, int64_t na, int64_t lo, int64_t cnt,
+                int64_t hlo, int64_t hcnt)
+{
+	return (a0 >= lo && a0 + na <= lo + cnt) ||
+	       (a0 >= hlo && a0 + na <= hlo + hcnt);
+}
+
+/* The ring of P ranks on x, one search after the other: each rank's
+ * siam_mpi_ring_task at each step, searched as pairs_ring.c searches
+ * it; the pairs sorted as rank 0 sorts them.  *where is cleared when a
+ * task names a row the rank has not got at that step. */
 static int ring_pairs(const float *x, int64_t n, int dim, double t, int P,
-                      siam_db_pair **p, size_t *np)
+                      siam_db_pair **p, size_t *np, int *where)
 {
 	size_t cap = 0;
 	siam_error err = { 0, "" };
@@ -125,29 +137,22 @@ static int ring_pairs(const float *x, int64_t n, int dim, double t, int P,
 		int64_t lo, cnt;
 		siam_mpi_ring_block(n, P, r, &lo, &cnt);
 		for (int k = 0; k <= siam_mpi_ring_steps(P); k++) {
-			int b = siam_mpi_ring_holds(P, r, k);
-			int sh = siam_mpi_ring_searches(P, r, k);
-			int64_t hlo, hcnt;
-			siam_mpi_ring_block(n, P, b, &hlo, &hcnt);
-			if (sh == RING_NONE || !cnt || !hcnt)
+			int64_t hlo, hcnt, a0, na, b0, nb;
+			int same, rc;
+			siam_mpi_ring_block(n, P, siam_mpi_ring_holds(P, r, k),
+			                    &hlo, &hcnt);
+			siam_mpi_ring_task(n, P, r, k, &same, &a0, &na, &b0,
+			                   &nb);
+			if (!na || !nb)
 				continue;
-			int rc;
-			if (k == 0) {
-				rc = siam_pairs_between(x + (size_t)lo * dim, lo,
-				                        cnt, NULL, 0, 0, dim, t,
-				                        p, np, &cap, &err);
-			} else {
-				/* the lower block's share against the upper */
-				int64_t l0 = lo < hlo ? lo : hlo;
-				int64_t lc = lo < hlo ? cnt : hcnt;
-				int64_t u0 = lo < hlo ? hlo : lo;
-				int64_t uc = lo < hlo ? hcnt : cnt, off, len;
-				siam_mpi_ring_share(sh, lc, &off, &len);
-				rc = siam_pairs_between(
-					x + (size_t)(l0 + off) * dim, l0 + off,
-					len, x + (size_t)u0 * dim, u0, uc, dim, t,
-					p, np, &cap, &err);
-			}
+			*where &= held(a0, na, lo, cnt, hlo, hcnt) &&
+			          held(b0, nb, lo, cnt, hlo, hcnt) &&
+			          (same ? k == 0 && a0 == lo && na == cnt :
+			                  a0 + na <= b0);
+			rc = siam_pairs_between(x + (size_t)a0 * dim, a0, na,
+			                        same ? NULL : x + (size_t)b0 * dim,
+			                        same ? 0 : b0, same ? 0 : nb, dim,
+			                        t, p, np, &cap, &err);
 			if (rc) {
 				tap_diag("%s", err.msg);
 				return rc;
@@ -191,7 +196,9 @@ static void test_ring(siam_rng *rng)
 		for (int P = 1; P <= 6; P++) {
 			siam_db_pair *p = NULL;
 			size_t np = 0;
-			int same = ring_pairs(x, n, dim, t, P, &p, &np) == 0 &&
+			int where = 1;
+			int same = ring_pairs(x, n, dim, t, P, &p, &np,
+			                      &where) == 0 &&
 			           np == (size_t)ref.n && (n < 2 || np > 0);
 			for (size_t k = 0; same && k < np; k++) {
 				double d = sqrt((double)ref.v[k].ssd);
@@ -199,10 +206,11 @@ static void test_ring(siam_rng *rng)
 				       p[k].b == ref.v[k].b &&
 				       !memcmp(&p[k].distance, &d, sizeof d);
 			}
-			tap_ok(same, "%lld rows on %d rank%s: the ring's %zu "
-			       "pairs are the reference's %lld, same order and "
-			       "bits", (long long)n, P, P > 1 ? "s" : "", np,
-			       (long long)ref.n);
+			tap_ok(same && where, "%lld rows on %d rank%s: the "
+			       "ring's %zu pairs are the reference's %lld, same "
+			       "order and bits; each rank's rows in its own block "
+			       "or the one it holds", (long long)n, P,
+			       P > 1 ? "s" : "", np, (long long)ref.n);
 			free(p);
 		}
 		pairs_list_free(&ref);

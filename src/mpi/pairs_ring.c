@@ -69,17 +69,30 @@ static void send_header(ring_header *h)
 	                         MPI_COMM_WORLD), "sending the pair search");
 }
 
-/* This rank's share (RING_*) of the pairs between its block (own: rows
- * lo .. lo + cnt - 1) and the block it holds (hold: rows hlo ..), or
- * within its own at step 0 (same), appended to *p. */
-static void search(const float *own, int64_t lo, int64_t cnt,
-                   const float *hold, int64_t hlo, int64_t hcnt, int same,
-                   int share, int dim, double t, siam_db_pair **p,
-                   size_t *np, size_t *cap)
+/* Where row `row` of the matrix is on this rank: in its own block
+ * (rows lo .. lo + cnt - 1) or the one it holds (from hlo); ring_plan.c
+ * only hands out rows of those two. */
+static const float *row_at(int64_t row, const float *own, int64_t lo,
+                           int64_t cnt, const float *hold, int64_t hlo,
+                           int dim)
+{
+	return row >= lo && row < lo + cnt ? own + (size_t)(row - lo) * dim :
+	       hold + (size_t)(row - hlo) * dim;
+}
+
+/* What rank r searches at step k (siam_mpi_ring_task) between its own
+ * block (own: rows lo .. lo + cnt - 1) and the block it holds (hold:
+ * rows from hlo), appended to *p. */
+static void search(int64_t n, int P, int r, int k, const float *own,
+                   int64_t lo, int64_t cnt, const float *hold, int64_t hlo,
+                   int dim, double t, siam_db_pair **p, size_t *np,
+                   size_t *cap)
 {
 	siam_error err = { 0, "" };
-	int rc = 0;
-	if (share == RING_NONE || !cnt || !hcnt)
+	int64_t a0, na, b0, nb;
+	int same, rc;
+	siam_mpi_ring_task(n, P, r, k, &same, &a0, &na, &b0, &nb);
+	if (!na || !nb)
 		return;
 #ifdef SIAM_TEST_HOOKS /* tests/siam-hooked: a rank fails, or dies */
 	const char *fr = getenv("SIAM_TEST_MPI_PAIRS_FAIL_RANK");
@@ -90,22 +103,11 @@ static void search(const float *own, int64_t lo, int64_t cnt,
 	if (kr && atoi(kr) == siam_mpi_rank())
 		raise(SIGKILL);
 #endif
-	if (same) {
-		rc = siam_pairs_between(own, lo, cnt, NULL, 0, 0, dim, t, p, np,
-		                        cap, &err);
-	} else {
-		/* the lower block's rows (its share) against the upper */
-		const float *xl = lo < hlo ? own : hold;
-		const float *xu = lo < hlo ? hold : own;
-		int64_t l0 = lo < hlo ? lo : hlo, lc = lo < hlo ? cnt : hcnt;
-		int64_t u0 = lo < hlo ? hlo : lo, uc = lo < hlo ? hcnt : cnt;
-		int64_t off, len;
-		siam_mpi_ring_share(share, lc, &off, &len);
-		if (len)
-			rc = siam_pairs_between(xl + (size_t)off * dim, l0 + off,
-			                        len, xu, u0, uc, dim, t, p, np,
-			                        cap, &err);
-	}
+	rc = siam_pairs_between(row_at(a0, own, lo, cnt, hold, hlo, dim), a0,
+	                        na, same ? NULL :
+	                        row_at(b0, own, lo, cnt, hold, hlo, dim),
+	                        same ? 0 : b0, same ? 0 : nb, dim, t, p, np,
+	                        cap, &err);
 	if (rc)
 		siam_mpi_abort(2, "dedup: %s", err.msg);
 }
@@ -201,8 +203,8 @@ static void ring(const float *x, const ring_header *h, siam_db_pair **all,
 			               "sending a block");
 			sent += (uint64_t)hcnt * rowb;
 		}
-		search(own, lo, cnt, hold, hlo, hcnt, k == 0,
-		       siam_mpi_ring_searches(P, r, k), dim, t, &p, &np, &cap);
+		search(n, P, r, k, own, lo, cnt, hold, hlo, dim, t, &p, &np,
+		       &cap);
 		if (k < steps) {
 			siam_mpi_check(MPI_Waitall(2, rq, MPI_STATUSES_IGNORE),
 			               "passing a block around the ring");

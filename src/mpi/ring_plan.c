@@ -42,3 +42,29 @@ void siam_mpi_ring_share(int share, int64_t cnt, int64_t *off,
 	       share == RING_SECOND ? cnt - cnt / 2 :
 	       share == RING_ALL ? cnt : 0;
 }
+
+void siam_mpi_ring_task(int64_t n, int size, int r, int k, int *same,
+                        int64_t *a0, int64_t *na, int64_t *b0,
+                        int64_t *nb)
+{
+	int64_t lo, cnt, hlo, hcnt, off, len;
+	int share = siam_mpi_ring_searches(size, r, k);
+	siam_mpi_ring_block(n, size, r, &lo, &cnt);
+	siam_mpi_ring_block(n, size, siam_mpi_ring_holds(size, r, k), &hlo,
+	                    &hcnt);
+	*same = k == 0;
+	*a0 = *b0 = lo;
+	*na = *nb = 0;
+	if (share == RING_NONE || !cnt || !hcnt)
+		return;
+	if (k == 0) {
+		*na = *nb = cnt;
+		return;
+	}
+	/* the lower block's share (its rows) against the whole upper */
+	siam_mpi_ring_share(share, lo < hlo ? cnt : hcnt, &off, &len);
+	*a0 = (lo < hlo ? lo : hlo) + off;
+	*na = len;
+	*b0 = lo < hlo ? hlo : lo;
+	*nb = lo < hlo ? hcnt : cnt;
+}

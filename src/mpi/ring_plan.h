@@ -41,5 +41,16 @@ int siam_mpi_ring_searches(int size, int r, int k);
  * *off, *len of them (RING_ALL: all; RING_FIRST: the first cnt / 2). */
 void siam_mpi_ring_share(int share, int64_t cnt, int64_t *off,
                          int64_t *len);
+/* All of the above as rows of the n-row matrix: what rank r searches
+ * at step k.  *same = 1 (step 0): the pairs within rows *a0 .. *a0 +
+ * *na - 1, its own block (*b0, *nb the same rows).  *same = 0: every
+ * row *a0 .. *a0 + *na - 1 (its share of the lower block) against
+ * every row *b0 .. *b0 + *nb - 1 (the upper block), *a0 + *na <= *b0.
+ * *na or *nb 0: nothing.  Every row is in the rank's own block or the
+ * one it holds at step k: pairs_ring.c finds it there, and
+ * tests/test_ring_plan runs these same searches in one process. */
+void siam_mpi_ring_task(int64_t n, int size, int r, int k, int *same,
+                        int64_t *a0, int64_t *na, int64_t *b0,
+                        int64_t *nb);
 
 #endif
