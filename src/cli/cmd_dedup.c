@@ -843,7 +843,12 @@ static int mpi_cnn_pairs(dd_run *d, sqlite3 *db, int64_t model_id,
 	if ((rc = siam_db_embeddings(db, model_id, &x, &rowid, &n, &dim, err)))
 		return rc; /* the ranks still wait: run() lets them go */
 	d->ring_wait = 0;
-	siam_mpi_pairs(x, n, dim, t, &p, &np, &d->ring);
+	if (siam_mpi_pairs(x, n, dim, t, &p, &np, &d->ring)) {
+		free(x);
+		free(rowid);
+		return siam_errorf(err, SIAM_EIO, "the all-pairs search failed "
+		                   "on a rank (its message is above)");
+	}
 	free(x);
 	for (size_t k = 0; k < np; k++) {
 		p[k].a = rowid[p[k].a];
@@ -897,8 +902,9 @@ oom:
 
 /* Ranks 1..N-1 under mpirun: embed for rank 0's indexing when it
  * indexes (index_wait), then take part in its pair search; they open
- * nothing and print nothing (a failure aborts the run with its
- * message). */
+ * nothing and print nothing but their own failure (a search that
+ * fails is said by its rank and ends every rank; running out of memory
+ * aborts the run with its message). */
 static int worker(int index_wait)
 {
 #ifdef SIAM_MPI

@@ -21,7 +21,10 @@
  * network the ring costs little more than its slowest link.  The search
  * itself is siam_pairs_between, whose verdict and distance per pair do
  * not depend on the blocking: N ranks give one process's pairs bit for
- * bit.  An error on any rank aborts every rank with its message
+ * bit.  A search that fails on a rank is said by that rank; it keeps
+ * passing blocks, and the ranks agree on the failure before gathering
+ * the pairs, so every rank returns (search_failed).  Running out of
+ * memory or an MPI error still ends every rank with its message
  * (siam_mpi_abort): the others are inside collectives and would wait
  * forever.
  */
@@ -33,6 +36,7 @@
 #include <limits.h>
 #include <mpi.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,26 +84,39 @@ static const float *row_at(int64_t row, const float *own, int64_t lo,
 	       hold + (size_t)(row - hlo) * dim;
 }
 
+/* A search that failed on this rank: its message, named by rank as
+ * siam_mpi_abort's are, and 1.  The rank goes on passing blocks, and
+ * the ranks agree on the failure before the gather, so the run ends
+ * with every rank returning rather than through MPI_Abort (OpenMPI
+ * 4.1's mpirun sometimes crashed or hung after one: tests/mpi_dedup.sh
+ * saw both). */
+static int search_failed(const char *msg)
+{
+	fprintf(stderr, "siam: %s: dedup: %s\n", siam_mpi_where(), msg);
+	fflush(stderr);
+	return 1;
+}
+
 /* What rank r searches at step k (siam_mpi_ring_task) between its own
  * block (own: rows lo .. lo + cnt - 1) and the block it holds (hold:
  * rows from hlo), appended to *p. */
-static void search(int64_t n, int P, int r, int k, const float *own,
-                   int64_t lo, int64_t cnt, const float *hold, int64_t hlo,
-                   int dim, double t, siam_db_pair **p, size_t *np,
-                   size_t *cap)
+static int search(int64_t n, int P, int r, int k, const float *own,
+                  int64_t lo, int64_t cnt, const float *hold, int64_t hlo,
+                  int dim, double t, siam_db_pair **p, size_t *np,
+                  size_t *cap)
 {
 	siam_error err = { 0, "" };
 	int64_t a0, na, b0, nb;
 	int same, rc;
 	siam_mpi_ring_task(n, P, r, k, &same, &a0, &na, &b0, &nb);
 	if (!na || !nb)
-		return;
+		return 0;
 #ifdef SIAM_TEST_HOOKS /* tests/siam-hooked: a rank fails, or dies */
 	const char *fr = getenv("SIAM_TEST_MPI_PAIRS_FAIL_RANK");
 	const char *kr = getenv("SIAM_TEST_MPI_PAIRS_KILL_RANK");
 	if (fr && atoi(fr) == siam_mpi_rank())
-		siam_mpi_abort(2, "dedup: a search that fails on purpose "
-		               "(SIAM_TEST_MPI_PAIRS_FAIL_RANK)");
+		return search_failed("a search that fails on purpose "
+		                     "(SIAM_TEST_MPI_PAIRS_FAIL_RANK)");
 	if (kr && atoi(kr) == siam_mpi_rank())
 		raise(SIGKILL);
 #endif
@@ -108,8 +125,7 @@ static void search(int64_t n, int P, int r, int k, const float *own,
 	                        row_at(b0, own, lo, cnt, hold, hlo, dim),
 	                        same ? 0 : b0, same ? 0 : nb, dim, t, p, np,
 	                        cap, &err);
-	if (rc)
-		siam_mpi_abort(2, "dedup: %s", err.msg);
+	return rc ? search_failed(err.msg) : 0;
 }
 
 /* This process's CPU seconds: what a rank spent, whatever share of a
@@ -134,8 +150,8 @@ static int cmp_pair(const void *pa, const void *pb)
  * elsewhere; rank 0 gets every pair in *all (*nall), sorted, and the
  * bytes each rank sent and its CPU seconds in *sent_all and *cpu_all
  * (size entries each). */
-static void ring(const float *x, const ring_header *h, siam_db_pair **all,
-                 size_t *nall, uint64_t *sent_all, double *cpu_all)
+static int ring(const float *x, const ring_header *h, siam_db_pair **all,
+                size_t *nall, uint64_t *sent_all, double *cpu_all)
 {
 	double cpu0 = cpu_now();
 	int P = siam_mpi_size(), r = siam_mpi_rank();
@@ -143,6 +159,7 @@ static void ring(const float *x, const ring_header *h, siam_db_pair **all,
 	int dim = (int)h->dim;
 	double t = h->threshold;
 	uint64_t sent = 0;
+	int failed = 0;
 	size_t rowb = (size_t)dim * sizeof(float);
 	MPI_Datatype row, pair;
 	siam_mpi_check(MPI_Type_contiguous(dim, MPI_FLOAT, &row),
@@ -203,8 +220,9 @@ static void ring(const float *x, const ring_header *h, siam_db_pair **all,
 			               "sending a block");
 			sent += (uint64_t)hcnt * rowb;
 		}
-		search(n, P, r, k, own, lo, cnt, hold, hlo, dim, t, &p, &np,
-		       &cap);
+		if (!failed)
+			failed = search(n, P, r, k, own, lo, cnt, hold, hlo,
+			                dim, t, &p, &np, &cap);
 		if (k < steps) {
 			siam_mpi_check(MPI_Waitall(2, rq, MPI_STATUSES_IGNORE),
 			               "passing a block around the ring");
@@ -217,6 +235,16 @@ static void ring(const float *x, const ring_header *h, siam_db_pair **all,
 	free(vis[1]);
 	if (r != 0)
 		free(own);
+	int any_failed = 0;
+	siam_mpi_check(MPI_Allreduce(&failed, &any_failed, 1, MPI_INT,
+	                             MPI_MAX, MPI_COMM_WORLD),
+	               "agreeing on the searches");
+	if (any_failed) {
+		free(p);
+		MPI_Type_free(&row);
+		MPI_Type_free(&pair);
+		return 1;
+	}
 
 	/* Gather: the counts, then each rank's pairs in rank order */
 	uint64_t mine = np, *each = NULL;
@@ -276,6 +304,7 @@ static void ring(const float *x, const ring_header *h, siam_db_pair **all,
 	               "gathering the CPU times");
 	MPI_Type_free(&row);
 	MPI_Type_free(&pair);
+	return 0;
 }
 
 int siam_mpi_pairs(const float *x, int64_t n, int dim, double threshold,
@@ -295,7 +324,11 @@ int siam_mpi_pairs(const float *x, int64_t n, int dim, double threshold,
 	send_header(&h);
 	uint64_t *sent = ring_alloc((size_t)P * sizeof *sent, "the byte counts");
 	double *cpu = ring_alloc((size_t)P * sizeof *cpu, "the CPU times");
-	ring(x, &h, pairs, np, sent, cpu);
+	if (ring(x, &h, pairs, np, sent, cpu)) {
+		free(sent);
+		free(cpu);
+		return 1;
+	}
 	sent[0] += (uint64_t)(P - 1) * sizeof h;
 	if (st) {
 		st->ranks = P;
@@ -322,6 +355,5 @@ int siam_mpi_pairs_worker(void)
 	send_header(&h);
 	if (!h.go)
 		return h.failed ? 1 : 0;
-	ring(NULL, &h, NULL, NULL, NULL, NULL);
-	return 0;
+	return ring(NULL, &h, NULL, NULL, NULL, NULL);
 }

@@ -34,8 +34,9 @@ void siam_mpi_pairs_stats_free(siam_mpi_pairs_stats *st);
  * pairs within threshold of the n rows of x (dim floats each), as
  * siam_db_pairs gives them but with a and b row numbers, into *pairs
  * (malloc'ed, the caller frees it; *np of them); st (may be NULL) gets
- * the figures.  Returns 0; a failure on any rank ends the run
- * (siam_mpi_abort) with a message naming it. */
+ * the figures.  Returns 0, or 1 when a search failed on some rank:
+ * that rank said why (naming itself) and every rank returns.  Running
+ * out of memory or an MPI failure still ends the run (siam_mpi_abort). */
 int siam_mpi_pairs(const float *x, int64_t n, int dim, double threshold,
                    siam_db_pair **pairs, size_t *np,
                    siam_mpi_pairs_stats *st);
@@ -44,7 +45,7 @@ int siam_mpi_pairs(const float *x, int64_t n, int dim, double threshold,
 void siam_mpi_pairs_stop(int failed);
 /* Ranks 1..N-1: wait for rank 0's siam_mpi_pairs (and take part) or
  * siam_mpi_pairs_stop.  Returns 0, or 1 when rank 0 stopped because it
- * failed (it said why). */
+ * failed or a search failed on some rank (the failing rank said why). */
 int siam_mpi_pairs_worker(void);
 
 #endif
