@@ -85,10 +85,23 @@ static inline size_t exif_block(unsigned char *b, int o, int le)
 	return sizeof ii;
 }
 
-/* Encodes w x h x c pixels at quality q; with an EXIF orientation
- * segment when o > 0.  *len bytes, malloc'ed. */
-static inline unsigned char *jpeg_encode(const unsigned char *px, int w, int h,
-                                         int c, int q, int o, int le, size_t *len)
+/* How jpeg_write encodes; a zero field keeps libjpeg's default. */
+typedef struct {
+	int quality;                 /* jpeg_set_quality, unless quant   */
+	const unsigned int *quant;   /* 64 quantizers, tables 0 and 1    */
+	int ycc;                     /* the pixels are YCbCr already     */
+	int hs, vs;                  /* luma sampling, 3 components      */
+	int progressive;             /* libjpeg's simple progression...  */
+	const jpeg_scan_info *scans; /* ... or this scan script          */
+	int nscans;
+	unsigned int restart;        /* MCUs between restart markers     */
+	int orientation, le;         /* an EXIF segment when orientation */
+} jpeg_opts;
+
+/* Encodes w x h x c pixels (c = 1 grey, 3 RGB or YCbCr) as o says.
+ * *len bytes, malloc'ed. */
+static inline unsigned char *jpeg_write(const unsigned char *px, int w, int h,
+                                        int c, const jpeg_opts *o, size_t *len)
 {
 	struct jpeg_compress_struct ci;
 	struct jpeg_error_mgr jerr;
@@ -101,13 +114,29 @@ static inline unsigned char *jpeg_encode(const unsigned char *px, int w, int h,
 	ci.image_width = (JDIMENSION)w;
 	ci.image_height = (JDIMENSION)h;
 	ci.input_components = c;
-	ci.in_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	ci.in_color_space = c == 1 ? JCS_GRAYSCALE : o->ycc ? JCS_YCbCr : JCS_RGB;
 	jpeg_set_defaults(&ci);
-	jpeg_set_quality(&ci, q, TRUE);
+	if (o->quant) {
+		jpeg_add_quant_table(&ci, 0, o->quant, 100, FALSE);
+		jpeg_add_quant_table(&ci, 1, o->quant, 100, FALSE);
+	} else {
+		jpeg_set_quality(&ci, o->quality, TRUE);
+	}
+	if (c == 3 && o->hs) {
+		ci.comp_info[0].h_samp_factor = o->hs;
+		ci.comp_info[0].v_samp_factor = o->vs;
+	}
+	if (o->scans) {
+		ci.scan_info = o->scans;
+		ci.num_scans = o->nscans;
+	} else if (o->progressive) {
+		jpeg_simple_progression(&ci);
+	}
+	ci.restart_interval = o->restart;
 	jpeg_start_compress(&ci, TRUE);
-	if (o > 0) {
+	if (o->orientation > 0) {
 		unsigned char b[64];
-		size_t bl = exif_block(b, o, le);
+		size_t bl = exif_block(b, o->orientation, o->le);
 		jpeg_write_marker(&ci, JPEG_APP0 + 1, b, (unsigned)bl);
 	}
 	while (ci.next_scanline < ci.image_height) {
@@ -118,6 +147,15 @@ static inline unsigned char *jpeg_encode(const unsigned char *px, int w, int h,
 	jpeg_destroy_compress(&ci);
 	*len = n;
 	return out;
+}
+
+/* A baseline JPEG at quality q; with an EXIF orientation segment when
+ * o > 0 (little-endian when le). */
+static inline unsigned char *jpeg_encode(const unsigned char *px, int w, int h,
+                                         int c, int q, int o, int le, size_t *len)
+{
+	jpeg_opts opts = { .quality = q, .orientation = o, .le = le };
+	return jpeg_write(px, w, h, c, &opts, len);
 }
 
 /* ------------------------------------------------------------------ */

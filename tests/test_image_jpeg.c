@@ -528,32 +528,9 @@ static void test_hostile(void)
 static unsigned char *jpeg_progressive(const unsigned char *px, int w, int h,
                                        int sub, size_t *len)
 {
-	struct jpeg_compress_struct ci;
-	struct jpeg_error_mgr jerr;
-	unsigned char *out = NULL;
-	unsigned long n = 0;
-
-	ci.err = jpeg_std_error(&jerr);
-	jpeg_create_compress(&ci);
-	jpeg_mem_dest(&ci, &out, &n);
-	ci.image_width = (JDIMENSION)w;
-	ci.image_height = (JDIMENSION)h;
-	ci.input_components = 3;
-	ci.in_color_space = JCS_RGB;
-	jpeg_set_defaults(&ci);
-	jpeg_set_quality(&ci, 90, TRUE);
-	ci.comp_info[0].h_samp_factor = ci.comp_info[0].v_samp_factor =
-		sub ? 2 : 1;
-	jpeg_simple_progression(&ci);
-	jpeg_start_compress(&ci, TRUE);
-	while (ci.next_scanline < ci.image_height) {
-		JSAMPROW row = (JSAMPROW)(px + (size_t)ci.next_scanline * w * 3);
-		jpeg_write_scanlines(&ci, &row, 1);
-	}
-	jpeg_finish_compress(&ci);
-	jpeg_destroy_compress(&ci);
-	*len = n;
-	return out;
+	jpeg_opts o = { .quality = 90, .hs = sub ? 2 : 1, .vs = sub ? 2 : 1,
+	                .progressive = 1 };
+	return jpeg_write(px, w, h, 3, &o, len);
 }
 
 static void test_progressive(void)

@@ -54,40 +54,13 @@ static unsigned char *jpeg_prog_ycc(const unsigned char *px, int w, int h,
 		{ 1, { 0 }, 0, 0, 2, 1 },  { 1, { 0 }, 0, 0, 1, 0 },
 		{ 1, { 0 }, 6, 63, 0, 0 },
 	};
-	struct jpeg_compress_struct ci;
-	struct jpeg_error_mgr jerr;
-	unsigned char *out = NULL;
-	unsigned long n = 0;
-
-	ci.err = jpeg_std_error(&jerr);
-	jpeg_create_compress(&ci);
-	jpeg_mem_dest(&ci, &out, &n);
-	ci.image_width = (JDIMENSION)w;
-	ci.image_height = (JDIMENSION)h;
-	ci.input_components = c;
-	ci.in_color_space = c == 1 ? JCS_GRAYSCALE : ycc ? JCS_YCbCr : JCS_RGB;
-	jpeg_set_defaults(&ci);
-	jpeg_set_quality(&ci, 90, TRUE);
-	if (c == 3) {
-		ci.comp_info[0].h_samp_factor = hs;
-		ci.comp_info[0].v_samp_factor = vs;
+	jpeg_opts o = { .quality = 90, .ycc = ycc, .hs = hs, .vs = vs,
+	                .progressive = 1, .restart = (unsigned)ri };
+	if (script != SIMPLE) {
+		o.scans = c == 1 ? gray : rgb;
+		o.nscans = c == 1 ? 5 : 10;
 	}
-	if (script == SIMPLE) {
-		jpeg_simple_progression(&ci);
-	} else {
-		ci.scan_info = c == 1 ? gray : rgb;
-		ci.num_scans = c == 1 ? 5 : 10;
-	}
-	ci.restart_interval = (unsigned)ri;
-	jpeg_start_compress(&ci, TRUE);
-	while (ci.next_scanline < ci.image_height) {
-		JSAMPROW row = (JSAMPROW)(px + (size_t)ci.next_scanline * w * c);
-		jpeg_write_scanlines(&ci, &row, 1);
-	}
-	jpeg_finish_compress(&ci);
-	jpeg_destroy_compress(&ci);
-	*len = n;
-	return out;
+	return jpeg_write(px, w, h, c, &o, len);
 }
 
 static unsigned char *jpeg_prog(const unsigned char *px, int w, int h, int c,
@@ -255,36 +228,11 @@ static void test_against_libjpeg(void)
 static unsigned char *jpeg_prog_q16(const unsigned char *px, int w, int h,
                                     int c, size_t *len)
 {
-	struct jpeg_compress_struct ci;
-	struct jpeg_error_mgr jerr;
 	unsigned int q[64];
-	unsigned char *out = NULL;
-	unsigned long n = 0;
-
 	for (int i = 0; i < 64; i++)
 		q[i] = i == 63 ? 1000 : 1;
-	ci.err = jpeg_std_error(&jerr);
-	jpeg_create_compress(&ci);
-	jpeg_mem_dest(&ci, &out, &n);
-	ci.image_width = (JDIMENSION)w;
-	ci.image_height = (JDIMENSION)h;
-	ci.input_components = c;
-	ci.in_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
-	jpeg_set_defaults(&ci);
-	jpeg_add_quant_table(&ci, 0, q, 100, FALSE);
-	jpeg_add_quant_table(&ci, 1, q, 100, FALSE);
-	if (c == 3)
-		ci.comp_info[0].h_samp_factor = ci.comp_info[0].v_samp_factor = 1;
-	jpeg_simple_progression(&ci);
-	jpeg_start_compress(&ci, TRUE);
-	while (ci.next_scanline < ci.image_height) {
-		JSAMPROW row = (JSAMPROW)(px + (size_t)ci.next_scanline * w * c);
-		jpeg_write_scanlines(&ci, &row, 1);
-	}
-	jpeg_finish_compress(&ci);
-	jpeg_destroy_compress(&ci);
-	*len = n;
-	return out;
+	jpeg_opts o = { .quant = q, .hs = 1, .vs = 1, .progressive = 1 };
+	return jpeg_write(px, w, h, c, &o, len);
 }
 
 /* The 1x1 IDCT of a DC times its quantizer beyond what an 8-bit
