@@ -29,10 +29,14 @@
 # does not embed (no network): siam's embedding is counted in its own
 # time, so the comparison leans in Python's favour.
 #
-# The floor: siam's decode time alone (libjpeg-turbo at 1/8, almost all
-# of it entropy decoding), as files/s on THREADS threads, and the share
-# of it siam reaches; CPU model and load average before and after (the
-# machine may be shared: compare ratios from the same run).
+# The floor: libjpeg-turbo's own decode at 1/8 of the same files (what
+# Pillow's draft mode runs; almost all of it entropy decoding), timed by
+# bench/bench_jpeg on one thread beside siam's decoder (src/image/
+# jpeg_dc.c, which steps over AC coefficients faster than libjpeg and
+# gives its pixels), as files/s times THREADS, and the share of it siam
+# index reaches (above 100%: faster than libjpeg-turbo could decode);
+# CPU model and load average before and after (the machine may be
+# shared: compare ratios from the same run).
 #
 # Memory: folders of 6 JPEGs of 640x480, 4000x3000 and 8660x5774
 # (50 Mpx), and of 6 progressive 50 Mpx ones (4:2:0 and 4:4:4, which
@@ -135,7 +139,7 @@ mkjpegs "$T/photos" "$N" 4000 3000
 BYTES=$(du -sb "$T/photos" | cut -f1)
 echo "  $N files, $((BYTES / N / 1024)) KiB each on average"
 
-make -s tests/mkmodel >/dev/null 2>&1 || true
+make -s tests/mkmodel bench/bench_jpeg >/dev/null 2>&1 || true
 "$B/tests/mkmodel" "$T/m.siam" "in=3x32x32 conv5x16 relu pool2 conv5x32 relu pool2 fc64"
 
 # rss_of FILE: peak RSS in MB from /usr/bin/time -v output.
@@ -201,8 +205,11 @@ PY
 	echo "$(awk -v n="$1" -v s="$2" 'BEGIN { print n / s }') $(rss_of "$T/py.time")" >>"$T/py.runs"
 done
 
-"$PY" - "$T/siam.runs" "$T/py.runs" "$N" "$THREADS" <<'PY'
-import sys
+# The decoders alone, one thread, median of 5 runs over the files.
+"$B/bench/bench_jpeg" -r 5 "$T"/photos/*.jpg >"$T/dec.out" || { cat "$T/dec.out"; exit 1; }
+
+"$PY" - "$T/siam.runs" "$T/py.runs" "$N" "$THREADS" "$T/dec.out" <<'PY'
+import re, sys
 def rows(p):
     return [list(map(float, l.split())) for l in open(p) if l.strip()]
 s, p = rows(sys.argv[1]), rows(sys.argv[2])
@@ -223,15 +230,25 @@ print('| read + SHA-256 | decode | resize | embed | write | not decoding |')
 print('| --- | --- | --- | --- | --- | --- |')
 print('| %.2f s | %.2f s | %.2f s | %.2f s | %.2f s | %.0f%% |' % (
     sm[2], sm[3], sm[4], sm[5], sm[6], 100 * (tot - sm[3]) / tot))
-# The floor: libjpeg-turbo's decoding alone (at 1/8, almost all of it
-# entropy decoding), on THREADS threads, from siam's own decode time.
+# The floor: libjpeg-turbo's decoding alone, from bench_jpeg (one
+# thread) times THREADS; and siam's decoder in the same run.
 n, thr = int(sys.argv[3]), int(sys.argv[4])
-if sm[3] > 0:
-    floor = n * thr / sm[3]
-    print()
-    print('decoding alone (the floor): %.1f ms a file, %.1f files/s on %d '
-          'threads; siam reaches %.0f%% of it' % (
-              1000 * sm[3] / n, floor, thr, 100 * sm[0] / floor))
+dec = open(sys.argv[5]).read()
+lj = re.search(r'\| libjpeg-turbo[^|]*\| ([0-9.]+) \| ([0-9.]+) \|', dec)
+sd = re.search(r'\| siam_image_decode \| ([0-9.]+) \| ([0-9.]+) \|', dec)
+same = re.search(r'identical pixels: (\d+) of (\d+)', dec)
+print()
+print('decoders alone at 1/8, one thread, the same files (bench/bench_jpeg, '
+      'median of 5):')
+print('| libjpeg-turbo (the floor) | siam (jpeg_dc.c) | siam / libjpeg-turbo | identical pixels |')
+print('| --- | --- | --- | --- |')
+print('| %s ms a file | %s ms a file | %.2fx | %s of %s files |' % (
+    lj.group(1), sd.group(1), float(lj.group(1)) / float(sd.group(1)),
+    same.group(1), same.group(2)))
+floor = float(lj.group(2)) * thr
+print()
+print('the floor on %d threads: %.1f files/s; siam index reaches %.0f%% of '
+      'it' % (thr, floor, 100 * sm[0] / floor))
 PY
 printf 'load after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -1,8 +1,9 @@
 /*
- * test_image_jpeg_dc.c -- progressive JPEGs at 1/8 from their DC
- * coefficients (src/image/jpeg_dc.c) against libjpeg's own 1/8 decode
- * of the same file, which is the slow reference here: it keeps every
- * coefficient.
+ * test_image_jpeg_dc.c -- JPEGs at 1/8 through src/image/jpeg_dc.c
+ * (progressive ones from their DC coefficients; sequential ones with
+ * their AC coefficients stepped over by jpeg_huff.c, 4:2:0 chroma
+ * through libjpeg's 2x2 IDCT) against libjpeg's own 1/8 decode of the
+ * same file, which is the slow reference here.
  *
  * Every file is made here by libjpeg: 4:2:0, 4:4:4, 4:2:2, 4:4:0 and
  * gray; libjpeg's simple progression (an interleaved DC scan at Al = 1,
@@ -20,6 +21,7 @@
 #include "siam_nn.h"
 #include "image/jpeg_dc.h"
 
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +65,26 @@ static unsigned char *jpeg_prog_ycc(const unsigned char *px, int w, int h,
 	return jpeg_write(px, w, h, c, &o, len);
 }
 
+/* A sequential JPEG, interleaved or one scan a component (nonint), at
+ * the given quality; otherwise as jpeg_prog_ycc. */
+static unsigned char *jpeg_seq(const unsigned char *px, int w, int h, int c,
+                               int ycc, int hs, int vs, int nonint, int ri,
+                               int quality, size_t *len)
+{
+	static const jpeg_scan_info one[] = {
+		{ 1, { 0 }, 0, 63, 0, 0 },
+		{ 1, { 1 }, 0, 63, 0, 0 },
+		{ 1, { 2 }, 0, 63, 0, 0 },
+	};
+	jpeg_opts o = { .quality = quality, .ycc = ycc, .hs = hs, .vs = vs,
+	                .restart = (unsigned)ri };
+	if (nonint) {
+		o.scans = one;
+		o.nscans = c;
+	}
+	return jpeg_write(px, w, h, c, &o, len);
+}
+
 static unsigned char *jpeg_prog(const unsigned char *px, int w, int h, int c,
                                 int hs, int vs, int script, int ri,
                                 size_t *len)
@@ -93,6 +115,61 @@ static int ref_eighth(siam_image *o, const unsigned char *d, size_t len)
 		JSAMPROW r = o->px + (size_t)ci.output_scanline * o->w * o->c;
 		jpeg_read_scanlines(&ci, &r, 1);
 	}
+	jpeg_finish_decompress(&ci);
+	jpeg_destroy_decompress(&ci);
+	return 0;
+}
+
+/* ref_eighth for any bytes: -1 where libjpeg gives up (a mutated
+ * file), and the picture it makes of whatever it steps over. */
+typedef struct {
+	struct jpeg_error_mgr pub;
+	jmp_buf jb;
+} ref_err;
+
+static void ref_exit(j_common_ptr ci)
+{
+	longjmp(((ref_err *)ci->err)->jb, 1);
+}
+
+static void ref_quiet(j_common_ptr ci, int level)
+{
+	(void)ci;
+	(void)level;
+}
+
+static int ref_eighth_safe(siam_image *o, const unsigned char *d, size_t len)
+{
+	struct jpeg_decompress_struct ci;
+	ref_err je;
+	unsigned char *volatile px = NULL;
+
+	ci.err = jpeg_std_error(&je.pub);
+	je.pub.error_exit = ref_exit;
+	je.pub.emit_message = ref_quiet;
+	jpeg_create_decompress(&ci);
+	if (setjmp(je.jb)) {
+		jpeg_destroy_decompress(&ci);
+		free(px);
+		return -1;
+	}
+	jpeg_mem_src(&ci, d, (unsigned long)len);
+	jpeg_read_header(&ci, TRUE);
+	ci.scale_num = 1;
+	ci.scale_denom = 8;
+	ci.out_color_space = ci.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+	jpeg_start_decompress(&ci);
+	px = malloc((size_t)ci.output_width * ci.output_height *
+	            (size_t)ci.output_components);
+	while (ci.output_scanline < ci.output_height) {
+		JSAMPROW r = px + (size_t)ci.output_scanline *
+		                      ci.output_width * ci.output_components;
+		jpeg_read_scanlines(&ci, &r, 1);
+	}
+	o->w = (int)ci.output_width;
+	o->h = (int)ci.output_height;
+	o->c = ci.output_components;
+	o->px = px;
 	jpeg_finish_decompress(&ci);
 	jpeg_destroy_decompress(&ci);
 	return 0;
@@ -138,27 +215,43 @@ static void test_against_libjpeg(void)
 		int c, hs, vs, script, ri, max;
 		double mean;
 		int flat; /* YCbCr, chroma flat on each 16x16 block */
+		int seq, quality; /* sequential: 1 interleaved, 2 not */
 	} cases[] = {
 		/* One 1x1 IDCT per block and chroma replicated, in
 		 * libjpeg as here: the same pixels. */
-		{ "4:4:4 simple", 3, 1, 1, SIMPLE, 0, 0, 0, 0 },
-		{ "4:4:4 non-interleaved, restarts", 3, 1, 1, NONINT, 7, 0, 0, 0 },
-		{ "4:2:2 simple, restarts", 3, 2, 1, SIMPLE, 5, 0, 0, 0 },
-		{ "4:4:0 non-interleaved", 3, 1, 2, NONINT, 0, 0, 0, 0 },
-		{ "gray simple", 1, 1, 1, SIMPLE, 0, 0, 0, 0 },
-		{ "gray script, restarts", 1, 1, 1, NONINT, 3, 0, 0, 0 },
+		{ "4:4:4 simple", 3, 1, 1, SIMPLE, 0, 0, 0, 0, 0, 0 },
+		{ "4:4:4 non-interleaved, restarts", 3, 1, 1, NONINT, 7, 0, 0, 0, 0, 0 },
+		{ "4:2:2 simple, restarts", 3, 2, 1, SIMPLE, 5, 0, 0, 0, 0, 0 },
+		{ "4:4:0 non-interleaved", 3, 1, 2, NONINT, 0, 0, 0, 0, 0, 0 },
+		{ "gray simple", 1, 1, 1, SIMPLE, 0, 0, 0, 0, 0, 0 },
+		{ "gray script, restarts", 1, 1, 1, NONINT, 3, 0, 0, 0, 0, 0 },
 		/* 4:2:0: libjpeg's 2x2 chroma IDCT reads AC coefficients
 		 * we do not; where they are zero, the same pixels.  The
 		 * scenes have chroma detail at every scale (noise, edges,
 		 * texture), a worst case: measured max 136 and 87, mean
 		 * 3.13 and 2.55; bounds with a margin. */
 		{ "4:2:0 simple, chroma flat on 16x16 blocks", 3, 2, 2, SIMPLE,
-		  0, 0, 0, 1 },
+		  0, 0, 0, 1, 0, 0 },
 		{ "4:2:0 script, restarts, chroma flat on 16x16 blocks", 3, 2,
-		  2, NONINT, 6, 0, 0, 1 },
-		{ "4:2:0 simple", 3, 2, 2, SIMPLE, 0, 160, 4.0, 0 },
+		  2, NONINT, 6, 0, 0, 1, 0, 0 },
+		{ "4:2:0 simple", 3, 2, 2, SIMPLE, 0, 160, 4.0, 0, 0, 0 },
 		{ "4:2:0 non-interleaved, restarts", 3, 2, 2, NONINT, 9, 160,
-		  4.0, 0 },
+		  4.0, 0, 0, 0 },
+		/* Sequential: the AC coefficients stepped over (luma, and
+		 * chroma but in 4:2:0), or decoded for libjpeg's 2x2 IDCT
+		 * of 4:2:0 chroma: the same pixels, every sampling.
+		 * Quality 98 and 100 for long codes, large values and runs
+		 * of zeros (ZRL) in every block. */
+		{ "sequential 4:2:0", 3, 2, 2, 0, 0, 0, 0, 0, 1, 90 },
+		{ "sequential 4:2:0, q100, restarts", 3, 2, 2, 0, 7, 0, 0, 0, 1, 100 },
+		{ "sequential 4:2:0 non-interleaved, restarts", 3, 2, 2, 0, 5,
+		  0, 0, 0, 2, 98 },
+		{ "sequential 4:2:2", 3, 2, 1, 0, 0, 0, 0, 0, 1, 98 },
+		{ "sequential 4:4:0, restarts", 3, 1, 2, 0, 1, 0, 0, 0, 1, 75 },
+		{ "sequential 4:4:4, q100", 3, 1, 1, 0, 0, 0, 0, 0, 1, 100 },
+		{ "sequential 4:4:4 non-interleaved", 3, 1, 1, 0, 0, 0, 0, 0, 2, 90 },
+		{ "sequential gray, restarts", 1, 1, 1, 0, 2, 0, 0, 0, 1, 95 },
+		{ "sequential gray, q30", 1, 1, 1, 0, 0, 0, 0, 0, 1, 30 },
 	};
 	enum { W = 643, H = 477 }; /* neither a multiple of 8 nor 16 */
 
@@ -184,10 +277,14 @@ static void test_against_libjpeg(void)
 				}
 		}
 		size_t len;
-		unsigned char *jpg = jpeg_prog_ycc(px, W, H, c, cases[k].flat,
-		                                   cases[k].hs, cases[k].vs,
-		                                   cases[k].script, cases[k].ri,
-		                                   &len);
+		unsigned char *jpg =
+			cases[k].seq ? jpeg_seq(px, W, H, c, 0, cases[k].hs,
+			                        cases[k].vs, cases[k].seq == 2,
+			                        cases[k].ri, cases[k].quality, &len)
+			             : jpeg_prog_ycc(px, W, H, c, cases[k].flat,
+			                             cases[k].hs, cases[k].vs,
+			                             cases[k].script, cases[k].ri,
+			                             &len);
 		siam_image ref = { 0 }, dc = { 0 }, via = { 0 };
 		siam_error err = { 0, "" };
 		siam_image_limits lim;
@@ -426,7 +523,9 @@ static void test_declined(void)
 		const char *what;
 		int prog, arith, cmyk, hs;
 	} cases[] = {
-		{ "sequential (SOF0)", 0, 0, 0, 2 },
+		{ "sequential arithmetic-coded (SOF9)", 0, 1, 0, 2 },
+		{ "sequential CMYK", 0, 0, 1, 1 },
+		{ "sequential 4:1:1 (luma 4x1)", 0, 0, 0, 4 },
 		{ "progressive arithmetic-coded (SOF10)", 1, 1, 0, 2 },
 		{ "progressive CMYK", 1, 0, 1, 1 },
 		{ "progressive 4:1:1 (luma 4x1)", 1, 0, 0, 4 },
@@ -620,6 +719,71 @@ static void test_hostile(void)
 	free(px);
 }
 
+/* Mutations of sequential files (4:2:0 with restarts, 4:4:4 without):
+ * jpeg_dc.c takes a sequential file only when nothing in it is what
+ * libjpeg would warn about or step over, so every picture it gives must
+ * be libjpeg's own 1/8 decode of the same bytes, to the last sample.
+ * The rest is declined (libjpeg decodes it) or an error with a
+ * message; ASan and UBSan watch for the rest. */
+static void test_seq_mutations(void)
+{
+	enum { W = 300, H = 200 };
+	unsigned char *px = scene(W, H, 61);
+	siam_image_limits lim;
+
+	limits_eighth(&lim);
+	for (int f = 0; f < 2; f++) {
+		size_t len;
+		unsigned char *jpg = f ? jpeg_seq(px, W, H, 3, 0, 1, 1, 0, 0, 95, &len)
+		                       : jpeg_seq(px, W, H, 3, 0, 2, 2, 0, 3, 90, &len);
+		unsigned char *g = malloc(len);
+		int same = 0, differ = 0, declined = 0, errors = 0, bad = 0,
+		    ref_fails = 0;
+		rng_state = 4321 + (uint32_t)f;
+		for (int t = 0; t < 3000; t++) {
+			siam_image img = { 0 }, ref = { 0 };
+			siam_error err = { 0, "" };
+			size_t n = len;
+			int rc;
+			double mean;
+			memcpy(g, jpg, len);
+			if (t % 10 == 9) {
+				n = rnd() % len;
+			} else {
+				int k = 1 + (int)(rnd() % 8);
+				while (k--)
+					g[rnd() % len] = (unsigned char)rnd();
+			}
+			rc = img_jpeg_dc(&img, g, n, "m.jpg", &lim, &err);
+			if (rc == 0 && img.px) {
+				if (ref_eighth_safe(&ref, g, n))
+					ref_fails++;
+				else if (diff(&img, &ref, &mean) == 0)
+					same++;
+				else
+					differ++;
+			} else if (rc == IMG_DC_DECLINE && !img.px) {
+				declined++;
+			} else if (rc < 0 && !img.px && contains(err.msg, "m.jpg")) {
+				errors++;
+			} else {
+				bad++;
+			}
+			siam_image_release(&img);
+			siam_image_release(&ref);
+		}
+		tap_ok(bad == 0 && differ == 0 && ref_fails == 0 && same > 0,
+		       "sequential %s, 3000 mutations: %d decoded (each "
+		       "libjpeg's pixels: %d; different %d; libjpeg refused "
+		       "%d), %d declined, %d errors, %d other",
+		       f ? "4:4:4" : "4:2:0 with restarts", same + differ +
+		       ref_fails, same, differ, ref_fails, declined, errors, bad);
+		free(g);
+		free(jpg);
+	}
+	free(px);
+}
+
 int main(void)
 {
 	test_against_libjpeg();
@@ -627,5 +791,6 @@ int main(void)
 	test_declined();
 	test_hostile();
 	test_dc_range();
+	test_seq_mutations();
 	return tap_done();
 }

@@ -231,10 +231,12 @@ int img_decode_jpeg(siam_image *out, int *orient, const unsigned char *d,
 	ci.scale_num = (unsigned)pick_scale(ci.image_width, ci.image_height,
 	                                    want_w, want_h);
 	ci.scale_denom = 8;
-	/* A progressive picture decoded at 1/8 needs its DC coefficients
-	 * only: jpeg_dc.c reads them in a few MB, where libjpeg would
-	 * keep every coefficient.  What it declines comes back here. */
-	if (ci.scale_num == 1 && ci.progressive_mode && !ci.arith_code &&
+	/* A picture decoded at 1/8 needs its DC coefficients only (and
+	 * 4:2:0 chroma a few more): jpeg_dc.c reads a progressive one in
+	 * a few MB, where libjpeg would keep every coefficient, and steps
+	 * over a sequential one's AC coefficients faster than libjpeg.
+	 * What it declines comes back here. */
+	if (ci.scale_num == 1 && !ci.arith_code &&
 	    ci.data_precision == 8 &&
 	    ((ci.jpeg_color_space == JCS_GRAYSCALE &&
 	      ci.num_components == 1) ||
