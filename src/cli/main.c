@@ -99,6 +99,9 @@ static int run_mpi(const struct cmd_entry *cmd, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* BLAS set to one thread first thing: OpenBLAS's idle workers
+	 * stop spinning on the other core (src/nn/blas.c). */
+	siam_set_threads(0);
 	if (argc < 2) {
 		usage(stderr);
 		return SIAM_EXIT_ERROR;

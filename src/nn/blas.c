@@ -22,11 +22,24 @@
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static int blas_default = 1; /* OpenBLAS's own count, before we set it */
 
+/* OpenBLAS's pthread build starts its worker threads when the library
+ * is loaded, and each spins (sched_yield) for 2^28 cycles, about 0.1 s,
+ * before it sleeps: on 2 cores that is a tenth of a second of a core
+ * taken from every short run (a 60-photo siam index lost 5-10%).  siam
+ * never lets OpenBLAS use them, so they are stopped once it is set to
+ * one thread; set_num_threads would start them again, so it comes
+ * first.  blas_thread_shutdown_ is what OpenBLAS itself calls before a
+ * fork, not documented API: looked up weakly and skipped where another
+ * BLAS or build lacks it. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 static void blas_init(void)
 {
 	int n = openblas_get_num_threads();
 	blas_default = n > 0 ? n : 1;
 	openblas_set_num_threads(1);
+	if (blas_thread_shutdown_)
+		blas_thread_shutdown_();
 }
 
 void siam_sgemm(int ta, int tb, int m, int n, int k, float alpha,
