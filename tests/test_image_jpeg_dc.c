@@ -564,6 +564,19 @@ static size_t find_marker(const unsigned char *d, size_t len, int m, int k)
 	return 0;
 }
 
+/* jpg mutated into g, the t-th time: cut short one time in ten, else
+ * 1 to 8 bytes changed at random.  Returns the length to read. */
+static size_t mutate(unsigned char *g, const unsigned char *jpg, size_t len,
+                     int t)
+{
+	memcpy(g, jpg, len);
+	if (t % 10 == 9)
+		return rnd() % len;
+	for (int k = 1 + (int)(rnd() % 8); k > 0; k--)
+		g[rnd() % len] = (unsigned char)rnd();
+	return len;
+}
+
 static void test_hostile(void)
 {
 	enum { W = 400, H = 300 };
@@ -689,15 +702,7 @@ static void test_hostile(void)
 		unsigned char *g = malloc(len);
 		rng_state = 1234;
 		for (int t = 0; t < 3000; t++) {
-			size_t n = len;
-			memcpy(g, jpg, len);
-			if (t % 10 == 9) {
-				n = rnd() % len;
-			} else {
-				int k = 1 + (int)(rnd() % 8);
-				while (k--)
-					g[rnd() % len] = (unsigned char)rnd();
-			}
+			size_t n = mutate(g, jpg, len, t);
 			err.msg[0] = 0;
 			rc = img_jpeg_dc(&img, g, n, "m.jpg", &lim, &err);
 			if (rc == 0 && img.px)
@@ -743,17 +748,9 @@ static void test_seq_mutations(void)
 		for (int t = 0; t < 3000; t++) {
 			siam_image img = { 0 }, ref = { 0 };
 			siam_error err = { 0, "" };
-			size_t n = len;
+			size_t n = mutate(g, jpg, len, t);
 			int rc;
 			double mean;
-			memcpy(g, jpg, len);
-			if (t % 10 == 9) {
-				n = rnd() % len;
-			} else {
-				int k = 1 + (int)(rnd() % 8);
-				while (k--)
-					g[rnd() % len] = (unsigned char)rnd();
-			}
 			rc = img_jpeg_dc(&img, g, n, "m.jpg", &lim, &err);
 			if (rc == 0 && img.px) {
 				if (ref_eighth_safe(&ref, g, n))

@@ -95,16 +95,6 @@ typedef struct dc_comp {
 	size_t pxw;        /* px's row length */
 } dc_comp;
 
-/* The entropy-coded data of one scan, read a bit at a time. */
-typedef struct dc_bits {
-	const unsigned char *p, *end;
-	unsigned acc;
-	int n;      /* bits left in acc */
-	int marker; /* stopped at a marker: the scan's bytes are over */
-	int past;   /* a bit was asked for beyond the scan's bytes */
-	int eof;    /* ... and beyond the file's */
-} dc_bits;
-
 typedef struct dc_jpeg {
 	int w, h, nc, hmax, vmax, mcux, mcuy;
 	int rx, ry; /* chroma subsampling on each axis: 1 or 2 */
@@ -125,50 +115,6 @@ enum { DC_OK = 0, DC_NO = 1, DC_EOF = 2, DC_SCANS = 3 };
 static unsigned be16(const unsigned char *p)
 {
 	return (unsigned)p[0] << 8 | p[1];
-}
-
-static int dc_bit(dc_bits *b)
-{
-	if (!b->n) {
-		unsigned byte = 0;
-		if (b->marker || b->p >= b->end) {
-			b->past = 1;
-			b->eof |= b->p >= b->end;
-		} else if (b->p[0] != 0xff) {
-			byte = *b->p++;
-		} else if (b->p + 1 >= b->end) {
-			b->past = b->eof = 1;
-		} else if (b->p[1] == 0) {
-			byte = 0xff; /* a stuffed 0xFF */
-			b->p += 2;
-		} else {
-			b->marker = b->past = 1;
-		}
-		b->acc = byte;
-		b->n = 8;
-	}
-	b->n--;
-	return (int)(b->acc >> b->n) & 1;
-}
-
-static int dc_getbits(dc_bits *b, int s)
-{
-	int r = 0;
-	while (s-- > 0)
-		r = r << 1 | dc_bit(b);
-	return r;
-}
-
-/* The symbol of the next code, -1 for a code the table lacks. */
-static int dc_decode(dc_bits *b, const img_huff *t)
-{
-	int32_t code = dc_bit(b);
-	for (int l = 1; l <= 16; l++) {
-		if (code <= t->maxcode[l])
-			return t->val[t->valptr[l] + code - t->mincode[l]];
-		code = code << 1 | dc_bit(b);
-	}
-	return -1;
 }
 
 /* Where the next marker starts at or after i (its 0xFF, fill bytes
@@ -325,23 +271,6 @@ static int dc_sof(dc_jpeg *j, int seq, const unsigned char *s, size_t n,
 	return DC_OK;
 }
 
-/* RSTm after an interval: the bits left in the byte are padding, fill
- * bytes may come before the marker. */
-static int dc_restart(dc_bits *b, int m)
-{
-	const unsigned char *p = b->p;
-	b->n = 0;
-	while (p + 1 < b->end && p[0] == 0xff && p[1] == 0xff)
-		p++;
-	if (p + 1 >= b->end)
-		return DC_EOF;
-	if (p[0] != 0xff || p[1] != 0xd0 + m)
-		return DC_NO;
-	b->p = p + 2;
-	b->marker = 0;
-	return DC_OK;
-}
-
 /* libjpeg's range-limit table (jdmaster.c) after an IDCT: + 128 and
  * clamped for -512 .. 511; beyond that (only a crafted DQT gets there:
  * an 8-bit picture's values are within -128 .. 127) its table is
@@ -419,81 +348,6 @@ static void idct_2x2(int16_t *blk, uint64_t set, const int16_t *q,
 		blk[__builtin_ctzll(set)] = 0;
 }
 
-/* One block of a DC scan: first (ah == 0) or refinement. */
-static int dc_block(dc_comp *c, int bx, int by, dc_bits *b, const img_huff *ht,
-                    int ah, int al)
-{
-	uint16_t *v = (uint16_t *)&c->dc[(size_t)by * c->pw + bx];
-	if (ah) {
-		if (dc_bit(b))
-			*v |= (uint16_t)(1u << al);
-		return DC_OK;
-	}
-	int s = dc_decode(b, &ht[c->td]), diff = 0;
-	if (s < 0)
-		return DC_NO;
-	if (s) {
-		diff = dc_getbits(b, s);
-		if (diff < 1 << (s - 1))
-			diff -= (1 << s) - 1;
-	}
-	/* libjpeg refuses a prediction that overflows an int. */
-	if ((long long)c->pred + diff > INT32_MAX ||
-	    (long long)c->pred + diff < INT32_MIN)
-		return DC_NO;
-	c->pred += diff;
-	/* As libjpeg: the shifted value in a 16-bit coefficient. */
-	*v = (uint16_t)((uint32_t)c->pred << al);
-	return DC_OK;
-}
-
-/* The entropy-coded data of a DC scan of the ns components sc[] from
- * d[*pos]; *pos ends at the marker after it. */
-static int dc_scan(dc_jpeg *j, dc_comp **sc, int ns, int ah, int al,
-                   const unsigned char *d, size_t len, size_t *pos)
-{
-	dc_bits b = { d + *pos, d + len, 0, 0, 0, 0, 0 };
-	int mx, my, nx, ny, left = j->ri, rst = 0, rc;
-
-	if (ns == 1) { /* one block an MCU, only the picture's blocks */
-		nx = sc[0]->bw;
-		ny = sc[0]->bh;
-	} else {
-		nx = j->mcux;
-		ny = j->mcuy;
-	}
-	for (int k = 0; k < ns; k++)
-		sc[k]->pred = 0;
-	for (my = 0; my < ny; my++)
-		for (mx = 0; mx < nx; mx++) {
-			if (j->ri && !left) {
-				if ((rc = dc_restart(&b, rst)))
-					return rc;
-				rst = (rst + 1) & 7;
-				left = j->ri;
-				for (int k = 0; k < ns; k++)
-					sc[k]->pred = 0;
-			}
-			left--;
-			for (int k = 0; k < ns; k++) {
-				dc_comp *c = sc[k];
-				int bh = ns == 1 ? 1 : c->v, bw = ns == 1 ? 1 : c->h;
-				for (int y = 0; y < bh; y++)
-					for (int x = 0; x < bw; x++)
-						if ((rc = dc_block(c, mx * bw + x,
-						                   my * bh + y, &b,
-						                   j->ht, ah, al)))
-							return rc;
-			}
-			/* Stop at the first MCU read past the data: no
-			 * more work than the file has bits. */
-			if (b.past)
-				return b.eof ? DC_EOF : DC_NO;
-		}
-	*pos = dc_next_marker(d, len, (size_t)(b.p - d));
-	return DC_OK;
-}
-
 /* Block (bx, by) of a sequential component: its samples into c->px. */
 static void dc_put(dc_comp *c, int bx, int by, int16_t dc, int16_t *blk,
                    uint64_t set)
@@ -513,14 +367,22 @@ static void dc_put(dc_comp *c, int bx, int by, int16_t dc, int16_t *blk,
 	}
 }
 
-/* The entropy-coded data of a sequential scan of the ns components
- * sc[]: each block's DC coefficient kept, its AC coefficients stepped
- * over (jpeg_huff.c), or all of them decoded for a 2x2 IDCT.  Anything
- * libjpeg would warn about (a bad code, data ending early, a wrong
- * restart marker) leaves the file to libjpeg.  *pos ends at the marker
- * after the data. */
-static int dc_seq_scan(dc_jpeg *j, dc_comp **sc, int ns,
-                       const unsigned char *d, size_t len, size_t *pos)
+/* How a scan's blocks are read: a progressive DC scan's first pass
+ * (the DC difference, shifted left by al) or refinement (one bit, al),
+ * or a sequential scan (every coefficient of each block). */
+enum { SCAN_DC_FIRST, SCAN_DC_REFINE, SCAN_SEQ };
+
+/* The entropy-coded data of a scan of the ns components sc[] from
+ * d[*pos]; *pos ends at the marker after it.  Sequential: each block's
+ * DC coefficient kept, its AC coefficients stepped over (jpeg_huff.c),
+ * or all of them decoded for a 2x2 IDCT, and anything libjpeg would
+ * warn about (a bad code, data ending early, a wrong restart marker)
+ * leaves the file to libjpeg.  Progressive: a bad code or a wrong
+ * restart marker too; data that ends (the file's, not at a marker)
+ * before the picture does is DC_EOF, as libjpeg would need the whole
+ * coefficient buffer to go on. */
+static int dc_scan(dc_jpeg *j, dc_comp **sc, int ns, int kind, int al,
+                   const unsigned char *d, size_t len, size_t *pos)
 {
 	/* The blocks of an MCU in their order, worked out once. */
 	struct {
@@ -559,9 +421,11 @@ static int dc_seq_scan(dc_jpeg *j, dc_comp **sc, int ns,
 	for (int my = 0; my < ny; my++)
 		for (int mx = 0; mx < nx; mx++) {
 			if (j->ri && !left) {
+				int r;
 				b = s;
-				if (img_bits_restart(&b, rst))
-					return DC_NO;
+				if ((r = img_bits_restart(&b, rst)))
+					return r > 0 && kind != SCAN_SEQ ? DC_EOF
+					                                 : DC_NO;
 				s = b;
 				rst = (rst + 1) & 7;
 				left = j->ri;
@@ -574,23 +438,42 @@ static int dc_seq_scan(dc_jpeg *j, dc_comp **sc, int ns,
 				int bx = mx * mb[i].bw + mb[i].dx,
 				    by = my * mb[i].bh + mb[i].dy, diff, r;
 				uint64_t set = 0;
-				if (c->idct2)
+				if (kind == SCAN_DC_REFINE) {
+					uint16_t *v = (uint16_t *)&c->dc[
+						(size_t)by * c->pw + bx];
+					img_bits_fill(&s, &b);
+					if (s.acc >> 63)
+						*v |= (uint16_t)(1u << al);
+					img_bits_drop(&s, 1);
+					continue;
+				}
+				if (kind == SCAN_DC_FIRST)
+					r = img_dc_diff(&s, &b, mb[i].hd, &diff);
+				else if (c->idct2)
 					r = img_block_full(&s, &b, mb[i].hd, mb[i].ha,
 					                   &diff, blk, &set);
 				else
 					r = img_block_skip(&s, &b, mb[i].hd, mb[i].ha,
 					                   &diff);
+				/* libjpeg refuses a prediction that overflows
+				 * an int. */
 				if (r < 0 || (long long)c->pred + diff > INT32_MAX ||
 				    (long long)c->pred + diff < INT32_MIN)
 					return DC_NO;
 				c->pred += diff;
-				/* As libjpeg: a 16-bit coefficient. */
-				dc_put(c, bx, by, (int16_t)(uint16_t)c->pred, blk, set);
+				/* As libjpeg: the (shifted) value in a 16-bit
+				 * coefficient. */
+				if (kind == SCAN_DC_FIRST)
+					c->dc[(size_t)by * c->pw + bx] = (int16_t)
+						(uint16_t)((uint32_t)c->pred << al);
+				else
+					dc_put(c, bx, by, (int16_t)(uint16_t)c->pred,
+					       blk, set);
 			}
 			/* Stop at the first MCU read past the data: no
 			 * more work than the file has bits. */
 			if (img_bits_past(&s))
-				return DC_NO;
+				return s.eof && kind != SCAN_SEQ ? DC_EOF : DC_NO;
 		}
 	*pos = dc_next_marker(d, len, (size_t)(s.p - d));
 	return DC_OK;
@@ -661,7 +544,7 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 			    c->ta > 3 || !j->acdef[c->ta])
 				return DC_NO; /* sent twice, or no table */
 		}
-		if ((rc = dc_seq_scan(j, sc, ns, d, len, pos)))
+		if ((rc = dc_scan(j, sc, ns, SCAN_SEQ, 0, d, len, pos)))
 			return rc;
 		for (int k = 0; k < ns; k++)
 			sc[k]->al = 0;
@@ -676,7 +559,8 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 		            !j->htdef[sc[k]->td]))
 			return DC_NO; /* sent twice, or no table */
 	}
-	int rc = dc_scan(j, sc, ns, ah, al, d, len, pos);
+	int rc = dc_scan(j, sc, ns, ah ? SCAN_DC_REFINE : SCAN_DC_FIRST, al,
+	                 d, len, pos);
 	if (rc)
 		return rc;
 	for (int k = 0; k < ns; k++)

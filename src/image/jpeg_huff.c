@@ -128,6 +128,7 @@ void img_bits_fill_slow(img_bits *b)
 		const unsigned char *p = b->p;
 		if (b->marker || p >= b->end) {
 			b->marker = 1;
+			b->eof |= p >= b->end;
 			b->pad += 8;
 		} else if (p[0] != 0xff) {
 			byte = p[0];
@@ -137,6 +138,7 @@ void img_bits_fill_slow(img_bits *b)
 			b->p += 2;
 		} else {
 			b->marker = 1; /* a marker (or fill bytes): data over */
+			b->eof |= p + 1 >= b->end;
 			b->pad += 8;
 		}
 		b->acc |= (uint64_t)byte << (56 - b->n);
@@ -221,7 +223,9 @@ int img_bits_restart(img_bits *b, int m)
 		return -1;
 	while (p + 1 < b->end && p[0] == 0xff && p[1] == 0xff)
 		p++;
-	if (p + 1 >= b->end || p[0] != 0xff || p[1] != 0xd0 + m)
+	if (p + 1 >= b->end)
+		return 1;
+	if (p[0] != 0xff || p[1] != 0xd0 + m)
 		return -1;
 	img_bits_init(b, p + 2, b->end);
 	return 0;

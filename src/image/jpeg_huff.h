@@ -62,6 +62,7 @@ typedef struct img_bits {
 	int n;      /* valid bits in acc */
 	int pad;    /* how many of them are zeros fed past the data */
 	int marker; /* p is at a marker (or the end): no more data */
+	int eof;    /* ... the end of the buffer, not a marker */
 } img_bits;
 
 SIAM_HIDDEN void img_bits_init(img_bits *b, const unsigned char *p,
@@ -74,7 +75,8 @@ static inline int img_bits_past(const img_bits *b)
 }
 
 /* The restart marker RSTm that must come next (after the padding bits
- * of the current byte and fill bytes): 0, or -1 when it is not there. */
+ * of the current byte and fill bytes): 0; 1 when the data ends before
+ * it; -1 when something else is there. */
 SIAM_HIDDEN int img_bits_restart(img_bits *b, int m);
 
 /* libjpeg's jpeg_natural_order, with its 16 extra entries: a corrupt
