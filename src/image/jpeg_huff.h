@@ -187,6 +187,13 @@ static inline int img_block_skip(img_bits *s, img_bits *b,
 		if (k < 32 && (e = ac->run[s->acc >> (64 - IMG_HUFF_RUN)])) {
 			img_bits_drop(s, (int)(e >> 8));
 			k += (int)(e & 255);
+			/* a second run on the same fill: 33 bits were held,
+			 * a run takes at most IMG_HUFF_RUN */
+			if (k < 32 &&
+			    (e = ac->run[s->acc >> (64 - IMG_HUFF_RUN)])) {
+				img_bits_drop(s, (int)(e >> 8));
+				k += (int)(e & 255);
+			}
 			continue;
 		}
 		e = ac->skip[s->acc >> (64 - IMG_HUFF_FAST)];
