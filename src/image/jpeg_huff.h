@@ -1,7 +1,8 @@
 /*
- * jpeg_huff.h -- the entropy-coded blocks of a sequential (baseline)
- * JPEG scan, read fast when most of each block is to be stepped over
- * (jpeg_huff.c); private to src/image/, used by jpeg_dc.c.
+ * jpeg_huff.h -- the Huffman-coded data of a JPEG scan, read fast:
+ * sequential blocks whose AC coefficients are mostly stepped over, and
+ * progressive DC differences (jpeg_huff.c); private to src/image/,
+ * used by jpeg_dc.c.
  */
 #ifndef SIAM_IMAGE_JPEG_HUFF_H
 #define SIAM_IMAGE_JPEG_HUFF_H
@@ -87,20 +88,13 @@ extern SIAM_HIDDEN const unsigned char img_jpeg_natural[64 + 16];
 SIAM_HIDDEN void img_bits_fill_slow(img_bits *b);
 SIAM_HIDDEN int img_huff_decode_long(img_bits *b, const img_huff *t);
 
-/* One block: its DC difference into *diff, its AC coefficients stepped
- * over (skip) or stored in blk[] in natural order, *set the mask of
- * the positions written (full; blk[] zeroed by the caller, blk[0]
- * left to it; as libjpeg, a run past the 63rd coefficient writes the
- * 63rd).  They return -1 for a code the table lacks (libjpeg warns and
- * goes on; our caller leaves the file to it), else 0.  Inline: they
- * are the inner loop of a decode.
- *
- * They read with s, which the caller keeps in a local that no function
- * outside this header sees, so that the compiler holds it in registers
- * for a whole scan; b is the caller's reader in memory, synced for the
- * slow paths (a byte at a time, a long code).  With the reader itself
- * in memory every bit dropped waited on a store: slower than libjpeg
- * instead of faster. */
+/* The inline readers below work on s, which the caller keeps in a
+ * local that no function outside this header sees, so that the
+ * compiler holds it in registers for a whole scan; b is the caller's
+ * reader in memory, synced for the slow paths (a byte at a time, a
+ * long code).  With the reader itself in memory every bit dropped
+ * waited on a store: slower than libjpeg instead of faster. */
+
 /* At least 33 bits held afterwards: a code (16) and its value (15). */
 static inline void img_bits_fill(img_bits *s, img_bits *b)
 {
@@ -141,6 +135,7 @@ static inline int img_bits_value(img_bits *s, int n)
 	return v < 1 << (n - 1) ? v - (1 << n) + 1 : v;
 }
 
+/* The symbol of the next code; -1 for a code the table lacks. */
 static inline int img_huff_decode(img_bits *s, img_bits *b,
                                   const img_huff *t)
 {
@@ -156,6 +151,7 @@ static inline int img_huff_decode(img_bits *s, img_bits *b,
 	return r;
 }
 
+/* A DC difference (F.2.2.1): one look-up for its code and value. */
 static inline int img_dc_diff(img_bits *s, img_bits *b, const img_huff *t,
                               int *diff)
 {
@@ -174,6 +170,13 @@ static inline int img_dc_diff(img_bits *s, img_bits *b, const img_huff *t,
 	return 0;
 }
 
+/* One block of a sequential scan: its DC difference into *diff, its AC
+ * coefficients stepped over (skip) or stored in blk[] in natural order,
+ * *set the mask of the positions written (full; blk[] zeroed by the
+ * caller, blk[0] left to it; as libjpeg, a run past the 63rd
+ * coefficient writes the 63rd).  They return -1 for a code the table
+ * lacks (libjpeg warns and goes on; our caller leaves the file to it),
+ * else 0. */
 static inline int img_block_skip(img_bits *s, img_bits *b,
                                  const img_huff *dc, const img_huff *ac,
                                  int *diff)
