@@ -230,6 +230,7 @@ int main(void)
 			tap_ok(0, "table %d refused", iter);
 			goto next;
 		}
+		img_huff_build_runs(ac);
 		for (int l = IMG_HUFF_FAST + 1; l <= 16; l++)
 			long_codes += act.counts[l - 1];
 		if (!encode(&w, &dct, &act, tr))

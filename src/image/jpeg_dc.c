@@ -543,6 +543,8 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 			if (c->al != -1 || c->td > 3 || !j->htdef[c->td] ||
 			    c->ta > 3 || !j->acdef[c->ta])
 				return DC_NO; /* sent twice, or no table */
+			if (!c->idct2)
+				img_huff_build_runs(&j->act[c->ta]);
 		}
 		if ((rc = dc_scan(j, sc, ns, SCAN_SEQ, 0, d, len, pos)))
 			return rc;

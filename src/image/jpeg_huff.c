@@ -90,11 +90,9 @@ int img_huff_build(img_huff *t, const unsigned char *counts,
 					                             (l + s));
 			}
 		}
-	if (ac) {
-		for (unsigned v = 0; v < 1u << IMG_HUFF_RUN; v++)
-			t->run[v] = run_of(t, v);
+	t->runs = 0;
+	if (ac)
 		return 0;
-	}
 	for (unsigned v = 0; v < 1u << IMG_HUFF_FAST; v++) {
 		unsigned e = t->fast[v];
 		int l = (int)(e >> 8), s = (int)(e & 15), d = 0;
@@ -110,6 +108,15 @@ int img_huff_build(img_huff *t, const unsigned char *counts,
 		t->dcdiff[v] = (int16_t)d;
 	}
 	return 0;
+}
+
+void img_huff_build_runs(img_huff *t)
+{
+	if (t->runs)
+		return;
+	for (unsigned v = 0; v < 1u << IMG_HUFF_RUN; v++)
+		t->run[v] = run_of(t, v);
+	t->runs = 1;
 }
 
 void img_bits_init(img_bits *b, const unsigned char *p,

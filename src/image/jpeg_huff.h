@@ -33,6 +33,7 @@ typedef struct img_huff {
 	 * than 32 positions of the block are behind: a block never ends
 	 * inside one. */
 	uint16_t run[1 << IMG_HUFF_RUN];
+	int runs; /* run[] built (img_huff_build_runs) */
 	/* DC tables: the bits of a code and its value together, and the
 	 * difference they code, when they fit in IMG_HUFF_FAST bits;
 	 * dcbits 0 otherwise. */
@@ -47,11 +48,16 @@ typedef struct img_huff {
 /* Builds t from a DHT's 16 counts and its symbols (nval of them, as
  * many as the counts add up to).  Returns -1 for a table libjpeg
  * would refuse (more than 256 symbols, a code too long for its
- * length), 0 otherwise.  ac: fill t->skip and t->run, else (a DC
- * table, symbols up to 15) t->dcbits and t->dcdiff. */
+ * length), 0 otherwise.  ac: fill t->skip, else (a DC table, symbols
+ * up to 15) t->dcbits and t->dcdiff. */
 SIAM_HIDDEN int img_huff_build(img_huff *t, const unsigned char *counts,
                                const unsigned char *val, unsigned nval,
                                int ac);
+
+/* Fills an AC table's t->run, once, before img_block_skip uses it: a
+ * tenth of a 640x480 picture's decode, so only for the tables that a
+ * skipping scan names. */
+SIAM_HIDDEN void img_huff_build_runs(img_huff *t);
 
 /* The entropy-coded bytes of a scan, 64 bits at a time: acc holds n
  * valid bits from its top, zeros below them.  Stuffed 0xFF 0x00 pairs
