@@ -6,7 +6,10 @@ deterministic by seed), splits it into TUNING and REPORT, computes the
 dHash siam does not have, and scores each method like imagededup's
 benchmark table.  bench/neardup.sh drives it; see there.
 
-  neardup.py carve XDIR OUT            photos from dpkg -x trees
+  neardup.py carve XDIR OUT [EXCLUDE [GLOB...]]
+                                       photos from dpkg -x trees (none
+                                       near-identical to EXCLUDE's; only
+                                       paths matching a GLOB)
   neardup.py build SRC OUT [SEED]      OUT/{tuning,report,train}, truth.csv
   neardup.py score SPLITDIR DB DEDUP.json...   the table for one split
   neardup.py sweep SPLITDIR DB         thresholds on a split (TUNING only)
@@ -20,6 +23,7 @@ training folder holds TUNING's images only, so REPORT's photos are never
 trained on, nor used to choose a threshold, recipe or architecture.
 """
 import csv
+import fnmatch
 import hashlib
 import io
 import json
@@ -98,12 +102,37 @@ def _dhash(im):
     return int(''.join('1' if b else '0' for b in bits), 2)
 
 
-def carve(xdir, out):
+def _signature(im):
+    """What two pictures must differ by to both be kept: dHash and a
+    16x16 normalised thumbnail."""
+    tiny = np.asarray(im.convert('L').resize((16, 16)),
+                      dtype=np.float32).flatten()
+    return _dhash(im), (tiny - tiny.mean()) / (tiny.std() + 1e-3)
+
+
+def _near_any(sig, hashes):
+    dh, tiny = sig
+    return any(bin(dh ^ h).count('1') <= 6 or
+               float(np.mean(np.abs(tiny - t))) < 0.25 for h, t in hashes)
+
+
+def carve(xdir, out, exclude=None, only=()):
     """Every photograph of the unpacked packages, once: exact and
     near-identical pictures (the same image in two resource files) are
-    kept only the first time, so no two sources are duplicates."""
+    kept only the first time, so no two sources are duplicates.  With
+    exclude (a carved folder, the benchmark's), a picture near-identical
+    to one of its photographs is dropped too: extra training photographs
+    must not be copies of a REPORT photograph.  With only (fnmatch
+    patterns), a file is read only when its path under xdir matches one."""
     os.makedirs(out, exist_ok=True)
     seen, hashes, rows = set(), [], []
+    if exclude:
+        with open(os.path.join(exclude, 'sources.csv')) as fh:
+            for r in csv.DictReader(fh):
+                im = Image.open(os.path.join(exclude, r['file']))
+                im = im.convert('RGB')
+                seen.add(hashlib.sha1(im.tobytes()).hexdigest())
+                hashes.append(_signature(im))
     skip = ('/doc/', '/icons/', '/qml/', 'wallpaper')
     for root, dirs, files in os.walk(xdir):
         dirs.sort()
@@ -113,6 +142,8 @@ def carve(xdir, out):
             p = os.path.join(root, f)
             rel = os.path.relpath(p, xdir)
             low = f.lower()
+            if only and not any(fnmatch.fnmatch(rel, g) for g in only):
+                continue
             if low.endswith('.rcc'):
                 items = _carve_blob(open(p, 'rb').read())
             elif low.endswith(('.png', '.jpg', '.jpeg', '.webp')):
@@ -130,16 +161,11 @@ def carve(xdir, out):
                 digest = hashlib.sha1(im.tobytes()).hexdigest()
                 if digest in seen:
                     continue
-                dh = _dhash(im)
-                tiny = np.asarray(im.convert('L').resize((16, 16)),
-                                  dtype=np.float32).flatten()
-                tiny = (tiny - tiny.mean()) / (tiny.std() + 1e-3)
-                if any(bin(dh ^ h).count('1') <= 6 or
-                       float(np.mean(np.abs(tiny - t))) < 0.25
-                       for h, t in hashes):
+                sig = _signature(im)
+                if _near_any(sig, hashes):
                     continue
                 seen.add(digest)
-                hashes.append((dh, tiny))
+                hashes.append(sig)
                 name = '%05d.png' % len(rows)
                 im.save(os.path.join(out, name))
                 rows.append((name, key))
@@ -525,7 +551,7 @@ def set_threshold(path, t):
 
 def main(a):
     if len(a) >= 3 and a[0] == 'carve':
-        carve(a[1], a[2])
+        carve(a[1], a[2], a[3] if len(a) >= 4 and a[3] else None, a[4:])
     elif len(a) >= 3 and a[0] == 'build':
         build(a[1], a[2], int(a[3]) if len(a) > 3 else 1)
     elif len(a) >= 3 and a[0] == 'score':

@@ -22,7 +22,9 @@
 # 2-5 degrees, horizontal flip, text watermark, grayscale, Gaussian blur,
 # lossless PNG), every edit equally often; about a fifth of the
 # photographs are distractors without copies.  The training folder
-# ($NEARDUP_CACHE/bench/train) holds TUNING's photographs only.
+# ($NEARDUP_CACHE/bench-$SEED/train) holds TUNING's photographs only;
+# bench/neardup-train.sh makes a larger one (train-extra) with
+# photographs from packages outside the benchmark.
 #
 # For each split: `siam dedup --method M --json` with MODEL (default:
 # siam's default model) and its defaults; the pairs of each group are
