@@ -78,8 +78,7 @@ enum { DC_MAXC = 3 };
 
 typedef struct dc_comp {
 	int id, h, v, tq; /* from the frame header */
-	int q0;           /* DC quantizer, latched at the first scan */
-	int latched;
+	int latched;      /* q[] set: at the component's first scan */
 	int bw, bh;   /* blocks holding picture */
 	int pw, ph;   /* blocks stored: the MCU grid's, dummy ones too */
 	int al;       /* lowest DC bit decoded: -1 none yet, 0 all */
@@ -172,24 +171,17 @@ static int dc_dht(dc_jpeg *j, const unsigned char *s, size_t n)
 	return DC_OK;
 }
 
-/* DQT: every table, 8 or 16 bits, into natural order. */
+/* DQT: every table, 8 or 16 bits, from zigzag into natural order. */
 static int dc_dqt(dc_jpeg *j, const unsigned char *s, size_t n)
 {
-	static const unsigned char zz[64] = {
-		0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18,
-		11, 4,  5,  12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
-		13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43,
-		36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45,
-		38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
-	};
 	while (n) {
 		unsigned pq = s[0] >> 4, tq = s[0] & 15;
 		size_t sz = pq ? 129 : 65;
 		if (pq > 1 || tq > 3 || n < sz)
 			return DC_NO;
 		for (int i = 0; i < 64; i++)
-			j->qt[tq][zz[i]] = (uint16_t)(pq ? be16(s + 1 + 2 * i)
-			                                 : s[1 + i]);
+			j->qt[tq][img_jpeg_natural[i]] =
+				(uint16_t)(pq ? be16(s + 1 + 2 * i) : s[1 + i]);
 		j->qdef[tq] = 1;
 		s += sz;
 		n -= sz;
@@ -202,7 +194,8 @@ static int ceil_div(long long a, long long b)
 	return (int)((a + b - 1) / b);
 }
 
-/* SOF2: the frame, the sampling factors we take, and the DC arrays. */
+/* SOF0, SOF1 (seq) or SOF2: the frame, the sampling factors we take,
+ * and the DC arrays (progressive) or sample planes (sequential). */
 static int dc_sof(dc_jpeg *j, int seq, const unsigned char *s, size_t n,
                   const char *name, const siam_image_limits *lim,
                   siam_error *err, int *rc)
@@ -283,16 +276,11 @@ static int range_limit(int64_t v)
 	return i < 0 ? 0 : i > 255 ? 255 : i;
 }
 
-/* libjpeg's 1x1 IDCT (jidctred.c): DESCALE(DC * q0, 3), range-limited.
- * Its quantizer is a short (ISLOW_MULT_TYPE, MULTIPLIER in a
- * libjpeg-turbo built WITH_SIMD, as distributions build it: 32769 is
- * -32767); copied, so the pixels are libjpeg's whatever the file.  (A
- * build without SIMD multiplies in int: a DC quantizer above 32767,
- * from a 16-bit DQT, is the one case that would differ.) */
+/* libjpeg's 1x1 IDCT (jidctred.c): DESCALE(DC * q0, 3), range-limited;
+ * q0 is q[0], a short as libjpeg has it (see dc_sos). */
 static int idct_1x1(const dc_comp *c, int16_t dc)
 {
-	int q = c->q0 > 32767 ? c->q0 - 65536 : c->q0;
-	return range_limit(((int32_t)dc * q + 4) >> 3);
+	return range_limit(((int32_t)dc * c->q[0] + 4) >> 3);
 }
 
 static int dc_sample(const dc_comp *c, int bx, int by)
@@ -479,8 +467,9 @@ static int dc_scan(dc_jpeg *j, dc_comp **sc, int ns, int kind, int al,
 	return DC_OK;
 }
 
-/* SOS: the scan header, then its data, decoded (DC) or stepped over
- * (AC).  *pos is past the header; it ends at the next marker. */
+/* SOS: the scan header, then its data: a sequential scan decoded, a
+ * progressive DC scan decoded, a progressive AC scan stepped over.
+ * *pos is past the header; it ends at the next marker. */
 static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
                   const unsigned char *d, size_t len, size_t *pos)
 {
@@ -505,12 +494,17 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 		sc[k]->td = s[2 + 2 * k] >> 4;
 		blocks += sc[k]->h * sc[k]->v;
 		/* libjpeg latches a component's quantizer at its first
-		 * scan; a later DQT does not change it. */
+		 * scan; a later DQT does not change it.  It keeps it as
+		 * a short (ISLOW_MULT_TYPE, MULTIPLIER in a libjpeg-turbo
+		 * built WITH_SIMD, as distributions build it: 32769 is
+		 * -32767); copied, so the pixels are libjpeg's whatever the
+		 * file.  (A build without SIMD multiplies in int: a
+		 * quantizer above 32767, from a 16-bit DQT, is the one case
+		 * that would differ.) */
 		if (!sc[k]->latched) {
 			if (!j->qdef[sc[k]->tq])
 				return DC_NO;
-			sc[k]->q0 = j->qt[sc[k]->tq][0];
-			for (int i = 0; i < 64; i++) /* ISLOW_MULT_TYPE */
+			for (int i = 0; i < 64; i++)
 				sc[k]->q[i] = (int16_t)j->qt[sc[k]->tq][i];
 			sc[k]->latched = 1;
 		}

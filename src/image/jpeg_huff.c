@@ -1,18 +1,19 @@
 /*
- * jpeg_huff.c -- the blocks of a sequential JPEG scan, for a decoder
- * that wants little of each: at 1/8 a luma block is its DC coefficient
- * alone, and its 63 AC coefficients are to be stepped over.
+ * jpeg_huff.c -- the Huffman-coded data of a JPEG scan, for a decoder
+ * that wants little of it: at 1/8 a block is its DC coefficient alone,
+ * and a sequential block's 63 AC coefficients are to be stepped over.
  *
  * Why not libjpeg for that: stepping over an AC coefficient still
  * means decoding its Huffman code, which is what a 1/8 decode of a
  * camera JPEG spends nearly all its time on.  libjpeg looks a code up
  * in 8 bits, then drops the value's bits in a second step.  Here one
- * look-up of IMG_HUFF_FAST bits gives the code and its value's bits
- * together (img_huff.skip: how far to move, how many bits to drop),
- * which is how most symbols of a photo's AC data are stepped over; and
- * the bit buffer takes 8 bytes at a time when none of them is 0xFF.
- * Codes or code + value longer than that take the canonical path
- * (JPEG spec F.2.2.3), the same one img_block_ref runs bit by bit.
+ * look-up gives a code and its value's bits together: up to three
+ * whole symbols in IMG_HUFF_RUN bits (img_huff.run), else one in
+ * IMG_HUFF_FAST bits (img_huff.skip; for a DC table, dcbits and
+ * dcdiff); and the bit buffer takes 8 bytes at a time when none of
+ * them is 0xFF.  Codes or code + value longer than that take the
+ * canonical path (JPEG spec F.2.2.3), the same one img_block_ref runs
+ * bit by bit.
  */
 #include "image/jpeg_huff.h"
 
@@ -206,9 +207,10 @@ int img_block_ref(img_bits *b, const img_huff *dc, const img_huff *ac,
 		return -1;
 	*diff = s ? ref_value(b, s & 15) : 0;
 	for (int k = 1; k < 64; k++) {
-		int rs = ref_decode(b, ac), r = rs >> 4;
+		int rs = ref_decode(b, ac), r;
 		if (rs < 0)
 			return -1;
+		r = rs >> 4;
 		if ((s = rs & 15)) {
 			k += r;
 			blk[img_jpeg_natural[k]] = (int16_t)ref_value(b, s);
