@@ -526,6 +526,45 @@ static void test_declined(void)
 		siam_image_release(&img);
 		free(jpg);
 	}
+
+	/* A sequential file with a second scan header after its one
+	 * scan, an AC band (Ss = 1) as a progressive file would have:
+	 * libjpeg refuses it (a sequential file's scans are 0..63, and
+	 * one scan was all it expected), so the reader must not step
+	 * over it as a progressive AC scan and give a picture at 1/8
+	 * alone: it declines, and 1/8 is the same error as full size. */
+	{
+		static const unsigned char ac_sos[] = {
+			0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00,
+			0x01, 0x3f, 0x00, 0x12, 0x34,
+		};
+		size_t len, n;
+		unsigned char *jpg = jpeg_seq(px, W, H, 3, 0, 2, 2, 0, 0, 90, &len);
+		unsigned char *g = malloc(len + sizeof ac_sos);
+		siam_image img = { 0 };
+		siam_error err = { 0, "" };
+		siam_image_limits lim;
+		int rc, rc8, full;
+		/* before the EOI at the end */
+		memcpy(g, jpg, len - 2);
+		memcpy(g + len - 2, ac_sos, sizeof ac_sos);
+		memcpy(g + len - 2 + sizeof ac_sos, jpg + len - 2, 2);
+		n = len + sizeof ac_sos;
+		limits_eighth(&lim);
+		rc = img_jpeg_dc(&img, g, n, "acseq.jpg", &lim, &err);
+		rc8 = siam_image_decode(&img, g, n, "acseq.jpg", &lim, &err);
+		siam_image_release(&img);
+		siam_image_limits_default(&lim);
+		full = siam_image_decode(&img, g, n, "acseq.jpg", &lim, &err);
+		siam_image_release(&img);
+		tap_ok(jpg[len - 2] == 0xff && jpg[len - 1] == 0xd9 &&
+		       rc == IMG_DC_DECLINE && rc8 == full,
+		       "sequential file, then a scan header with Ss = 1: "
+		       "declined (%d); at 1/8 as at full size (%d, %d: %s)",
+		       rc, rc8, full, err.msg);
+		free(g);
+		free(jpg);
+	}
 	free(px);
 }
 

@@ -12,7 +12,8 @@
  * JPEG wants.  Each block read by img_block_skip, img_block_full and
  * img_block_ref must give back what was encoded, and every reader must
  * end on the same bit.  Then the same streams cut short: the readers
- * must say they ran past the data, never read past the buffer.
+ * must say they ran past the data, never read past the buffer.  And
+ * img_bits_restart on hand-made bytes.
  */
 #include "tap.h"
 #include "image/jpeg_huff.h"
@@ -196,8 +197,48 @@ static int encode(writer *w, const table *dc, const table *ac, truth *tr)
 	return 1;
 }
 
+/* img_bits_restart on hand-made bytes: after a byte of data whose
+ * last bits are padding, the marker RSTm (with fill bytes before it or
+ * not) is taken; another RSTn, a whole byte of data left before the
+ * marker, or the end of the data are not. */
+static void test_restart(void)
+{
+	static const struct {
+		const char *what;
+		unsigned char d[6];
+		size_t n;
+		int want, m;
+	} cases[] = {
+		{ "RST2 after the data", { 0xa5, 0xff, 0xd2, 0x7e }, 4, 0, 2 },
+		{ "RST2 after fill bytes", { 0xa5, 0xff, 0xff, 0xff, 0xd2, 0x7e },
+		  6, 0, 2 },
+		{ "RST3 where RST2 was due", { 0xa5, 0xff, 0xd3, 0x7e }, 4, -1, 2 },
+		{ "a whole byte of data before RST2", { 0xa5, 0x5a, 0xff, 0xd2 },
+		  4, -1, 2 },
+		{ "the data ends before the marker", { 0xa5, 0xff }, 2, 1, 2 },
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		const unsigned char *d = cases[k].d;
+		img_bits b;
+		int next = -1, rc;
+		img_bits_init(&b, d, d + cases[k].n);
+		img_bits_fill_slow(&b);
+		b.acc <<= 3; /* the interval's last block ended 3 bits in */
+		b.n -= 3;
+		rc = img_bits_restart(&b, cases[k].m);
+		if (rc == 0) { /* reading goes on after the marker */
+			img_bits_fill_slow(&b);
+			next = (int)(b.acc >> 56);
+		}
+		tap_ok(rc == cases[k].want && (rc || next == 0x7e),
+		       "restart: %s: %d (want %d)%s", cases[k].what, rc,
+		       cases[k].want, rc ? "" : ", the next byte read is 0x7e");
+	}
+}
+
 int main(void)
 {
+	test_restart();
 	unsigned char dcsym[12], acsym[162];
 	int tables = 0, blocks = 0, wrong_skip = 0, wrong_full = 0,
 	    wrong_ref = 0, wrong_end = 0, cut_ok = 0, cuts = 0, long_codes = 0;

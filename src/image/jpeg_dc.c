@@ -515,18 +515,8 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 	al = s[3 + 2 * ns] & 15;
 	if (al > 13)
 		return DC_NO;
-	if (ss > 0) { /* AC: one component, its data stepped over */
-		int ta = s[2] & 15;
-		/* Only the data: a header libjpeg refuses (jdphuff.c: a
-		 * refinement with Al != Ah - 1, a table it lacks; it
-		 * supplies the standard tables 0 and 1) is declined, so
-		 * the file is the error it is at any other scale. */
-		if (ns != 1 || se < ss || se > 63 || (ah && al != ah - 1) ||
-		    ta > 3 || (ta > 1 && !j->acdef[ta]))
-			return DC_NO;
-		*pos = dc_next_marker(d, len, *pos);
-		return DC_OK;
-	}
+	/* A sequential file's scans are all 0..63 (anything else is
+	 * libjpeg's error or warning): never stepped over as an AC band. */
 	if (j->seq) { /* every coefficient of each block, at once */
 		int rc;
 		if (ss != 0 || se != 63 || ah || al || (ns > 1 && blocks > 10))
@@ -544,6 +534,18 @@ static int dc_sos(dc_jpeg *j, const unsigned char *s, size_t n,
 			return rc;
 		for (int k = 0; k < ns; k++)
 			sc[k]->al = 0;
+		return DC_OK;
+	}
+	if (ss > 0) { /* progressive AC: one component, data stepped over */
+		int ta = s[2] & 15;
+		/* Only the data: a header libjpeg refuses (jdphuff.c: a
+		 * refinement with Al != Ah - 1, a table it lacks; it
+		 * supplies the standard tables 0 and 1) is declined, so
+		 * the file is the error it is at any other scale. */
+		if (ns != 1 || se < ss || se > 63 || (ah && al != ah - 1) ||
+		    ta > 3 || (ta > 1 && !j->acdef[ta]))
+			return DC_NO;
+		*pos = dc_next_marker(d, len, *pos);
 		return DC_OK;
 	}
 	if (se != 0 || (ns > 1 && blocks > 10))
