@@ -418,7 +418,7 @@ def dedup_pairs(path):
         group[k] = k
         for m in g.get('members', []):
             group[os.path.basename(m['path'])] = k
-    return pairs_from_groups(group), d.get('threshold')
+    return pairs_from_groups(group), d.get('threshold'), d.get('phash_bits')
 
 
 def linked_hamming(files, hashes, bits):
@@ -484,9 +484,10 @@ def cmd_score(split, db, dedups, dhash_bits=None):
     rows = []
     for spec in dedups:
         name, path = spec.split('=', 1)
-        pred, t = dedup_pairs(path)
-        rows.append((name, score(truth, pred), '%.4g' % t if name in ('cnn', 'all') else
-                     ('0' if name == 'exact' else '%s bits' % os.environ.get('PHASH_BITS', '10'))))
+        pred, t, bits = dedup_pairs(path)
+        label = ('0' if name == 'exact' else '%.4g' % t if name == 'cnn' else
+                 '%d bits' % bits if name == 'phash' else '%.4g, %d bits' % (t, bits))
+        rows.append((name, score(truth, pred), label))
     if dhash_bits is not None:
         dh = dhashes(split, files)
         g = star_groups(files, info, linked_hamming(files, dh, dhash_bits))

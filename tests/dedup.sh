@@ -133,6 +133,38 @@ is "$(echo "$out" | grep ',duplicate,' | cut -d, -f2-4)" "duplicate,phash,0" \
 is "$("$SIAM" dedup --db "$T/db" --method exact --csv "$T/ph" 2>/dev/null | grep -c ',duplicate,')" 0 \
 	"--method exact: not a pair (other bytes)"
 
+# --method all (the default): identical files, cnn pairs, and phash
+# pairs within 6 bits.  Two gray pictures that differ in one pixel have
+# the same phash but not the same embedding: with a cnn threshold too
+# small to link them, all links them by phash (0 bits), cnn does not,
+# and --phash-bits does not go below what the pair needs.
+pgm() { # FILE BUMP: a 28x28 gradient, pixel (10, 10) raised by BUMP
+	LC_ALL=C awk -v bump="$2" 'BEGIN {
+		printf "P5\n28 28\n255\n"
+		for (y = 0; y < 28; y++)
+			for (x = 0; x < 28; x++)
+				printf "%c", (x * 3 + y * 2) % 100 + 20 + \
+				       (x == 10 && y == 10 ? bump : 0)
+	}' >"$1"
+}
+rm -rf "$T/all" && mkdir -p "$T/all"
+pgm "$T/all/a.pgm" 0
+pgm "$T/all/b.pgm" 6
+out=$("$SIAM" dedup --db "$T/dball" --threshold 1e-9 --csv "$T/all" 2>/dev/null)
+is "$(echo "$out" | grep ',duplicate,' | cut -d, -f2-4)" "duplicate,phash,0" \
+	"--method all by default: the one-pixel copy is a phash pair (0 bits)"
+"$SIAM" dedup --db "$T/dball" --threshold 1e-9 "$T/all" >/dev/null 2>"$T/err"
+grep -q "method all, threshold 1e-09 (--threshold), phash at most 6 bits" "$T/err"
+ok $? "the summary line names phash's 6 bits"
+is "$("$SIAM" dedup --db "$T/dball" --method cnn --threshold 1e-9 --csv "$T/all" 2>/dev/null | grep -c ',duplicate,')" 0 \
+	"--method cnn at the same threshold: no pair"
+out=$("$SIAM" dedup --db "$T/dball" --threshold 1e-9 --json "$T/all" 2>/dev/null)
+case $out in *'"phash_bits":6,"method":"all"'*) r=0 ;; *) r=1 ;; esac
+ok $r "--json says phash_bits 6 for all"
+case $("$SIAM" dedup --db "$T/dball" --method cnn --json "$T/all" 2>/dev/null) in
+*phash_bits*) r=1 ;; *) r=0 ;; esac
+ok $r "and no phash_bits for cnn, which does not use it"
+
 # --method cnn: byte-identical copies are labelled identical (distance
 # 0), not "cnn 0"; a tiny threshold keeps the random model's other
 # pairs out

@@ -63,12 +63,14 @@ const struct cmd_entry cmd_dedup_entry = {
 	"  -d, --db FILE          the database (default siam.db; created)\n"
 	"  -m, --model FILE       the model (as siam index)\n"
 	"      --method M         exact, phash, cnn or all (default all:\n"
-	"                         identical bytes, or cnn distance; identical\n"
-	"                         files are found and labelled so by each)\n"
+	"                         identical bytes, cnn distance, or phash\n"
+	"                         within 6 bits; identical files are found\n"
+	"                         and labelled so by each)\n"
 	"      --threshold T      cnn distance (default: the model's\n"
 	"                         near-duplicate threshold, else its match\n"
 	"                         threshold)\n"
-	"      --phash-bits N     phash: at most N differing bits (default 10)\n"
+	"      --phash-bits N     at most N differing bits (default 10 for\n"
+	"                         phash, 6 within all)\n"
 	"      --min-group N      report groups of at least N files (2)\n"
 	"      --keep RULE        largest (pixels, then bytes), oldest,\n"
 	"                         newest or shortest-path (default largest)\n"
@@ -661,7 +663,7 @@ static void write_sheet(dd_run *d, const char *path, int quiet)
 }
 
 static void print_results(dd_run *d, int ngroups, int fmt, double t,
-                          const char *method, const char *keep,
+                          int bits, const char *method, const char *keep,
                           const char *action, int done,
                           const char *manifest,
                           const siam_mpi_pairs_stats *ms)
@@ -680,8 +682,11 @@ static void print_results(dd_run *d, int ngroups, int fmt, double t,
 				dup_bytes += d->im[ord[i]].size;
 		}
 	if (fmt == 'j') {
-		printf("{\"threshold\":%.9g,\"method\":\"%s\",\"keep\":\"%s\","
-		       "\"groups\":[", t, method, keep);
+		printf("{\"threshold\":%.9g,", t);
+		if (bits >= 0) /* the method uses phash */
+			printf("\"phash_bits\":%d,", bits);
+		printf("\"method\":\"%s\",\"keep\":\"%s\",\"groups\":[", method,
+		       keep);
 		for (int i = 0; i < m; i++) {
 			const dd_image *im = &d->im[ord[i]];
 			if (im->keeper)
@@ -817,7 +822,14 @@ static int parse_method(const char *s)
 	return !strcmp(s, "exact") ? DD_IDENTICAL :
 	       !strcmp(s, "phash") ? DD_PHASH | DD_IDENTICAL :
 	       !strcmp(s, "cnn") ? DD_CNN | DD_IDENTICAL :
-	       !strcmp(s, "all") ? DD_IDENTICAL | DD_CNN : -1;
+	       !strcmp(s, "all") ? DD_IDENTICAL | DD_CNN | DD_PHASH : -1;
+}
+
+/* The phash bits of a method when --phash-bits is not given (why: at
+ * DD_ALL_PHASH_BITS). */
+static int default_bits(const char *method)
+{
+	return !strcmp(method, "all") ? DD_ALL_PHASH_BITS : 10;
 }
 
 static int parse_keep(const char *s)
@@ -953,7 +965,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	const char *undo = NULL, *sheet = NULL;
 	const char **refs = NULL;
 	int nrefs = 0, quiet = 0, fmt = 't', del = 0, yes = 0, hard = 0;
-	int min_group = 2, bits = 10, c, status = SIAM_EXIT_ERROR;
+	int min_group = 2, bits = -1, c, status = SIAM_EXIT_ERROR;
 	double threshold = -1;
 	long v;
 	optind = 0;
@@ -1145,6 +1157,8 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("dedup", "%s", err.msg);
 		goto done;
 	}
+	if (bits < 0)
+		bits = default_bits(method_s);
 	if (find_edges(&d, db, model_id, parse_method(method_s), threshold,
 	               bits, &edges, &nedges))
 		goto done;
@@ -1158,10 +1172,15 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("dedup", "out of memory");
 		goto done;
 	}
+	char pb[40] = "";
+	if (!(parse_method(method_s) & DD_PHASH))
+		bits = -1; /* not used: not reported */
+	else
+		snprintf(pb, sizeof pb, ", phash at most %d bits", bits);
 	if (!quiet && fmt == 't')
 		fprintf(stderr, "siam dedup: %d images, method %s, threshold "
-		        "%.4g (%s), keep %s\n", d.n, method_s, threshold, from,
-		        keep_s);
+		        "%.4g (%s)%s, keep %s\n", d.n, method_s, threshold,
+		        from, pb, keep_s);
 	/* The sheet before any action: its thumbnails are the files where
 	 * they are now.  Failing to write it is reported and counted; the
 	 * report and the actions still happen. */
@@ -1178,8 +1197,8 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 	static const char *const act_names[] = { "none", "move", "hardlink",
 	                                         "delete" };
 	if (!quiet || fmt != 't')
-		print_results(&d, ngroups, fmt, threshold, method_s, keep_s,
-		              act_names[act], ndone, manifest, &d.ring);
+		print_results(&d, ngroups, fmt, threshold, bits, method_s,
+		              keep_s, act_names[act], ndone, manifest, &d.ring);
 	if (fflush(stdout) != 0 || ferror(stdout))
 		goto done;
 	status = d.failed || d.nbroken ? SIAM_EXIT_PARTIAL : SIAM_EXIT_OK;

@@ -11,6 +11,17 @@
 
 struct sqlite3;
 
+/* The phash bits of the default method (all: identical bytes, cnn
+ * distance, or phash within this many bits), which siam serve's
+ * Duplicates page shows too.  6 is the most at which phash linked no
+ * two different photographs of the near-duplicate benchmark's TUNING
+ * split (8 linked three pairs); what the default method needs from
+ * phash is the grey copies, which it finds at 0-2 bits (it hashes
+ * luminance) and the photo model misses on photographs it was not
+ * trained on (bench/neardup.sh; models/README.md).  Alone, --method
+ * phash takes 10, its own best F1 there. */
+#define DD_ALL_PHASH_BITS 6
+
 /* The near-duplicate threshold a model stores ("near_threshold" in its
  * metadata JSON, written by calibration on edited copies), else its
  * match threshold; *near (may be NULL) says which: 1 the former. */

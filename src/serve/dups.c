@@ -1,9 +1,9 @@
 /*
  * dups.c -- the Duplicates page: the groups `siam dedup` shows for the
  * database, read-only (nothing here moves or deletes a file).  The pairs
- * are its default method's, from dedup_pairs.c: identical bytes and the
- * model's distance at its near-duplicate threshold, else its match
- * threshold; the linkage and the keeper (the largest file) are
+ * are its default method's, from dedup_pairs.c: identical bytes, the
+ * model's distance at its near-duplicate threshold (else its match
+ * threshold) and phash within DD_ALL_PHASH_BITS bits; the linkage and the keeper (the largest file) are
  * dedup_group.c's.
  * The answer is kept until the database's counts change, so a large
  * index is grouped once, not on every visit.
@@ -87,7 +87,8 @@ static char *compute(serve_ctx *ctx, struct sqlite3 *db, siam_error *err)
 		siam_errorf(err, rc, "out of memory");
 	if (rc)
 		goto done;
-	if (dd_identical_pairs(l.im, l.n, &e, &ne, &ecap) < 0)
+	if (dd_identical_pairs(l.im, l.n, &e, &ne, &ecap) < 0 ||
+	    dd_phash_pairs(l.im, l.n, DD_ALL_PHASH_BITS, &e, &ne, &ecap) < 0)
 		goto oom;
 	/* l.ids is ascending: the listing's order */
 	if ((rc = dd_cnn_pairs(db, ctx->db_model_id, t, l.ids, l.n, &e, &ne,
