@@ -19,9 +19,20 @@
 # near-identical to one of the benchmark's photographs (either split),
 # so no REPORT photograph is trained on through another package.
 #
-# Output: $NEARDUP_CACHE/bench-$SEED/train-extra, train/'s files plus
-# the extra photographs named x00000.png...  Deterministic for the same
-# package versions.
+# A second set, endless-sky-data (images/land/: 273 landscape, city and
+# sky photographs of 720x360, carved like the others into
+# $NEARDUP_CACHE/extra-es), goes only into the held-out folders.
+#
+# Output, deterministic for the same package versions:
+#   $NEARDUP_CACHE/bench-$SEED/train-extra    train/'s files plus the
+#       stellarium/hugin photographs named x00000.png...
+#   $NEARDUP_CACHE/bench-$SEED/tuning-b       about half of TUNING (its
+#       families in odd blocks of 25), with its truth.csv
+#   $NEARDUP_CACHE/bench-$SEED/train-heldout  train/'s photographs of the
+#       other TUNING families, the x photographs and the endless-sky ones
+#       (e00000.png...): a model trained there has never seen TUNING-B,
+#       so thresholds and recipes chosen on TUNING-B are chosen on
+#       photographs it does not know (bench/neardup.py, "TUNING-B").
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-/usr/bin/python3}
@@ -46,6 +57,15 @@ if [ ! -f "$X/src/sources.csv" ]; then
 		'stellarium-data/usr/share/stellarium/landscapes/*' \
 		'hugin-data/*.jpg'
 fi
+ES=$CACHE/extra-es
+if [ ! -f "$ES/src/sources.csv" ]; then
+	rm -rf "$ES/x" "$ES/src"
+	mkdir -p "$ES/debs" "$ES/x/endless-sky-data"
+	(cd "$ES/debs" && apt-get download endless-sky-data >/dev/null 2>&1)
+	dpkg -x "$ES"/debs/endless-sky-data_*.deb "$ES/x/endless-sky-data"
+	"$PY" "$SRC/bench/neardup.py" carve "$ES/x" "$ES/src" "$CACHE/src" \
+		'endless-sky-data/usr/share/games/endless-sky/images/land/*'
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cp "$CACHE/bench-$SEED/train/"* "$OUT/"
@@ -54,3 +74,4 @@ for f in "$X"/src/*.png; do
 done
 echo "$OUT: $(find "$OUT" -type f | wc -l) photographs" \
 	"($(find "$X/src" -name '*.png' | wc -l) extra)"
+"$PY" "$SRC/bench/neardup.py" holdout "$CACHE/bench-$SEED" x="$X/src" e="$ES/src"

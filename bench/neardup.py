@@ -13,6 +13,10 @@ benchmark table.  bench/neardup.sh drives it; see there.
   neardup.py build SRC OUT [SEED]      OUT/{tuning,report,train}, truth.csv
   neardup.py score SPLITDIR DB DEDUP.json...   the table for one split
   neardup.py sweep SPLITDIR DB         thresholds on a split (TUNING only)
+  neardup.py holdout BENCH P=EXTRA...  BENCH/tuning-b, a part of TUNING,
+                                       and BENCH/train-heldout, the rest of
+                                       TUNING's photos and the EXTRA ones
+                                       (named P<name>)
   neardup.py set-threshold MODEL T     store near_threshold T in a model
                                        (siam train --near-threshold T does
                                        it at training time)
@@ -21,6 +25,14 @@ Split: an original belongs to REPORT when the first byte of the SHA-1 of
 its source path (package/path[#offset]) is even, else to TUNING; the
 training folder holds TUNING's images only, so REPORT's photos are never
 trained on, nor used to choose a threshold, recipe or architecture.
+
+TUNING-B (holdout): the TUNING families whose number (the carve's order)
+falls in an odd block of 25, about half of TUNING.  A model trained on
+train-heldout has not seen them, so its threshold and recipe can be
+chosen on photographs it does not know, as REPORT's will be (a model
+trained on all of TUNING and tuned there is tuned on its own training
+photographs).  Blocks rather than single numbers keep neighbouring
+sources, often pictures of one series, on the same side.
 """
 import csv
 import fnmatch
@@ -42,6 +54,7 @@ EDITS = ['resize50', 'resize25', 'jpeg30', 'crop_centre', 'crop_offcentre',
          'blur', 'png']
 MIN_SIDE = 160           # smaller pictures are icons, not photographs
 MAX_SIDE = 800           # originals are scaled down to this (bench speed)
+ALL_PHASH_BITS = 6       # siam dedup --method all's phash (DD_ALL_PHASH_BITS)
 
 
 # --- carve ---------------------------------------------------------------
@@ -518,19 +531,60 @@ def cmd_sweep(split, db):
                 best[name] = (s['f1'], bits)
     fs, dist = cnn_dist(files, info)
     ts = [round(x, 3) for x in np.arange(0.2, 1.21, 0.025)]
-    for t in ts:
-        s = score(truth, pairs_from_groups(star_groups(files, info,
-                                                       linked_cnn(fs, dist, t))))
-        rows.append(('cnn', s, '%.3f' % t))
-        if s['f1'] > best.get('cnn', (0, 0))[0]:
-            best['cnn'] = (s['f1'], t)
+    # all: siam dedup's default, the cnn or phash within ALL_PHASH_BITS
+    lh = linked_hamming(files, ph, ALL_PHASH_BITS)
+    for name in ('cnn', 'all'):
+        for t in ts:
+            lc = linked_cnn(fs, dist, t)
+            if name == 'all':
+                lc = {f: sorted(set(lc[f]) | set(lh[f])) for f in lc}
+            s = score(truth, pairs_from_groups(star_groups(files, info, lc)))
+            rows.append((name, s, '%.3f' % t))
+            if s['f1'] > best.get(name, (0, 0))[0]:
+                best[name] = (s['f1'], t)
     print_table('sweep on %s' % split, rows)
-    print('\nbest: phash %d bits, dhash %d bits, cnn %.3f' % (
-        best['phash'][1], best['dhash'][1], best['cnn'][1]))
+    print('\nbest: phash %d bits, dhash %d bits, cnn %.3f, all %.3f' % (
+        best['phash'][1], best['dhash'][1], best['cnn'][1], best['all'][1]))
     return best
 
 
 # --- the model's threshold ------------------------------------------------
+
+def holdout(bench, extras):
+    """BENCH/tuning-b (hard links and truth.csv) and BENCH/train-heldout
+    (train/'s photographs of the other families, then each extra
+    folder's PNGs, extras being PREFIX=DIR: DIR/n.png becomes
+    PREFIXn.png)."""
+    tun, tb, th = (os.path.join(bench, d) for d in ('tuning', 'tuning-b',
+                                                     'train-heldout'))
+    held = lambda fam: (int(fam) // 25) % 2 == 1
+    rows = [r for r in load_truth(tun) if held(r['family'])]
+    for d in (tb, th):
+        if os.path.isdir(d):
+            for f in os.listdir(d):
+                os.unlink(os.path.join(d, f))
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(tb, 'truth.csv'), 'w', newline='') as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    for r in rows:
+        os.link(os.path.join(tun, r['file']), os.path.join(tb, r['file']))
+    n = 0
+    train = os.path.join(bench, 'train')
+    for f in sorted(os.listdir(train)):
+        if not held(f.split('.')[0]):
+            os.link(os.path.join(train, f), os.path.join(th, f))
+            n += 1
+    for spec in extras:
+        pre, d = spec.split('=', 1)
+        for f in sorted(os.listdir(d)):
+            if f.endswith('.png'):
+                os.link(os.path.join(d, f), os.path.join(th, pre + f))
+                n += 1
+    print('%s: %d files (%d originals); %s: %d photographs' % (
+        tb, len(rows), sum(r['role'] == 'original' for r in rows), th, n))
+
 
 def set_threshold(path, t):
     """Stores "near_threshold":T in a model file's metadata JSON (what
@@ -560,6 +614,8 @@ def main(a):
         cmd_score(a[1], a[2], a[3:], int(bits) if bits else None)
     elif len(a) == 3 and a[0] == 'sweep':
         cmd_sweep(a[1], a[2])
+    elif len(a) >= 2 and a[0] == 'holdout':
+        holdout(a[1], a[2:])
     elif len(a) == 3 and a[0] == 'set-threshold':
         set_threshold(a[1], float(a[2]))
     else:

@@ -33,7 +33,9 @@
 # original-copy pair.  dHash (64 bits, 9x8 gradient) is computed by the
 # helper with the same linkage at $DHASH_BITS (default 10, the best F1 on
 # TUNING).  With SWEEP=1 the helper also sweeps the thresholds on
-# TUNING; SPLITS=tuning leaves REPORT alone (while choosing).
+# TUNING; SPLITS=tuning leaves REPORT alone (while choosing);
+# SPLITS=tuning-b scores (and sweeps) TUNING-B, the part of TUNING that
+# bench/neardup-train.sh holds out of train-heldout.
 #
 # The numbers are quality figures, not timings: the machine's load does
 # not change them.
@@ -84,7 +86,8 @@ for split in ${SPLITS:-tuning report}; do
 		set -- "$@" "$m=$T/$split-$m.json"
 	done
 	"$PY" "$SRC/bench/neardup.py" score "$D" "$T/$split.db" "$@"
-	if [ "$split" = tuning ] && [ -n "${SWEEP:-}" ]; then
-		"$PY" "$SRC/bench/neardup.py" sweep "$D" "$T/$split.db"
-	fi
+	case $split in
+	tuning*) [ -z "${SWEEP:-}" ] ||
+		"$PY" "$SRC/bench/neardup.py" sweep "$D" "$T/$split.db" ;;
+	esac
 done
