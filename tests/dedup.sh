@@ -136,8 +136,8 @@ is "$("$SIAM" dedup --db "$T/db" --method exact --csv "$T/ph" 2>/dev/null | grep
 # --method all (the default): identical files, cnn pairs, and phash
 # pairs within 6 bits.  Two gray pictures that differ in one pixel have
 # the same phash but not the same embedding: with a cnn threshold too
-# small to link them, all links them by phash (0 bits), cnn does not,
-# and --phash-bits does not go below what the pair needs.
+# small to link them, all links them by phash (0 bits) and cnn does
+# not.
 pgm() { # FILE BUMP: a 28x28 gradient, pixel (10, 10) raised by BUMP
 	LC_ALL=C awk -v bump="$2" 'BEGIN {
 		printf "P5\n28 28\n255\n"
