@@ -138,18 +138,19 @@ is "$("$SIAM" dedup --db "$T/db" --method exact --csv "$T/ph" 2>/dev/null | grep
 # the same phash but not the same embedding: with a cnn threshold too
 # small to link them, all links them by phash (0 bits) and cnn does
 # not.
-pgm() { # FILE BUMP: a 28x28 gradient, pixel (10, 10) raised by BUMP
-	LC_ALL=C awk -v bump="$2" 'BEGIN {
+pgm() { # FILE BUMP LO HI: a 28x28 gradient, the square LO <= x, y < HI
+	# raised by BUMP
+	LC_ALL=C awk -v bump="$2" -v lo="$3" -v hi="$4" 'BEGIN {
 		printf "P5\n28 28\n255\n"
 		for (y = 0; y < 28; y++)
 			for (x = 0; x < 28; x++)
 				printf "%c", (x * 3 + y * 2) % 100 + 20 + \
-				       (x == 10 && y == 10 ? bump : 0)
+				       (x >= lo && x < hi && y >= lo && y < hi ? bump : 0)
 	}' >"$1"
 }
 rm -rf "$T/all" && mkdir -p "$T/all"
-pgm "$T/all/a.pgm" 0
-pgm "$T/all/b.pgm" 6
+pgm "$T/all/a.pgm" 0 0 0
+pgm "$T/all/b.pgm" 6 10 11
 out=$("$SIAM" dedup --db "$T/dball" --threshold 1e-9 --csv "$T/all" 2>/dev/null)
 is "$(echo "$out" | grep ',duplicate,' | cut -d, -f2-4)" "duplicate,phash,0" \
 	"--method all by default: the one-pixel copy is a phash pair (0 bits)"
@@ -164,6 +165,19 @@ ok $r "--json says phash_bits 6 for all"
 case $("$SIAM" dedup --db "$T/dball" --method cnn --json "$T/all" 2>/dev/null) in
 *phash_bits*) r=1 ;; *) r=0 ;; esac
 ok $r "and no phash_bits for cnn, which does not use it"
+# --phash-bits sets all's bits too: a copy whose top-left quarter is
+# brighter is D bits away (D from --method phash); all links it at
+# --phash-bits D, not at D - 1 nor at its default 6
+rm -rf "$T/all2" && mkdir -p "$T/all2"
+pgm "$T/all2/a.pgm" 0 0 0
+pgm "$T/all2/c.pgm" 60 0 14
+d=$("$SIAM" dedup --db "$T/dball" --method phash --phash-bits 64 --csv "$T/all2" 2>/dev/null |
+	grep ',duplicate,' | cut -d, -f4)
+[ "${d:-0}" -gt 6 ]; ok $? "the brighter copy is more than 6 bits away ($d)"
+pairs() { "$SIAM" dedup --db "$T/dball" --threshold 1e-9 --csv "$@" "$T/all2" 2>/dev/null | grep ',duplicate,' | cut -d, -f2-4; }
+is "$(pairs)" "" "all at its default 6 bits: no pair"
+is "$(pairs --phash-bits $((d - 1)))" "" "all --phash-bits $((d - 1)): no pair"
+is "$(pairs --phash-bits "$d")" "duplicate,phash,$d" "all --phash-bits $d: the phash pair"
 
 # --method cnn: byte-identical copies are labelled identical (distance
 # 0), not "cnn 0"; a tiny threshold keeps the random model's other

@@ -825,13 +825,6 @@ static int parse_method(const char *s)
 	       !strcmp(s, "all") ? DD_IDENTICAL | DD_CNN | DD_PHASH : -1;
 }
 
-/* The phash bits of a method when --phash-bits is not given (why: at
- * DD_ALL_PHASH_BITS). */
-static int default_bits(const char *method)
-{
-	return !strcmp(method, "all") ? DD_ALL_PHASH_BITS : 10;
-}
-
 static int parse_keep(const char *s)
 {
 	return !strcmp(s, "largest") ? DD_KEEP_LARGEST :
@@ -1157,9 +1150,14 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("dedup", "%s", err.msg);
 		goto done;
 	}
-	if (bits < 0)
-		bits = default_bits(method_s);
-	if (find_edges(&d, db, model_id, parse_method(method_s), threshold,
+	/* The phash bits: --phash-bits, else 10 alone and DD_ALL_PHASH_BITS
+	 * within all (why: there); -1, not reported, when phash is unused. */
+	int methods = parse_method(method_s);
+	if (!(methods & DD_PHASH))
+		bits = -1;
+	else if (bits < 0)
+		bits = methods & DD_CNN ? DD_ALL_PHASH_BITS : 10;
+	if (find_edges(&d, db, model_id, methods, threshold,
 	               bits, &edges, &nedges))
 		goto done;
 	if (d.ring_wait) { /* no cnn pairs asked for: the others go */
@@ -1173,9 +1171,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		goto done;
 	}
 	char pb[40] = "";
-	if (!(parse_method(method_s) & DD_PHASH))
-		bits = -1; /* not used: not reported */
-	else
+	if (bits >= 0)
 		snprintf(pb, sizeof pb, ", phash at most %d bits", bits);
 	if (!quiet && fmt == 't')
 		fprintf(stderr, "siam dedup: %d images, method %s, threshold "
