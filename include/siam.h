@@ -435,6 +435,11 @@ typedef struct siam_index_result {
 	/* EMBEDDED: siam_model_embed_dim floats.  Owned by whoever filled
 	 * the result (see siam_index_process, siam_index_farm). */
 	const float *embedding;
+	/* EMBEDDED: the 32x32 grey picture phash is computed from, a byte
+	 * a pixel, row-major (images.gray32 of sql/schema.sql), when
+	 * has_gray32; without it the row's gray32 stays NULL. */
+	int has_gray32;
+	unsigned char gray32[1024];
 } siam_index_result;
 
 /* Where siam_index_run sends its files when opts->farm is set.  start
@@ -495,7 +500,7 @@ int siam_index_run(struct sqlite3 *db, siam_model *m, int64_t model_id,
 
 struct sqlite3; /* from <sqlite3.h> */
 
-#define SIAM_DB_VERSION 2                 /* PRAGMA user_version */
+#define SIAM_DB_VERSION 3                 /* PRAGMA user_version */
 #define SIAM_DB_APPLICATION_ID 0x5349414d /* PRAGMA application_id: 'SIAM' */
 #define SIAM_DB_BUSY_MS 10000             /* busy timeout of siam_db_open */
 #define SIAM_KNN_MAX_K 10000              /* siam_knn refuses larger k */
@@ -675,6 +680,7 @@ typedef struct siam_db_image_row {
 	int has_phash;
 	uint64_t phash;
 	int has_embedding;
+	const unsigned char *gray32; /* 1024 bytes (the row's images.gray32), or NULL; valid during the callback only */
 } siam_db_image_row;
 /* Calls cb for every image of model_id, by ascending id; cb returns
  * non-zero to stop (then that value is returned). */

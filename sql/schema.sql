@@ -1,4 +1,4 @@
--- sql/schema.sql -- the siam database, schema version 2.
+-- sql/schema.sql -- the siam database, schema version 3.
 --
 -- A siam database is an ordinary SQLite file.  It holds the model that made
 -- its embeddings (so the file is self-contained), one row per indexed image
@@ -22,6 +22,7 @@
 --   1  models, images (without phash and label) and errors.
 --   2  adds images.phash, images.label, the meta table and the triggers that
 --      let siam_knn notice changes to the images.
+--   3  adds images.gray32.
 -- PRAGMA application_id is 0x5349414D ('SIAM'), so that file(1) and siam can
 -- tell a siam database from any other SQLite file.
 
@@ -57,6 +58,13 @@ CREATE TABLE images (
   indexed_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),  -- when this row was last written
   phash        INTEGER,             -- 64-bit perceptual hash as a signed integer; NULL until computed
   label        TEXT,                -- optional class label, e.g. the sub-folder name
+  -- gray32: the 32x32 luma picture the perceptual hash is computed from
+  -- (Y = 0.299 R + 0.587 G + 0.114 B, area-averaged), each value rounded to
+  -- the nearest integer 0..255 (halves up), row-major, one byte each; NULL
+  -- until computed.  Kept so that images can be compared (one a crop of
+  -- another) without decoding their files again.  The last column because
+  -- version 3 added it with ALTER TABLE, which appends.
+  gray32       BLOB CHECK (gray32 IS NULL OR length(gray32) = 1024),
   UNIQUE (path, model_id)
 );
 CREATE INDEX images_model ON images(model_id);
@@ -111,4 +119,4 @@ CREATE TRIGGER models_gen_update AFTER UPDATE ON models BEGIN
   UPDATE meta SET value = random() WHERE key = 'models_gen';
 END;
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

@@ -53,6 +53,13 @@ void index_sha256_ref(unsigned char out[32], const void *data, size_t len);
  * exported. */
 int index_phash_ref(uint64_t *out, const siam_image *img, siam_error *err);
 
+/* siam_phash's hash (bit for bit) and the 32x32 grey picture it is
+ * computed from, each value rounded to a byte (halves up), row-major:
+ * what the indexer stores as images.gray32.  Errors as siam_phash.
+ * Not exported. */
+int index_phash_gray(uint64_t *phash, unsigned char gray[1024],
+                     const siam_image *img, siam_error *err);
+
 /* The area resize of 8-bit pixels (rows of `stride` bytes, c
  * interleaved channels) to dh rows of dw*c floats, as the preprocessing
  * runs it (reference 0: the fast integer code) or through the

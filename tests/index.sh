@@ -97,6 +97,71 @@ ok $([ -n "$after" ] && [ "$before" != "$after" ]; echo $?) "with a new embeddin
 is "$(q "SELECT count(*) FROM images WHERE path LIKE '%/6/mnist-0011.png'")" 1 \
 	"still one row for it"
 
+# ---- images.gray32: the 32x32 grey picture of the phash ----------------
+# A 64x64 PPM of 2x2 blocks, one colour each (as tests/test_hash.c): block
+# i's byte is its luma 0.299 R + 0.587 G + 0.114 B rounded, halves up,
+# i.e. (299 R + 587 G + 114 B + 500) / 1000 in integers (colours on a tie
+# nudged off it).  blocks PIXELS|GRAY prints the PPM's pixels as printf
+# escapes, or the hex gray32 should be.
+G="$T/gray"
+mkdir "$G"
+blocks() {
+	awk -v what="$1" 'BEGIN {
+		for (i = 0; i < 1024; i++) {
+			R = (i * 37 + 5) % 256; Gr = (i * 91 + 17) % 256
+			B = (i * 53 + 101) % 256
+			if ((299 * R + 587 * Gr + 114 * B) % 1000 == 500)
+				B = B % 2 ? B - 1 : B + 1
+			r[i] = R; g[i] = Gr; b[i] = B
+			y[i] = int((299 * R + 587 * Gr + 114 * B + 500) / 1000)
+		}
+		if (what == "GRAY") {
+			for (i = 0; i < 1024; i++)
+				printf "%02X", y[i]
+			exit
+		}
+		for (py = 0; py < 64; py++)
+			for (px = 0; px < 64; px++) {
+				i = int(py / 2) * 32 + int(px / 2)
+				printf "\\%03o\\%03o\\%03o", r[i], g[i], b[i]
+			}
+	}'
+}
+{ printf 'P6\n64 64\n255\n'; printf "$(blocks PIXELS)"; } >"$G/blocks.ppm"
+{ printf 'P5\n64 64\n255\n'; head -c 4096 /dev/zero | tr '\0' '\310'; } >"$G/grey200.pgm"
+cp "$D"/digits/3/*.png "$G/"
+ngray=$(ls "$G" | wc -l)
+GDB="$T/gray.db"
+gq() { "$SIAM" sql --db "$GDB" --no-header "$1"; }
+"$SIAM" index --db "$GDB" --json "$G" >/dev/null
+is "$(gq "SELECT hex(gray32) FROM images WHERE path LIKE '%/blocks.ppm'")" \
+	"$(blocks GRAY)" "gray32 of 2x2 blocks: each block's rounded luma"
+is "$(gq "SELECT hex(gray32) = replace(hex(zeroblob(1024)), '00', 'C8')
+          FROM images WHERE path LIKE '%/grey200.pgm'")" 1 \
+	"gray32 of solid grey 200: 1024 bytes of 200"
+is "$(gq "SELECT count(*) FROM images WHERE length(gray32) = 1024")" "$ngray" \
+	"every indexed image has its gray32"
+# A version 2 database: what siam made before gray32 (the column
+# dropped, the version set back; tests/test_sql_db.c migrates the exact
+# version 2 schema).  The next open migrates it to 3 with gray32 NULL,
+# and siam index fills gray32 in for the unchanged files without
+# embedding them again.
+rows() { gq "SELECT path || ' ' || hex(embedding) || ' ' || phash || ' ' ||
+             ifnull(hex(gray32), 'null') FROM images ORDER BY path"; }
+before=$(rows)
+gq "ALTER TABLE images DROP COLUMN gray32; PRAGMA user_version = 2" >/dev/null
+ok $? "a version 2 database made by hand"
+is "$(gq "SELECT (SELECT user_version FROM pragma_user_version) || ' ' ||
+          count(gray32) || ' ' || count(embedding) FROM images")" "3 0 $ngray" \
+	"opened: migrated to version 3, every gray32 NULL, embeddings kept"
+out=$("$SIAM" index --db "$GDB" --json "$G")
+is "$(echo "$out" | jnum indexed)/$(echo "$out" | jnum touched)/$(echo "$out" | jnum unchanged)" \
+	"0/$ngray/0" "siam index decodes the unchanged files again, embeds none"
+is "$(rows)" "$before" "gray32 filled in; embeddings and phash unchanged"
+out=$("$SIAM" index --db "$GDB" --json "$G")
+is "$(echo "$out" | jnum unchanged)/$(echo "$out" | jnum touched)" "$ngray/0" \
+	"then the files are unchanged again: nothing decoded"
+
 # ---- --prune ------------------------------------------------------------
 rm "$D/digits/8/mnist-0061.png" "$D/traps/truncated.png"
 out=$("$SIAM" index --db "$DB" --json --prune "$D")

@@ -81,7 +81,7 @@ is $? 3 "one process: the reference database (one error: status 3)"
 rows() {
 	"$SIAM" sql --db "$1" --no-header "SELECT id, path, is_url,
 	  content_hash, size, mtime_ns, width, height, model_id,
-	  length(embedding), phash, label FROM images ORDER BY id;
+	  length(embedding), phash, label, hex(gray32) FROM images ORDER BY id;
 	  SELECT path, code, message FROM errors ORDER BY path"
 }
 # Each path's embedding, its bytes in hex: cmp'd, not compared to a
@@ -108,7 +108,7 @@ for np in 2 3; do
 	ok $? "-np $np: 110 indexed, 1 not an image, 1 error, $np ranks"
 	rows "$db" >"$T/np$np.rows"
 	cmp -s "$T/one.rows" "$T/np$np.rows"
-	ok $? "-np $np: the same rows as one process (ids, paths, hashes, sizes, phash, labels, errors)"
+	ok $? "-np $np: the same rows as one process (ids, paths, hashes, sizes, phash, labels, gray32, errors)"
 	embs "$db" >"$T/np$np.embs"
 	cmp -s "$T/one.embs" "$T/np$np.embs"
 	ok $? "-np $np: the same embeddings as one process, bit for bit"
@@ -116,6 +116,25 @@ for np in 2 3; do
 	grep -q '"indexed":0,"unchanged":110,.*"errors":1,' "$T/out"
 	ok $? "-np $np again: everything unchanged (incremental)"
 done
+
+# A version 2 database (gray32 dropped, the version set back): the farm
+# cannot "decode but not embed", so the ranks embed the files again,
+# once, and the rows come out as one process writes them, gray32 too.
+db="$T/np2.db"
+"$SIAM" sql --db "$db" "ALTER TABLE images DROP COLUMN gray32;
+	PRAGMA user_version = 2" >/dev/null
+run 2 "$SIAM" index --db "$db" --json "$D"
+grep -q '"indexed":110,.*"errors":1,' "$T/out"
+ok $? "-np 2 on a version 2 database: the 110 rows without gray32 redone"
+rows "$db" >"$T/v2.rows"
+cmp -s "$T/one.rows" "$T/v2.rows"
+ok $? "-np 2 on a version 2 database: gray32 filled, the rows of one process"
+embs "$db" >"$T/v2.embs"
+cmp -s "$T/one.embs" "$T/v2.embs"
+ok $? "-np 2 on a version 2 database: the same embeddings, bit for bit"
+run 2 "$SIAM" index --db "$db" --json "$D"
+grep -q '"indexed":0,"unchanged":110,' "$T/out"
+ok $? "-np 2 on it again: everything unchanged"
 
 # kill -9 of a worker, then of rank 0, mid-run: the run stops, mpirun
 # names the rank, what was committed stays and a rerun completes it.

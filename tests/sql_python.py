@@ -108,7 +108,7 @@ def main():
         conn.load_extension(mod)
         with open(os.path.join(srcdir, "sql", "schema.sql")) as f:
             conn.executescript(f.read())
-        is_(q("PRAGMA user_version"), 2, "schema version 2")
+        is_(q("PRAGMA user_version"), 3, "schema version 3")
         dim = 8
         conn.execute("INSERT INTO models(name, blob, spec, embed_dim,"
                      " threshold, sha256) VALUES ('m', x'', 's', ?, 0.5, '')",

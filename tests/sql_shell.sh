@@ -55,7 +55,7 @@ is "$(sq :memory: ".load $mod" "SELECT siam_match('[0]', '[1]', 1.5),
 
 db=$tmp/shell.db
 sq "$db" ".read $s/sql/schema.sql" >/dev/null
-is "$(sq "$db" "PRAGMA user_version")" 2 "sql/schema.sql makes version 2"
+is "$(sq "$db" "PRAGMA user_version")" 3 "sql/schema.sql makes version 3"
 is "$(sq "$db" ".load $mod" "
 	INSERT INTO models(name, blob, spec, embed_dim, threshold, sha256)
 	VALUES ('m', x'', 's', 2, 1.5, '');

@@ -281,6 +281,74 @@ int main(void)
 		tap_ok(same, "phash row at a time = the reference (%d pictures)", n);
 	}
 
+	/* The 32x32 picture the indexer stores (images.gray32), against a
+	 * hand computation: a 64x64 picture of 2x2 blocks, one colour each,
+	 * gives block i's luma 0.299 R + 0.587 G + 0.114 B rounded, halves
+	 * up, which in integers is (299 R + 587 G + 114 B + 500) / 1000.
+	 * A colour whose luma ends in .5 exactly is nudged off the tie: the
+	 * float sum may land either side of it. */
+	{
+		unsigned char px[64 * 64 * 3], gr[1024], want[1024];
+		int bad = -1;
+		for (int i = 0; i < 1024; i++) {
+			int R = (i * 37 + 5) & 255, G = (i * 91 + 17) & 255;
+			int B = (i * 53 + 101) & 255;
+			if ((299 * R + 587 * G + 114 * B) % 1000 == 500)
+				B ^= 1;
+			want[i] = (unsigned char)((299 * R + 587 * G + 114 * B +
+			                           500) / 1000);
+			int by = i / 32, bx = i % 32;
+			for (int y = 2 * by; y < 2 * by + 2; y++)
+				for (int x = 2 * bx; x < 2 * bx + 2; x++) {
+					unsigned char *p = px + 3 * (64 * y + x);
+					p[0] = (unsigned char)R;
+					p[1] = (unsigned char)G;
+					p[2] = (unsigned char)B;
+				}
+		}
+		siam_image im = { .w = 64, .h = 64, .c = 3, .px = px };
+		uint64_t hg = 1, hp = 2;
+		tap_int(index_phash_gray(&hg, gr, &im, &err), 0,
+		        "index_phash_gray of 2x2 blocks");
+		for (int i = 0; i < 1024 && bad < 0; i++)
+			if (gr[i] != want[i])
+				bad = i;
+		if (!tap_ok(bad < 0, "gray32 = each block's rounded luma"))
+			tap_diag("block %d: %d, want %d", bad, gr[bad], want[bad]);
+		siam_phash(&hp, &im, &err);
+		tap_ok(hg == hp, "and its hash is siam_phash's (%016llx)",
+		       (unsigned long long)hg);
+
+		/* solid grey 200, as gray and as RGB */
+		memset(px, 200, sizeof px);
+		int all = 1;
+		for (int c = 1; c <= 3; c += 2) {
+			siam_image sg = { .w = 64, .h = 64, .c = c, .px = px };
+			memset(gr, 0, sizeof gr);
+			all &= index_phash_gray(&hg, gr, &sg, &err) == 0;
+			for (int i = 0; i < 1024; i++)
+				all &= gr[i] == 200;
+		}
+		tap_ok(all, "solid grey 200 (gray and RGB): 1024 bytes of 200");
+
+		/* white stays 255 (the float luma may pass it by a hair),
+		 * and the hash of the drawn picture is siam_phash's too */
+		memset(px, 255, sizeof px);
+		siam_image wh = { .w = 64, .h = 64, .c = 3, .px = px };
+		index_phash_gray(&hg, gr, &wh, &err);
+		all = 1;
+		for (int i = 0; i < 1024; i++)
+			all &= gr[i] == 255;
+		tap_ok(all, "white: 1024 bytes of 255");
+		draw(g2, W2, H2, 0);
+		index_phash_gray(&hg, gr, &img2, &err);
+		siam_phash(&hp, &img2, &err);
+		tap_ok(hg == hp, "index_phash_gray's hash = siam_phash's on a "
+		       "301x217 picture");
+		tap_int(index_phash_gray(&hg, gr, &empty, &err), SIAM_EINVAL,
+		        "index_phash_gray of an empty image is SIAM_EINVAL");
+	}
+
 	free(g);
 	free(g2);
 	free(rgb);

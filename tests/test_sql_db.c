@@ -146,7 +146,7 @@ static void test_create(void)
 	sqlite3 *db = open_ok(path, SIAM_DB_CREATE, "create a new database");
 	if (!db)
 		return;
-	is(db, "PRAGMA user_version", "2");
+	is(db, "PRAGMA user_version", "3");
 	is(db, "PRAGMA application_id", "1397309773");
 	is(db, "PRAGMA journal_mode", "wal");
 	is(db, "PRAGMA foreign_keys", "1");
@@ -159,7 +159,7 @@ static void test_create(void)
 	is(db, "SELECT group_concat(name, ' ') FROM (SELECT name FROM"
 	       " pragma_table_info('images'))",
 	   "id path is_url content_hash size mtime_ns width height model_id "
-	   "embedding indexed_at phash label");
+	   "embedding indexed_at phash label gray32");
 	char *before = schema_summary(db);
 	siam_db_close(db);
 	db = open_ok(path, 0, "reopen an existing database");
@@ -176,7 +176,7 @@ static void test_create(void)
 	siam_db_close(db);
 
 	db = open_ok(":memory:", SIAM_DB_CREATE, "open :memory:");
-	is(db, "PRAGMA user_version", "2");
+	is(db, "PRAGMA user_version", "3");
 	siam_db_close(db);
 
 	char want[512];
@@ -257,17 +257,18 @@ static void test_migrate(void)
 	make_v1(path, NULL);
 	char want[512];
 	snprintf(want, sizeof want, "%s: database schema version 1 is older "
-	         "than this siam's (2): open it read-write once to upgrade it",
+	         "than this siam's (3): open it read-write once to upgrade it",
 	         path);
 	open_fails(path, SIAM_DB_READONLY, SIAM_EFORMAT, want,
 	           "read-only refuses to migrate");
 	sqlite3 *db = open_ok(path, 0, "a version 1 database opens");
 	if (!db)
 		return;
-	is(db, "PRAGMA user_version", "2");
+	is(db, "PRAGMA user_version", "3");
 	is(db, "SELECT path || ' ' || hex(embedding) || ' ' || content_hash ||"
 	       " ' ' || ifnull(phash, 'null') || ' ' || ifnull(label, 'null')"
-	       " FROM images", "a.png 0000803F00000040 ab null null");
+	       " || ' ' || ifnull(gray32, 'null') FROM images",
+	   "a.png 0000803F00000040 ab null null null");
 	is(db, "SELECT name || threshold FROM models", "old0.75");
 	is(db, "SELECT path || message FROM errors", "bad.pngno");
 	/* the migrated schema is the one sql/schema.sql makes */
@@ -299,22 +300,72 @@ static void test_migrate(void)
 	sqlite3_close(db);
 }
 
+/* Version 2, as siam made it before images.gray32: version 1 and its
+ * migration, which test_migrate shows equal to sql/schema.sql then. */
+static void test_migrate_v2(void)
+{
+	const char *path = tmp("v2.db");
+	make_v1(path, NULL);
+	sqlite3 *db = raw(path);
+	exec(db, siam_db_migrations[1]);
+	exec(db, "PRAGMA user_version = 2;"
+	         " UPDATE images SET phash = -5, label = 'x'");
+	is(db, "SELECT count(*) FROM pragma_table_info('images')"
+	       " WHERE name = 'gray32'", "0");
+	sqlite3_close(db);
+
+	char want[512];
+	snprintf(want, sizeof want, "%s: database schema version 2 is older "
+	         "than this siam's (3): open it read-write once to upgrade it",
+	         path);
+	open_fails(path, SIAM_DB_READONLY, SIAM_EFORMAT, want,
+	           "read-only refuses to migrate version 2");
+	db = open_ok(path, 0, "a version 2 database opens");
+	if (!db)
+		return;
+	is(db, "PRAGMA user_version", "3");
+	is(db, "SELECT path || ' ' || hex(embedding) || ' ' || phash || ' ' ||"
+	       " label || ' ' || ifnull(gray32, 'null') FROM images",
+	   "a.png 0000803F00000040 -5 x null");
+	sqlite3 *fresh = open_ok(":memory:", SIAM_DB_CREATE, "a fresh one");
+	char *a = schema_summary(db), *b = schema_summary(fresh);
+	if (!tap_ok(!strcmp(a, b), "migrated from 2: schema = fresh schema"))
+		tap_diag("migrated:\n%s\n# fresh:\n%s", a, b);
+	sqlite3_free(a);
+	sqlite3_free(b);
+	/* the CHECK came with the column, in both (schema_summary does not
+	 * show constraints) */
+	static const char *const bad =
+		"UPDATE images SET gray32 = x'000102' WHERE path = 'a.png'";
+	static const char *const check = "ERROR: CHECK constraint failed: "
+		"gray32 IS NULL OR length(gray32) = 1024";
+	is(db, bad, check);
+	exec(fresh, "INSERT INTO models(name, blob, spec, embed_dim,"
+	            " threshold, sha256) VALUES ('m', x'00', 's', 2, 1, 'h');"
+	            " INSERT INTO images(path, model_id) VALUES ('a.png', 1)");
+	is(fresh, bad, check);
+	is(db, "UPDATE images SET gray32 = zeroblob(1024) WHERE path = 'a.png'"
+	       " RETURNING length(gray32)", "1024");
+	siam_db_close(fresh);
+	siam_db_close(db);
+}
+
 static void test_refuse(void)
 {
 	char want[512];
-	const char *path = tmp("v3.db");
-	sqlite3 *db = open_ok(path, SIAM_DB_CREATE, "create, to fake v3");
+	const char *path = tmp("v4.db");
+	sqlite3 *db = open_ok(path, SIAM_DB_CREATE, "create, to fake v4");
 	siam_db_close(db);
 	db = raw(path);
-	exec(db, "PRAGMA user_version = 3");
+	exec(db, "PRAGMA user_version = 4");
 	sqlite3_close(db);
-	snprintf(want, sizeof want, "%s: database schema version 3 is newer "
-	         "than this siam supports (2): upgrade siam", path);
+	snprintf(want, sizeof want, "%s: database schema version 4 is newer "
+	         "than this siam supports (3): upgrade siam", path);
 	open_fails(path, 0, SIAM_EFORMAT, want, "a newer version is refused");
 	open_fails(path, SIAM_DB_READONLY, SIAM_EFORMAT, want,
 	           "also read-only");
 	db = raw(path);
-	is(db, "PRAGMA user_version", "3");
+	is(db, "PRAGMA user_version", "4");
 	sqlite3_close(db);
 
 	path = tmp("other.db");
@@ -563,6 +614,97 @@ static void test_images(sqlite3 *db)
 	       err.msg);
 }
 
+/* images.gray32: written by db_put_image (the indexer's call), kept or
+ * dropped with the content hash like phash, read back by
+ * siam_db_list_images and siam_db_get_image (NULL when NULL or not
+ * 1024 bytes). */
+typedef struct gray_seen {
+	int n, with, right;
+	unsigned char first[3];
+} gray_seen;
+
+static int gray_row(void *arg, const siam_db_image_row *r)
+{
+	gray_seen *g = arg;
+	g->n++;
+	if (r->gray32) {
+		int right = 1;
+		for (int i = 0; i < 1024; i++)
+			right &= r->gray32[i] == (unsigned char)(i * 7 + r->id);
+		g->with++;
+		g->right += right;
+		memcpy(g->first, r->gray32, 3);
+	}
+	return 0;
+}
+
+static void test_gray32(void)
+{
+	siam_error err = {0};
+	float e[4] = {1, 2, 3, 4};
+	unsigned char gray[1024];
+	int64_t id = 0;
+	sqlite3 *db = open_ok(":memory:", SIAM_DB_CREATE, "a database for gray32");
+	if (!db)
+		return;
+	exec(db, "INSERT INTO models(name, blob, spec, embed_dim, threshold,"
+	         " sha256) VALUES ('m', x'00', 's', 4, 1, 'h')");
+	siam_db_image im = {.path = "g.png", .content_hash = "cc",
+	                    .size = 1, .mtime_ns = 1, .model_id = 1,
+	                    .embedding = e, .dim = 4, .has_phash = 1,
+	                    .phash = 7};
+	/* the pattern is i * 7 + id, so the id must be known first */
+	tap_ok(siam_db_put_image(db, &im, &id, &err) == 0 && id > 0,
+	       "put an image without gray32");
+	is(db, "SELECT ifnull(gray32, 'null') FROM images", "null");
+	for (int i = 0; i < 1024; i++)
+		gray[i] = (unsigned char)(i * 7 + id);
+	if (!tap_ok(db_put_image(db, &im, gray, NULL, &err) == 0,
+	            "db_put_image with gray32"))
+		tap_diag("%s", err.msg);
+	char want[64];
+	snprintf(want, sizeof want, "1024 %02X%02X%02X", gray[0], gray[1],
+	         gray[2]);
+	is(db, "SELECT length(gray32) || ' ' || hex(substr(gray32, 1, 3))"
+	       " FROM images", want);
+	/* same content hash, no gray32 given: kept, as phash is */
+	siam_db_image touch = {.path = "g.png", .content_hash = "cc",
+	                       .size = 1, .mtime_ns = 2, .model_id = 1};
+	siam_db_put_image(db, &touch, NULL, &err);
+	is(db, "SELECT length(gray32) FROM images", "1024");
+
+	gray_seen g = {0};
+	tap_ok(siam_db_list_images(db, 1, gray_row, &g, &err) == 0 &&
+	       g.n == 1 && g.with == 1 && g.right == 1,
+	       "siam_db_list_images gives gray32, byte for byte");
+	memset(&g, 0, sizeof g);
+	int found = 0;
+	tap_ok(siam_db_get_image(db, id, gray_row, &g, &found, &err) == 0 &&
+	       found && g.with == 1 && g.right == 1,
+	       "siam_db_get_image too");
+
+	/* a value of another length (a hand-made table without the CHECK)
+	 * reads as NULL; ignore_check_constraints lets the test store one */
+	exec(db, "PRAGMA ignore_check_constraints = 1;"
+	         " UPDATE images SET gray32 = x'0102';"
+	         " PRAGMA ignore_check_constraints = 0");
+	memset(&g, 0, sizeof g);
+	siam_db_list_images(db, 1, gray_row, &g, &err);
+	tap_ok(g.n == 1 && g.with == 0, "gray32 of 2 bytes reads as NULL");
+	if (db_put_image(db, &im, gray, NULL, &err) < 0)
+		tap_diag("%s", err.msg);
+
+	/* other content, no gray32 given: gone, as phash is */
+	touch.content_hash = "dd";
+	siam_db_put_image(db, &touch, NULL, &err);
+	is(db, "SELECT ifnull(gray32, 'null') || ' ' || ifnull(phash, 'null')"
+	       " FROM images", "null null");
+	memset(&g, 0, sizeof g);
+	siam_db_list_images(db, 1, gray_row, &g, &err);
+	tap_ok(g.n == 1 && g.with == 0, "a NULL gray32 reads as NULL");
+	siam_db_close(db);
+}
+
 /* siam_embed and siam_match with the model stored in the database. */
 static void test_embed(sqlite3 *db)
 {
@@ -674,7 +816,9 @@ int main(void)
 	test_schema_text();
 	test_create();
 	test_migrate();
+	test_migrate_v2();
 	test_refuse();
+	test_gray32();
 	sqlite3 *db = open_ok(tmp("api.db"), SIAM_DB_CREATE, "open api.db");
 	if (db) {
 		test_models(db);

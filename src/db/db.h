@@ -99,6 +99,16 @@ SIAM_HIDDEN int db_model_load(struct sqlite3 *db, int64_t id,
 /* ------------------------------------------------------------------ */
 /* Images (images.c)                                                   */
 
+/* Bytes of images.gray32: the 32x32 picture of the perceptual hash. */
+#define DB_GRAY32_BYTES 1024
+
+/* siam_db_put_image with the row's gray32 (DB_GRAY32_BYTES, or NULL:
+ * kept if the content hash is unchanged, else NULL), which the public
+ * siam_db_image does not carry: only the indexer computes it. */
+SIAM_HIDDEN int db_put_image(struct sqlite3 *db, const siam_db_image *img,
+                             const unsigned char *gray32, int64_t *id,
+                             siam_error *err);
+
 /* One stored row, as the indexer's step 1 reads it. */
 typedef struct db_image_row {
 	const char *path;  /* valid during the callback only */
@@ -106,6 +116,7 @@ typedef struct db_image_row {
 	int64_t size, mtime_ns; /* SIAM_DB_UNKNOWN if NULL */
 	const char *content_hash; /* or NULL; valid during the callback */
 	int has_embedding;
+	int has_gray32;    /* images.gray32 is not NULL */
 } db_image_row;
 /* Calls cb for every row of model_id; cb returns non-zero to stop, and
  * then that value is returned. */
@@ -116,6 +127,14 @@ SIAM_HIDDEN int db_images_each(struct sqlite3 *db, int64_t model_id,
 /* Same bytes, new mtime: size, mtime_ns and indexed_at of row id. */
 SIAM_HIDDEN int db_image_touch(struct sqlite3 *db, int64_t id, int64_t size,
                                int64_t mtime_ns, siam_error *err);
+/* The same, and the perceptual hash and gray32 (DB_GRAY32_BYTES) that
+ * a row indexed before schema version 3 lacks: its bytes are unchanged,
+ * so its embedding stays as it is. */
+SIAM_HIDDEN int db_image_touch_gray(struct sqlite3 *db, int64_t id,
+                                    int64_t size, int64_t mtime_ns,
+                                    uint64_t phash,
+                                    const unsigned char *gray32,
+                                    siam_error *err);
 
 /* The embeddings of model_id, by ascending image id: cb gets the id and
  * the raw float32 LE bytes (len of them); it returns non-zero to stop,

@@ -9,13 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* embedding, phash, width and height describe the content: given, they
- * are written; not given, they stay only if the content hash did not
- * change.  (In an UPDATE every right-hand side sees the old row.) */
+/* embedding, phash, gray32, width and height describe the content:
+ * given, they are written; not given, they stay only if the content
+ * hash did not change.  (In an UPDATE every right-hand side sees the old
+ * row.) */
 static const char db_put_image_sql[] =
 	"INSERT INTO images(path, is_url, content_hash, size, mtime_ns, width,"
-	" height, model_id, embedding, phash, label)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+	" height, model_id, embedding, phash, label, gray32)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
 	" ON CONFLICT (path, model_id) DO UPDATE SET"
 	"  is_url = excluded.is_url,"
 	"  content_hash = excluded.content_hash,"
@@ -26,6 +27,8 @@ static const char db_put_image_sql[] =
 	"   WHEN excluded.content_hash IS content_hash THEN embedding END,"
 	"  phash = CASE WHEN excluded.phash IS NOT NULL THEN excluded.phash"
 	"   WHEN excluded.content_hash IS content_hash THEN phash END,"
+	"  gray32 = CASE WHEN excluded.gray32 IS NOT NULL THEN excluded.gray32"
+	"   WHEN excluded.content_hash IS content_hash THEN gray32 END,"
 	"  width = CASE WHEN excluded.width IS NOT NULL THEN excluded.width"
 	"   WHEN excluded.content_hash IS content_hash THEN width END,"
 	"  height = CASE WHEN excluded.height IS NOT NULL THEN excluded.height"
@@ -35,6 +38,12 @@ static const char db_put_image_sql[] =
 
 int siam_db_put_image(sqlite3 *db, const siam_db_image *img, int64_t *id,
                       siam_error *err)
+{
+	return db_put_image(db, img, NULL, id, err);
+}
+
+int db_put_image(sqlite3 *db, const siam_db_image *img,
+                 const unsigned char *gray32, int64_t *id, siam_error *err)
 {
 	sqlite3_stmt *st = NULL;
 	unsigned char *emb = NULL;
@@ -86,6 +95,8 @@ int siam_db_put_image(sqlite3 *db, const siam_db_image *img, int64_t *id,
 		sqlite3_bind_int64(st, 10, (int64_t)img->phash);
 	if (img->label)
 		sqlite3_bind_text(st, 11, img->label, -1, SQLITE_STATIC);
+	if (gray32)
+		sqlite3_bind_blob(st, 12, gray32, DB_GRAY32_BYTES, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		rc = db_fail(db, err);
 		goto out;
@@ -178,6 +189,25 @@ int db_image_touch(sqlite3 *db, int64_t id, int64_t size, int64_t mtime_ns,
 	return db_step_done(db, st, err);
 }
 
+int db_image_touch_gray(sqlite3 *db, int64_t id, int64_t size,
+                        int64_t mtime_ns, uint64_t phash,
+                        const unsigned char *gray32, siam_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = db_prepare(db, "UPDATE images SET size = ?1, mtime_ns = ?2,"
+	                    " phash = ?3, gray32 = ?4,"
+	                    " indexed_at = strftime('%Y-%m-%dT%H:%M:%SZ',"
+	                    " 'now') WHERE id = ?5", &st, err);
+	if (rc < 0)
+		return rc;
+	db_bind_i64_or_null(st, 1, size);
+	db_bind_i64_or_null(st, 2, mtime_ns); /* a URL's is unknown */
+	sqlite3_bind_int64(st, 3, (int64_t)phash);
+	sqlite3_bind_blob(st, 4, gray32, DB_GRAY32_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, id);
+	return db_step_done(db, st, err);
+}
+
 /* A statement of one model's rows: ?1 is the model id. */
 static int model_rows(sqlite3 *db, const char *sql, int64_t model_id,
                       int (*row)(void *arg, sqlite3_stmt *st), void *arg,
@@ -203,6 +233,7 @@ static int image_row(void *arg, sqlite3_stmt *st)
 	row.mtime_ns = db_column_i64_or_unknown(st, 3);
 	row.content_hash = (const char *)sqlite3_column_text(st, 4);
 	row.has_embedding = sqlite3_column_int(st, 5);
+	row.has_gray32 = sqlite3_column_int(st, 6);
 	return c->fn.image(c->arg, &row);
 }
 
@@ -212,9 +243,9 @@ int db_images_each(sqlite3 *db, int64_t model_id,
 {
 	db_cb c = { .fn.image = cb, .arg = arg };
 	return model_rows(db, "SELECT path, id, size, mtime_ns, content_hash,"
-	                  " embedding IS NOT NULL FROM images"
-	                  " WHERE model_id = ?1", model_id, image_row, &c,
-	                  err);
+	                  " embedding IS NOT NULL, gray32 IS NOT NULL"
+	                  " FROM images WHERE model_id = ?1", model_id,
+	                  image_row, &c, err);
 }
 
 static int embedding_row(void *arg, sqlite3_stmt *st)
@@ -322,6 +353,11 @@ static int listing_row(void *arg, sqlite3_stmt *st)
 	r.has_phash = sqlite3_column_type(st, 8) != SQLITE_NULL;
 	r.phash = (uint64_t)sqlite3_column_int64(st, 8);
 	r.has_embedding = sqlite3_column_int(st, 9);
+	/* The CHECK of sql/schema.sql keeps other lengths out, but a
+	 * hand-made table may not have it. */
+	if (sqlite3_column_type(st, 10) == SQLITE_BLOB &&
+	    sqlite3_column_bytes(st, 10) == DB_GRAY32_BYTES)
+		r.gray32 = sqlite3_column_blob(st, 10);
 	return c->fn.listing(c->arg, &r);
 }
 
@@ -332,7 +368,7 @@ int siam_db_list_images(sqlite3 *db, int64_t model_id,
 	db_cb c = { .fn.listing = cb, .arg = arg };
 	return model_rows(db, "SELECT id, path, is_url, content_hash, size,"
 	                  " mtime_ns, width, height, phash,"
-	                  " embedding IS NOT NULL FROM images"
+	                  " embedding IS NOT NULL, gray32 FROM images"
 	                  " WHERE model_id = ?1 ORDER BY id", model_id,
 	                  listing_row, &c, err);
 }
@@ -358,7 +394,7 @@ int siam_db_get_image(sqlite3 *db, int64_t id,
 	*found = 0;
 	int rc = db_prepare(db, "SELECT id, path, is_url, content_hash, size,"
 	                    " mtime_ns, width, height, phash,"
-	                    " embedding IS NOT NULL FROM images"
+	                    " embedding IS NOT NULL, gray32 FROM images"
 	                    " WHERE id = ?1", &st, err);
 	if (rc < 0)
 		return rc;

@@ -42,4 +42,9 @@ const char *const siam_db_migrations[SIAM_DB_VERSION] = {
 	"CREATE TRIGGER models_gen_update AFTER UPDATE ON models BEGIN\n"
 	"  UPDATE meta SET value = random() WHERE key = 'models_gen';\n"
 	"END;\n",
+	/* 2 -> 3: the 32x32 grey picture of the perceptual hash.  Old rows
+	 * get NULL; the indexer decodes their files again to fill it
+	 * (src/index/indexer.c, on_entry). */
+	"ALTER TABLE images ADD COLUMN gray32 BLOB CHECK (gray32 IS NULL OR "
+	"length(gray32) = 1024);\n",
 };

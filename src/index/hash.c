@@ -20,6 +20,9 @@
  * Similar-looking images (rescaled, recompressed, slightly blurred) get
  * hashes a few bits apart; siam_hamming64() counts the bits.  It is the
  * classical baseline that `siam dedup` compares the network against.
+ * The indexer also keeps the picture of step 2, rounded to bytes
+ * (index_phash_gray, images.gray32), for comparisons the 64 bits cannot
+ * make, such as whether one image is a crop of another.
  */
 #include "internal.h"
 
@@ -384,19 +387,24 @@ static int phash_small_ref(float *small, const siam_image *img)
 	return 0;
 }
 
-static int phash_with(uint64_t *out, const siam_image *img, int reference,
-                      siam_error *err)
+/* The 32x32 grey picture of img into small, by the fast code or
+ * (reference) the whole-picture one. */
+static int phash_small(float *small, const siam_image *img, int reference,
+                       siam_error *err)
 {
-	*out = 0;
 	if (!img || !img->px || img->w <= 0 || img->h <= 0 ||
 	    (img->c != 1 && img->c != 3))
 		return siam_errorf(err, SIAM_EINVAL,
 		                   "perceptual hash: empty or malformed image");
-	float small[PH_N * PH_N];
 	if (reference ? phash_small_ref(small, img)
 	              : area_resize_rows(small, img))
 		return siam_errorf(err, SIAM_ENOMEM, "out of memory");
+	return 0;
+}
 
+/* The hash of a 32x32 grey picture (steps 3 to 5). */
+static uint64_t phash_of_small(const float *small)
+{
 	/* DCT-II, unnormalised: X(u) = sum_n x(n) cos(pi (n + 1/2) u / N).
 	 * A constant factor per coefficient would not change a comparison
 	 * with the median, and only the 8 lowest frequencies are needed,
@@ -425,18 +433,51 @@ static int phash_with(uint64_t *out, const siam_image *img, int reference,
 	for (int i = 0; i < PH_K * PH_K; i++)
 		if (coef[i] > median)
 			h |= 1ull << (63 - i);
-	*out = h;
+	return h;
+}
+
+/* The hash of img into *out (0 on failure), its picture left in small. */
+static int phash_with(uint64_t *out, float *small, const siam_image *img,
+                      int reference, siam_error *err)
+{
+	int rc;
+	*out = 0;
+	if ((rc = phash_small(small, img, reference, err)))
+		return rc;
+	*out = phash_of_small(small);
 	return 0;
 }
 
 int siam_phash(uint64_t *out, const siam_image *img, siam_error *err)
 {
-	return phash_with(out, img, 0, err);
+	float small[PH_N * PH_N];
+	return phash_with(out, small, img, 0, err);
 }
 
 int index_phash_ref(uint64_t *out, const siam_image *img, siam_error *err)
 {
-	return phash_with(out, img, 1, err);
+	float small[PH_N * PH_N];
+	return phash_with(out, small, img, 1, err);
+}
+
+/* One picture for both, so that the stored gray32 is exactly what the
+ * hash saw (images.gray32, sql/schema.sql).  Rounding is (int)(v +
+ * 0.5f), halves up, rather than lrintf: lrintf follows the FPU's
+ * rounding mode (halves to even by default), a process-wide setting a
+ * caller may change; v + 0.5f does not.  The clamp guards a white
+ * pixel, whose float luma may come out a rounding error above 255. */
+int index_phash_gray(uint64_t *phash, unsigned char gray[1024],
+                     const siam_image *img, siam_error *err)
+{
+	float small[PH_N * PH_N];
+	int rc = phash_with(phash, small, img, 0, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < PH_N * PH_N; i++) {
+		int v = (int)(small[i] + 0.5f);
+		gray[i] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+	}
+	return 0;
 }
 
 int siam_hamming64(uint64_t a, uint64_t b)

@@ -17,8 +17,9 @@
  *      (a window of W slots), batch       first bytes, read, SHA-256; same
  *      the inputs, one siam_net_embed     hash as stored: "touched", no
  *      per batch (BLAS), write rows,      decode; else decode, perceptual
- *      COMMIT per batch and at least      hash, preprocess into the slot
- *      every commit_seconds
+ *      COMMIT per batch and at least      hash and its 32x32 grey picture
+ *      every commit_seconds               (images.gray32), preprocess into
+ *                                         the slot
  *   4. --prune: delete rows of files under the roots that the walk no
  *      longer finds
  *
@@ -62,6 +63,7 @@ typedef struct known {
 	int64_t size, mtime_ns;
 	char *hash;   /* content hash (hex) or NULL */
 	int has_emb;
+	int has_gray; /* images.gray32 is stored */
 	int seen;     /* SEEN_*: what this run's walk said about it */
 } known;
 
@@ -147,10 +149,13 @@ typedef struct job {
 	 * row_hash is the map's string, which stays put. */
 	int64_t row_id;
 	const char *row_hash;
-	int row_has_emb;
+	int row_has_emb, row_has_gray;
 } job;
 
-enum { R_EMBED, R_TOUCH, R_NOTIMAGE, R_ERROR };
+/* R_GRAY: same bytes as stored, but the row has no gray32 (indexed
+ * before schema version 3): decoded for the perceptual hash and gray32
+ * only, its embedding kept. */
+enum { R_EMBED, R_TOUCH, R_NOTIMAGE, R_ERROR, R_GRAY };
 
 typedef struct result {
 	int ready;       /* set by the worker under the lock */
@@ -161,6 +166,8 @@ typedef struct result {
 	int64_t size;
 	int width, height;
 	uint64_t phash;
+	int has_gray;    /* gray: R_EMBED from a farm may lack it */
+	unsigned char gray[DB_GRAY32_BYTES]; /* images.gray32 */
 	float *input;    /* input_size floats, owned by the slot */
 	const float *embedding; /* from a farm (opts->farm): dim floats,
 	                 * already embedded; NULL: embed input here */
@@ -202,6 +209,7 @@ static void process_job(pipeline *p, const job *jb, result *r, wbuf *wb)
 	r->code = 0;
 	r->msg[0] = 0;
 	r->hash[0] = 0;
+	r->has_gray = 0;
 	r->secs[0] = r->secs[1] = r->secs[2] = 0;
 	if (jb->is_url) {
 		void *buf = NULL;
@@ -240,8 +248,9 @@ static void process_job(pipeline *p, const job *jb, result *r, wbuf *wb)
 	r->size = (int64_t)len;
 	siam_sha256_hex(r->hash, data, len);
 	r->secs[0] = (t1 = now_s()) - t;
-	if (jb->row_id && jb->row_has_emb && jb->row_hash &&
-	    !strcmp(jb->row_hash, r->hash)) {
+	int same = jb->row_id && jb->row_has_emb && jb->row_hash &&
+	           !strcmp(jb->row_hash, r->hash);
+	if (same && jb->row_has_gray) {
 		r->kind = R_TOUCH; /* same bytes: the stored embedding holds */
 		goto done;
 	}
@@ -255,8 +264,15 @@ static void process_job(pipeline *p, const job *jb, result *r, wbuf *wb)
 	r->secs[1] = (t = now_s()) - t1;
 	r->width = img.full_w;
 	r->height = img.full_h;
-	if ((rc = siam_phash(&r->phash, &img, &e)))
+	/* The hash and gray32 from one 32x32 picture, computed once. */
+	if ((rc = index_phash_gray(&r->phash, r->gray, &img, &e)))
 		goto fail;
+	r->has_gray = 1;
+	if (same) { /* only gray32 was missing: no need to embed again */
+		r->kind = R_GRAY;
+		r->secs[2] = now_s() - t;
+		goto done;
+	}
 	if ((rc = siam_preprocess(r->input, &img, &p->model->pre, &e))) {
 		/* The preprocessor's messages do not know the file. */
 		char m[SIAM_ERR_MAX];
@@ -317,6 +333,8 @@ typedef struct pending {
 	int64_t size;
 	int width, height;
 	uint64_t phash;
+	int has_gray;
+	unsigned char gray[DB_GRAY32_BYTES];
 } pending;
 
 typedef struct indexer {
@@ -454,7 +472,8 @@ static int flush(indexer *ix, siam_error *err)
 			im.phash = pd->phash;
 			im.label = jb->label;
 			/* A changed file keeps its row (and image id). */
-			if ((rc = siam_db_put_image(ix->db, &im, NULL, err)))
+			if ((rc = db_put_image(ix->db, &im, pd->has_gray ?
+			                       pd->gray : NULL, NULL, err)))
 				return rc;
 			ix->t_indexed++;
 		}
@@ -503,6 +522,9 @@ static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 		pd->width = r->width;
 		pd->height = r->height;
 		pd->phash = r->phash;
+		pd->has_gray = r->has_gray;
+		if (r->has_gray)
+			memcpy(pd->gray, r->gray, sizeof pd->gray);
 		if (r->embedding)
 			memcpy(ix->emb + (size_t)ix->nb * ix->dim,
 			       r->embedding, (size_t)ix->dim * sizeof(float));
@@ -519,6 +541,17 @@ static int consume(indexer *ix, size_t j, result *r, siam_error *err)
 		if (!(rc = txn_begin(ix, err)))
 			rc = db_image_touch(ix->db, jb->row_id, r->size,
 			                    jb->mtime_ns, err);
+		ix->t_touched++;
+		break;
+	case R_GRAY:
+		/* Counted as touched: the bytes and the embedding are the
+		 * stored ones, the row only gains what schema version 3
+		 * added.  Not the siam_knn counter either (no embedding
+		 * changes). */
+		if (!(rc = txn_begin(ix, err)))
+			rc = db_image_touch_gray(ix->db, jb->row_id, r->size,
+			                         jb->mtime_ns, r->phash,
+			                         r->gray, err);
 		ix->t_touched++;
 		break;
 	case R_NOTIMAGE:
@@ -552,6 +585,7 @@ static int known_row(void *arg, const db_image_row *r)
 	k->size = r->size;
 	k->mtime_ns = r->mtime_ns;
 	k->has_emb = r->has_embedding;
+	k->has_gray = r->has_gray32;
 	return 0;
 }
 
@@ -590,6 +624,7 @@ static int add_job(indexer *ix, const char *path, int is_url,
 		jb->row_id = row->id;
 		jb->row_hash = row->hash;
 		jb->row_has_emb = row->has_emb;
+		jb->row_has_gray = row->has_gray;
 	}
 	ix->njobs++;
 	return 0;
@@ -652,7 +687,10 @@ static int on_entry(void *arg, const siam_walk_entry *e)
 		return progress(ix, 0);
 	k->seen = SEEN_FILE;
 	ix->st->found++;
-	if (k->id && k->has_emb && k->size == e->size &&
+	/* A row without gray32 (indexed before schema version 3) is
+	 * decoded again even when the file did not change: siam dedup
+	 * needs the picture of every image (process_job, R_GRAY). */
+	if (k->id && k->has_emb && k->has_gray && k->size == e->size &&
 	    k->mtime_ns == e->mtime_ns) {
 		ix->st->unchanged++;
 		ix->st->done++;
@@ -871,8 +909,12 @@ static int run_farm(indexer *ix, siam_error *err)
 		const job *jb = &ix->jobs[j];
 		items[j].path = jb->path;
 		items[j].is_url = jb->is_url;
-		items[j].stored_hash = jb->row_id && jb->row_has_emb ?
-		                       jb->row_hash : NULL;
+		/* A row without gray32 is not offered as touchable: the
+		 * farm's contract has no "decode but do not embed", so
+		 * such a file is embedded again, once, to store its
+		 * gray32 (same bytes, same model: the same embedding). */
+		items[j].stored_hash = jb->row_id && jb->row_has_emb &&
+		                       jb->row_has_gray ? jb->row_hash : NULL;
 	}
 	if ((rc = f->start(f->arg, items, ix->njobs, err)))
 		goto out;
@@ -907,6 +949,9 @@ static int run_farm(indexer *ix, siam_error *err)
 		r.width = fr.width;
 		r.height = fr.height;
 		r.phash = fr.phash;
+		r.has_gray = fr.has_gray32;
+		if (fr.has_gray32)
+			memcpy(r.gray, fr.gray32, sizeof r.gray);
 		r.secs[0] = fr.read_s;
 		r.secs[1] = fr.decode_s;
 		r.secs[2] = fr.resize_s;
@@ -987,6 +1032,9 @@ int siam_index_process(siam_model *m, const siam_index_opts *opts,
 		jobs[i].row_id = items[i].stored_hash ? 1 : 0;
 		jobs[i].row_hash = items[i].stored_hash;
 		jobs[i].row_has_emb = items[i].stored_hash != NULL;
+		/* stored_hash says the row is complete: touched, never
+		 * R_GRAY */
+		jobs[i].row_has_gray = jobs[i].row_has_emb;
 		res[i].input = inputs + i * p.input_size;
 	}
 	int want = opts->threads > 0 ? opts->threads : 1;
@@ -1010,7 +1058,8 @@ int siam_index_process(siam_model *m, const siam_index_opts *opts,
 		goto out;
 	*embed_s = now_s() - t;
 	static const int kinds[] = { SIAM_INDEX_EMBEDDED, SIAM_INDEX_TOUCHED,
-	                             SIAM_INDEX_NOT_IMAGE, SIAM_INDEX_ERROR };
+	                             SIAM_INDEX_NOT_IMAGE, SIAM_INDEX_ERROR,
+	                             SIAM_INDEX_TOUCHED /* R_GRAY: never */ };
 	ne = 0;
 	for (size_t i = 0; i < n; i++) {
 		siam_index_result *o = &out[i];
@@ -1024,6 +1073,9 @@ int siam_index_process(siam_model *m, const siam_index_opts *opts,
 		o->width = r->width;
 		o->height = r->height;
 		o->phash = r->phash;
+		o->has_gray32 = r->has_gray;
+		if (r->has_gray)
+			memcpy(o->gray32, r->gray, sizeof o->gray32);
 		o->read_s = r->secs[0];
 		o->decode_s = r->secs[1];
 		o->resize_s = r->secs[2];
@@ -1103,8 +1155,9 @@ int siam_index_run(struct sqlite3 *db, siam_model *m, int64_t model_id,
 		k->seen = SEEN_FILE;
 		st->found++;
 		/* A URL cannot be stat'ed: once embedded with this model it
-		 * counts as unchanged. */
-		if (k->id && k->has_emb) {
+		 * counts as unchanged (but fetched again once for a gray32
+		 * it lacks, as on_entry does with files). */
+		if (k->id && k->has_emb && k->has_gray) {
 			st->unchanged++;
 			st->done++;
 			continue;

@@ -269,6 +269,11 @@ static int farm_next(void *arg, double wait_s, siam_index_result *r,
 	get(b, &w, sizeof w);
 	get(b, &h, sizeof h);
 	get(b, &r->phash, sizeof r->phash);
+	unsigned char g;
+	get(b, &g, 1);
+	r->has_gray32 = g;
+	if (g)
+		get(b, r->gray32, sizeof r->gray32);
 	get(b, &r->read_s, sizeof r->read_s);
 	get(b, &r->decode_s, sizeof r->decode_s);
 	get(b, &r->resize_s, sizeof r->resize_s);
@@ -412,6 +417,11 @@ int siam_mpi_index_worker(siam_model *m, const siam_index_opts *opts)
 			put(&out, &w, sizeof w);
 			put(&out, &h, sizeof h);
 			put(&out, &r->phash, sizeof r->phash);
+			/* the flag, then images.gray32 when there is one */
+			unsigned char g = r->has_gray32 != 0;
+			put(&out, &g, 1);
+			if (g)
+				put(&out, r->gray32, sizeof r->gray32);
 			put(&out, &r->read_s, sizeof r->read_s);
 			put(&out, &r->decode_s, sizeof r->decode_s);
 			put(&out, &r->resize_s, sizeof r->resize_s);
