@@ -8,8 +8,10 @@
  * for bench_pairs.sh's NumPy and sqlite-vec peers.  With --check M it
  * also compares the first M rows with the naive twin, at 1 thread and
  * at --threads (M > N/4, or the rows checked are all originals).
+ * With --knn K it also times pairs_knn, each row's K nearest within
+ * 1.0 (the candidates of siam dedup's crop check), --runs times.
  * Usage: bench_pairs [--n N] [--dim D] [--threshold T] [--threads K]
- * [--runs R] [--out FILE] [--check M]
+ * [--runs R] [--out FILE] [--check M] [--knn K]
  */
 #include "bench/bench_util.h"
 #include "pairs.h"
@@ -41,7 +43,7 @@ static int same_list(const pairs_list *a, const pairs_list *b)
 
 int main(int argc, char **argv)
 {
-	long n = 100000, check = 0;
+	long n = 100000, check = 0, knn = 0;
 	int dim = 64, runs = 5, threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	double t = 0.5;
 	const char *out = NULL;
@@ -60,6 +62,8 @@ int main(int argc, char **argv)
 			out = argv[i + 1];
 		else if (!strcmp(argv[i], "--check"))
 			check = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--knn"))
+			knn = atol(argv[i + 1]);
 	}
 	if (runs < 1 || runs > 100 || threads < 1 || n < 1)
 		return 2;
@@ -120,6 +124,21 @@ int main(int argc, char **argv)
 	       "RSS %.0f MB (the vectors: %.0f MB)\n", n, dim, t, threads,
 	       (long long)first.n, median(wall, runs), runs, all, mcpu,
 	       ru.ru_maxrss / 1024.0, (double)n * dim * 4 / 1e6);
+	for (int r = 0; knn > 0 && r < runs; r++) {
+		pairs_list l = {0};
+		double c0 = cpu_seconds(), t0 = now();
+		if (pairs_knn(&l, x, n, dim, (int)knn, 1.0, threads) < 0)
+			return 1;
+		wall[r] = now() - t0;
+		cpu[r] = cpu_seconds() - c0;
+		if (r == runs - 1)
+			printf("siam pairs_knn: n=%ld dim=%d k=%ld within 1.0 "
+			       "threads=%d: %lld pairs in %.2f s (median of %d; "
+			       "CPU %.2f s)\n", n, dim, knn, threads,
+			       (long long)l.n, median(wall, runs), runs,
+			       median(cpu, runs));
+		pairs_list_free(&l);
+	}
 	if (check > 0) {
 		pairs_list a = {0}, b = {0}, c = {0};
 		pairs_search(&a, x, check, dim, t, 1);

@@ -680,7 +680,9 @@ typedef struct siam_db_image_row {
 	int has_phash;
 	uint64_t phash;
 	int has_embedding;
-	const unsigned char *gray32; /* 1024 bytes (the row's images.gray32), or NULL; valid during the callback only */
+	/* 1024 bytes (the row's images.gray32), or NULL; valid during the
+	 * callback only */
+	const unsigned char *gray32;
 } siam_db_image_row;
 /* Calls cb for every image of model_id, by ascending id; cb returns
  * non-zero to stop (then that value is returned). */
@@ -708,6 +710,16 @@ typedef struct siam_db_pair {
  * them.  SIAM_EINVAL for a threshold that is negative or not finite. */
 int siam_db_pairs(struct sqlite3 *db, int64_t model_id, double threshold,
                   siam_db_pair **pairs, size_t *n, siam_error *err);
+
+/* Each image of model_id with each of its k nearest other images whose
+ * embedding is within maxdist (ties to the lower id), as pairs of
+ * image ids a < b, each pair once, by ascending (a, b), with their
+ * distances (siam_db_pairs's, bit for bit).  k n pairs at most, never
+ * an n by n matrix; *pairs as siam_db_pairs.  What siam dedup checks
+ * for crops.  SIAM_EINVAL for k < 1 or a bad maxdist. */
+int siam_db_neighbours(struct sqlite3 *db, int64_t model_id, int k,
+                       double maxdist, siam_db_pair **pairs, size_t *n,
+                       siam_error *err);
 
 /* The matrix siam_db_pairs searches: the embeddings of model_id's
  * images by ascending id, *n rows of *dim floats in *x (row-major) and

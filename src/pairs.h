@@ -45,6 +45,18 @@ SIAM_HIDDEN int pairs_search_between(pairs_list *out, const float *xa,
                                      int64_t na, const float *xb,
                                      int64_t nb, int dim, double threshold,
                                      int threads);
+/* Every row of x (n by dim) with each of its k nearest other rows (by
+ * knn_ssd, ties to the lower row, as knn_scan) whose distance
+ * sqrt((double)ssd) is <= maxdist: the pairs a < b, each once, appended
+ * to out sorted by (a, b).  The int8 first pass of siam_knn per row
+ * (src/pairs_knn.c says why), on `threads` threads; the answer is the
+ * same whatever the count.  0, or -1 if out of memory.  _ref: knn_scan
+ * per row on the caller's thread, for the tests. */
+SIAM_HIDDEN int pairs_knn(pairs_list *out, const float *x, int64_t n,
+                          int dim, int k, double maxdist, int threads);
+SIAM_HIDDEN int pairs_knn_ref(pairs_list *out, const float *x, int64_t n,
+                              int dim, int k, double maxdist);
+
 /* The naive twin: knn_ssd on every pair, for the tests. */
 SIAM_HIDDEN int pairs_search_ref(pairs_list *out, const float *x, int64_t n,
                                  int dim, double threshold);

@@ -4,7 +4,7 @@
 # dry run changes nothing, --move-to and --undo (also after a kill -9
 # in the middle of the moves) restore every file byte for byte,
 # --reference files are never touched, --hardlink, --delete --yes,
-# --json and --csv, --method phash, --sheet.  TAP.
+# --json and --csv, --method phash, --sheet, the crop check.  TAP.
 #
 # The model is a random one (tests/mkmodel), so the tests use exact
 # groups (--method exact), whose answer does not depend on the model.
@@ -178,6 +178,54 @@ pairs() { "$SIAM" dedup --db "$T/dball" --threshold 1e-9 --csv "$@" "$T/all2" 2>
 is "$(pairs)" "" "all at its default 6 bits: no pair"
 is "$(pairs --phash-bits $((d - 1)))" "" "all --phash-bits $((d - 1)): no pair"
 is "$(pairs --phash-bits "$d")" "duplicate,phash,$d" "all --phash-bits $d: the phash pair"
+
+# The crop check (all): a picture and an off-centre crop of it (80% of
+# each side), with the photo model at a threshold too small for the cnn
+# pair: all finds the crop pair, shown with its cnn distance; cnn alone
+# and phash do not; another picture is no crop.  The pictures are blobs
+# on a gradient (awk), the crop the same formula on a window.
+blobs() { # FILE SEED X0 Y0 W H: the W x H window at (X0, Y0) of a 320x240
+	LC_ALL=C awk -v seed="$2" -v x0="$3" -v y0="$4" -v w="$5" -v h="$6" 'BEGIN {
+		srand(seed)
+		for (k = 0; k < 24; k++) {
+			cx[k] = rand() * 320; cy[k] = rand() * 240
+			r2[k] = (8 + rand() * 50) ^ 2; v[k] = rand() * 140 - 40
+		}
+		printf "P5\n%d %d\n255\n", w, h
+		for (y = y0; y < y0 + h; y++)
+			for (x = x0; x < x0 + w; x++) {
+				p = 40 + x * 0.2 + y * 0.1
+				for (k = 0; k < 24; k++) {
+					d = ((x - cx[k]) ^ 2 + (y - cy[k]) ^ 2) / r2[k]
+					if (d < 1) p += v[k] * (1 - d)
+				}
+				q = p < 1 ? 1 : (p > 255 ? 255 : int(p))
+				printf "%c", q
+			}
+	}' >"$1"
+}
+rm -rf "$T/crop" && mkdir -p "$T/crop"
+blobs "$T/crop/photo.pgm" 11 0 0 320 240
+blobs "$T/crop/photo-crop.pgm" 11 48 20 256 192
+blobs "$T/crop/other.pgm" 12 0 0 320 240
+PM="$S/models/photo.siam"
+out=$("$SIAM" dedup --db "$T/dbcrop" --model "$PM" --threshold 1e-9 --csv "$T/crop" 2>/dev/null)
+is "$(echo "$out" | grep ',duplicate,' | cut -d, -f3 | sed 's/^"//; s/"$//')" crop \
+	"all: the off-centre crop is a crop pair"
+is "$(echo "$out" | grep ',duplicate,' | sed 's/.*,"//; s/"$//')" "$T/crop/photo-crop.pgm" \
+	"the crop is the member, the whole picture (more pixels) the keeper"
+dist=$(echo "$out" | grep ',duplicate,' | cut -d, -f4)
+pdist=$("$SIAM" query --db "$T/dbcrop" -k 2 "$T/crop/photo-crop.pgm" 2>/dev/null |
+	grep "/photo.pgm$" | awk '{ print $2 }')
+LC_ALL=C awk -v a="$dist" -v b="$pdist" 'BEGIN { exit !(a > 0 && (a - b) ^ 2 < 1e-8) }'
+ok $? "its distance is the cnn distance ($dist; siam query: $pdist)"
+"$SIAM" dedup --db "$T/dbcrop" --model "$PM" --threshold 1e-9 "$T/crop" >/dev/null 2>"$T/err"
+grep -q ", crops checked on [1-9][0-9]* pairs, keep largest$" "$T/err"
+ok $? "the summary line says how many pairs the crop check scored"
+is "$("$SIAM" dedup --db "$T/dbcrop" --model "$PM" --method cnn --threshold 1e-9 --csv "$T/crop" 2>/dev/null | grep -c ',duplicate,')" 0 \
+	"--method cnn at the same threshold: no pair"
+is "$("$SIAM" dedup --db "$T/dbcrop" --model "$PM" --method phash --phash-bits 6 --csv "$T/crop" 2>/dev/null | grep -c ',duplicate,')" 0 \
+	"phash within all's 6 bits: no pair"
 
 # --method cnn: byte-identical copies are labelled identical (distance
 # 0), not "cnn 0"; a tiny threshold keeps the random model's other

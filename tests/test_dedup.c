@@ -10,8 +10,13 @@
  * sheet (dedup_sheet.c): its size from the layout, the keeper's frame in
  * the marking colour, thumbnails fitted and centred, an unreadable file
  * drawn crossed, the caps on columns and rows, the PNG read back, and a
- * path that cannot be written named in the error.
+ * path that cannot be written named in the error; and the crop check
+ * (dedup_crop.c): an off-centre and a centre crop of a textured picture
+ * score above DD_CROP_MIN_SCORE, another picture, a mirror and a
+ * flat picture do not, the score is symmetric and the fast score is the
+ * reference's, and a crop pair is labelled crop with its cnn distance.
  */
+#include "cli/dedup_crop.h"
 #include "cli/dedup_group.h"
 #include "cli/dedup_sheet.h"
 
@@ -140,6 +145,119 @@ static uint64_t flip_bits(uint64_t h, int k, int style, siam_rng *rng)
 		done |= 1ULL << bit;
 	}
 	return h ^ done;
+}
+
+/* A textured "photograph" of side PIC: a sum of random blobs, grey
+ * values 0..255 as doubles, by seed. */
+#define PIC 256
+static void picture(double *p, unsigned seed)
+{
+	siam_rng r;
+	siam_rng_seed(&r, seed);
+	for (int i = 0; i < PIC * PIC; i++)
+		p[i] = 60;
+	for (int k = 0; k < 40; k++) {
+		double cx = siam_rng_uniform(&r) * PIC;
+		double cy = siam_rng_uniform(&r) * PIC;
+		double rad = 6 + siam_rng_uniform(&r) * 40;
+		double v = siam_rng_uniform(&r) * 120;
+		for (int y = 0; y < PIC; y++)
+			for (int x = 0; x < PIC; x++) {
+				double d2 = ((x - cx) * (x - cx) +
+				             (y - cy) * (y - cy)) / (rad * rad);
+				if (d2 < 1)
+					p[y * PIC + x] += v * (1 - d2);
+			}
+	}
+}
+
+/* The side x side window of p at (x0, y0), area-averaged to 32x32 and
+ * rounded, as the index keeps images.gray32 (side a multiple of 32). */
+static void gray_of(unsigned char *g, const double *p, int x0, int y0,
+                    int side)
+{
+	int f = side / DD_GRAY_N;
+	for (int y = 0; y < DD_GRAY_N; y++)
+		for (int x = 0; x < DD_GRAY_N; x++) {
+			double s = 0;
+			for (int v = 0; v < f; v++)
+				for (int u = 0; u < f; u++)
+					s += p[(y0 + y * f + v) * PIC + x0 +
+					       x * f + u];
+			s /= f * f;
+			g[y * DD_GRAY_N + x] =
+				(unsigned char)(s > 255 ? 255 : s + 0.5);
+		}
+}
+
+static void test_crop(void)
+{
+	static double p[PIC * PIC], q[PIC * PIC];
+	unsigned char a[1024], off[1024], centre[1024], other[1024],
+	              mirror[1024], flat[1024];
+	picture(p, 7);
+	picture(q, 8);
+	gray_of(a, p, 0, 0, PIC);
+	gray_of(off, p, 40, 24, 192);        /* 75% a side, off centre */
+	gray_of(centre, p, 16, 16, 224);     /* 87.5% a side, centred */
+	gray_of(other, q, 0, 0, PIC);
+	for (int y = 0; y < 32; y++)
+		for (int x = 0; x < 32; x++)
+			mirror[y * 32 + x] = a[y * 32 + 31 - x];
+	memset(flat, 128, sizeof flat);
+
+	double s_off = dd_crop_score(a, off), s_centre = dd_crop_score(a, centre);
+	double s_other = dd_crop_score(a, other);
+	double s_mirror = dd_crop_score(a, mirror);
+	tap_ok(s_off >= DD_CROP_MIN_SCORE, "crop: an off-centre crop (75%% a "
+	       "side) scores %.4f >= %.2f", s_off, DD_CROP_MIN_SCORE);
+	tap_ok(s_centre >= DD_CROP_MIN_SCORE, "crop: a centre crop (87.5%%) "
+	       "scores %.4f", s_centre);
+	tap_ok(s_other < DD_CROP_MIN_SCORE, "crop: another picture scores "
+	       "%.4f < %.2f", s_other, DD_CROP_MIN_SCORE);
+	tap_ok(s_mirror < DD_CROP_MIN_SCORE, "crop: the mirror image is no "
+	       "crop (%.4f)", s_mirror);
+	tap_ok(dd_crop_score(a, a) > 0.9999, "crop: a picture with itself "
+	       "scores 1 (%.6f)", dd_crop_score(a, a));
+	tap_ok(dd_crop_score(a, flat) == -1 && dd_crop_score(flat, flat) == -1,
+	       "crop: a flat picture is never scored (-1)");
+	tap_ok(dd_crop_score(off, a) == s_off,
+	       "crop: the score is symmetric");
+	/* the fast score against the reference, on these and on noise */
+	double worst = 0;
+	const unsigned char *set[] = { a, off, centre, other, mirror };
+	for (int i = 0; i < 5; i++)
+		for (int j = 0; j < 5; j++) {
+			double d = dd_crop_score(set[i], set[j]) -
+			           dd_crop_score_ref(set[i], set[j]);
+			worst = d < 0 ? -d > worst ? -d : worst
+			              : d > worst ? d : worst;
+		}
+	siam_rng r;
+	siam_rng_seed(&r, 3);
+	for (int t = 0; t < 4; t++) {
+		unsigned char x[1024], y[1024];
+		for (int i = 0; i < 1024; i++) {
+			x[i] = (unsigned char)(siam_rng_uniform(&r) * 256);
+			y[i] = (unsigned char)(i % 32 * 8 ^ (unsigned)x[i] / 4);
+		}
+		double d = dd_crop_score(x, y) - dd_crop_score_ref(x, y);
+		worst = d < 0 ? -d > worst ? -d : worst : d > worst ? d : worst;
+	}
+	tap_ok(worst < 1e-5, "crop: the fast score is the reference's "
+	       "(largest difference %.2g)", worst);
+
+	/* a crop pair is labelled crop and shows its cnn distance */
+	dd_image im[2];
+	img(&im[0], "a.jpg", 64, 64, 9, 0, "x");
+	img(&im[1], "a-crop.jpg", 48, 48, 5, 0, "y");
+	dd_edge e[1] = {{0, 1, DD_CROP, 0.71, 0}};
+	tap_int(dd_group(im, 2, e, 1, DD_KEEP_LARGEST, 2), 1,
+	        "crop: a crop pair is a group");
+	tap_ok(im[1].method == DD_CROP && im[1].distance == 0.71 &&
+	       !strcmp(dd_method_name(im[1].method), "crop"),
+	       "crop: its member says crop and its cnn distance (%s %g)",
+	       dd_method_name(im[1].method), im[1].distance);
 }
 
 static void test_phash(void)
@@ -461,5 +579,6 @@ int main(void)
 	}
 	test_phash();
 	test_sheet();
+	test_crop();
 	return tap_done();
 }

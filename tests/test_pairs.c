@@ -7,6 +7,11 @@
  * duplicates (ties at 0), rows far from the origin (the |a|^2 + |b|^2 -
  * 2ab expansion cancels), more rows than one block, odd dimensions;
  * each at 1, 2 and 3 threads (same list, same order, same bits).
+ * And pairs_knn (each row's k nearest, for siam dedup's crop check):
+ * its int8 pass returns pairs_knn_ref's pairs bit for bit at 1 and 3
+ * threads, and pairs_knn_ref is checked against a brute force written
+ * here (every row's distances sorted), with more exact duplicates of a
+ * row than k (a row need not be among its own k + 1 nearest then).
  */
 #include "knn.h"
 #include "pairs.h"
@@ -199,12 +204,103 @@ static void test_scan(void)
 	        "which lists exactly the passing columns in order", checked);
 }
 
+static int cmp_hitv(const void *pa, const void *pb)
+{
+	const knn_hit *a = pa, *b = pb;
+	return a->ssd != b->ssd ? (a->ssd > b->ssd) - (a->ssd < b->ssd)
+	                        : (a->row > b->row) - (a->row < b->row);
+}
+
+/* The brute force: row i's k nearest others by (ssd, row) within maxdist,
+ * as a 0/1 matrix of pairs (a < b) compared with the list. */
+static int knn_brute_equal(const pairs_list *l, const float *x, int n,
+                           int dim, int k, double maxdist)
+{
+	char *want = calloc((size_t)n * n, 1);
+	knn_hit *h = malloc((size_t)n * sizeof *h);
+	int64_t m = 0;
+	for (int i = 0; i < n; i++) {
+		int c = 0;
+		for (int j = 0; j < n; j++)
+			if (j != i)
+				h[c++] = (knn_hit){ knn_ssd(x + (size_t)i * dim,
+				                            x + (size_t)j * dim,
+				                            dim), j };
+		qsort(h, (size_t)c, sizeof *h, cmp_hitv);
+		for (int j = 0; j < k && j < c; j++) {
+			int b = (int)h[j].row;
+			if (sqrt((double)h[j].ssd) <= maxdist) {
+				int lo = i < b ? i : b, hi = i < b ? b : i;
+				m += !want[(size_t)lo * n + hi];
+				want[(size_t)lo * n + hi] = 1;
+			}
+		}
+	}
+	int ok = l->n == m;
+	for (int64_t p = 0; ok && p < l->n; p++)
+		ok = l->v[p].a < l->v[p].b &&
+		     want[(size_t)l->v[p].a * n + l->v[p].b] &&
+		     (p == 0 || l->v[p - 1].a < l->v[p].a ||
+		      (l->v[p - 1].a == l->v[p].a &&
+		       l->v[p - 1].b < l->v[p].b));
+	free(want);
+	free(h);
+	return ok;
+}
+
+static void test_knn(void)
+{
+	const int n = 700, dim = 64;
+	float *x = near_copies(n, dim, 0, 0.1f);
+	l2_rows(x, n, dim);
+	/* row 5 eight times over: more exact duplicates than k + 1 */
+	for (int c = 0; c < 8; c++)
+		memcpy(x + (size_t)(100 + c) * dim, x + 5 * dim,
+		       dim * sizeof *x);
+	static const int ks[] = { 1, 5, 12 };
+	static const double md[] = { 0.3, 1.0, 2.5 };
+	for (int a = 0; a < 3; a++)
+		for (int b = 0; b < 3; b++) {
+			pairs_list ref = {0};
+			int rr = pairs_knn_ref(&ref, x, n, dim, ks[a], md[b]);
+			tap_ok(rr == 0 && knn_brute_equal(&ref, x, n, dim, ks[a],
+			                                  md[b]),
+			       "knn: k %d within %.1f: the reference is the "
+			       "brute force's (%lld pairs)", ks[a], md[b],
+			       (long long)ref.n);
+			for (int threads = 1; threads <= 3; threads += 2) {
+				pairs_list fast = {0};
+				int rf = pairs_knn(&fast, x, n, dim, ks[a], md[b],
+				                   threads);
+				tap_ok(rf == 0 && same_pairs(&fast, &ref),
+				       "knn: k %d within %.1f, %d thread%s: the "
+				       "int8 pass's pairs are the reference's",
+				       ks[a], md[b], threads,
+				       threads > 1 ? "s" : "");
+				pairs_list_free(&fast);
+			}
+			pairs_list_free(&ref);
+		}
+	/* fewer rows than k + 1, and one row */
+	pairs_list l = {0};
+	int rc = pairs_knn(&l, x, 3, dim, 5, 2.5, 1);
+	tap_ok(rc == 0 && l.n == 3 && l.v[0].a == 0 && l.v[0].b == 1 &&
+	       l.v[2].a == 1 && l.v[2].b == 2,
+	       "knn: 3 rows, k 5: the 3 pairs (%lld)", (long long)l.n);
+	pairs_list_free(&l);
+	rc = pairs_knn(&l, x, 1, dim, 5, 2.5, 1);
+	tap_ok(rc == 0 && l.n == 0, "knn: one row: no pair");
+	pairs_list_free(&l);
+	free(x);
+}
+
 int main(void)
 {
 	siam_rng_seed(&rng, 20261202);
 	test_hand_made();
 	test_scan();
 	test_duplicates();
+	test_knn();
 
 	static const int dims[] = {1, 3, 17, 64};
 	for (size_t d = 0; d < sizeof dims / sizeof *dims; d++) {

@@ -63,9 +63,10 @@ const struct cmd_entry cmd_dedup_entry = {
 	"  -d, --db FILE          the database (default siam.db; created)\n"
 	"  -m, --model FILE       the model (as siam index)\n"
 	"      --method M         exact, phash, cnn or all (default all:\n"
-	"                         identical bytes, cnn distance, or phash\n"
-	"                         within 6 bits; identical files are found\n"
-	"                         and labelled so by each)\n"
+	"                         identical bytes, cnn distance, phash\n"
+	"                         within 6 bits, or a crop of one of the 5\n"
+	"                         nearest; identical files are found and\n"
+	"                         labelled so by each)\n"
 	"      --threshold T      cnn distance (default: the model's\n"
 	"                         near-duplicate threshold, else its match\n"
 	"                         threshold)\n"
@@ -113,6 +114,7 @@ typedef struct dd_run {
 	int failed;
 	long kill_after;    /* $SIAM_TEST_KILL_AFTER: moves, then SIGKILL */
 	int64_t ncnn;       /* cnn pairs among all the model's images */
+	size_t ncrop;       /* pairs the crop check scored */
 	/* under mpirun: 1 while the other ranks wait for the pair search
 	 * (siam_mpi_pairs or _stop must come, once), and its figures */
 	int ring_wait;
@@ -619,7 +621,7 @@ static void csv_field(FILE *f, const char *s)
 
 static void print_distance(FILE *f, const dd_image *im)
 {
-	if (im->method == DD_CNN)
+	if (im->method & (DD_CNN | DD_CROP))
 		fprintf(f, "%.6g", im->distance);
 	else
 		fprintf(f, "%d", (int)im->distance);
@@ -822,7 +824,8 @@ static int parse_method(const char *s)
 	return !strcmp(s, "exact") ? DD_IDENTICAL :
 	       !strcmp(s, "phash") ? DD_PHASH | DD_IDENTICAL :
 	       !strcmp(s, "cnn") ? DD_CNN | DD_IDENTICAL :
-	       !strcmp(s, "all") ? DD_IDENTICAL | DD_CNN | DD_PHASH : -1;
+	       !strcmp(s, "all") ? DD_IDENTICAL | DD_CNN | DD_PHASH | DD_CROP :
+	       -1;
 }
 
 static int parse_keep(const char *s)
@@ -892,6 +895,13 @@ static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
 	} else if ((methods & DD_CNN) &&
 	           dd_cnn_pairs(db, model_id, t, d->ids, d->n, &e, &ne, &cap,
 	                        &err)) {
+		cli_error("dedup", "%s", err.msg);
+		free(e);
+		return -1;
+	}
+	if ((methods & DD_CROP) &&
+	    dd_crop_pairs(db, model_id, t, d->im, d->ids, d->n, &e, &ne, &cap,
+	                  &d->ncrop, &err)) {
 		cli_error("dedup", "%s", err.msg);
 		free(e);
 		return -1;
@@ -1170,13 +1180,16 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("dedup", "out of memory");
 		goto done;
 	}
-	char pb[40] = "";
+	char pb[40] = "", cb[64] = "";
 	if (bits >= 0)
 		snprintf(pb, sizeof pb, ", phash at most %d bits", bits);
+	if (methods & DD_CROP)
+		snprintf(cb, sizeof cb, ", crops checked on %zu pairs",
+		         d.ncrop);
 	if (!quiet && fmt == 't')
 		fprintf(stderr, "siam dedup: %d images, method %s, threshold "
-		        "%.4g (%s)%s, keep %s\n", d.n, method_s, threshold,
-		        from, pb, keep_s);
+		        "%.4g (%s)%s%s, keep %s\n", d.n, method_s, threshold,
+		        from, pb, cb, keep_s);
 	/* The sheet before any action: its thumbnails are the files where
 	 * they are now.  Failing to write it is reported and counted; the
 	 * report and the actions still happen. */

@@ -17,7 +17,7 @@
 const char *dd_method_name(int method)
 {
 	return method & DD_IDENTICAL ? "identical" :
-	       method & DD_CNN ? "cnn" : "phash";
+	       method & DD_CNN ? "cnn" : method & DD_PHASH ? "phash" : "crop";
 }
 
 static int dd_keep_rule;
@@ -99,7 +99,7 @@ int dd_group(dd_image *im, int n, dd_edge *e, size_t ne, int keep,
 			continue;
 		if (m && e[m - 1].a == e[i].a && e[m - 1].b == e[i].b) {
 			dd_edge *p = &e[m - 1];
-			if (e[i].methods & DD_CNN)
+			if (e[i].methods & (DD_CNN | DD_CROP))
 				p->cnn = e[i].cnn;
 			if (e[i].methods & DD_PHASH)
 				p->bits = e[i].bits;
@@ -139,8 +139,10 @@ int dd_group(dd_image *im, int n, dd_edge *e, size_t ne, int keep,
 			                       !strcmp(im[j].hash, im[k].hash) &&
 			                       im[k].hash[0] ?
 			                       DD_IDENTICAL :
-			               ed->methods & DD_CNN ? DD_CNN : DD_PHASH;
-			im[j].distance = im[j].method == DD_CNN ? ed->cnn :
+			               ed->methods & DD_CNN ? DD_CNN :
+			               ed->methods & DD_PHASH ? DD_PHASH : DD_CROP;
+			im[j].distance = im[j].method & (DD_CNN | DD_CROP) ?
+			                 ed->cnn :
 			                 im[j].method == DD_PHASH ? ed->bits : 0;
 			taken[nt++] = j;
 		}

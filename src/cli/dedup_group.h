@@ -9,8 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* How a pair was found (bits). */
-enum { DD_IDENTICAL = 1, DD_PHASH = 2, DD_CNN = 4 };
+/* How a pair was found (bits).  DD_CROP: one picture is a crop of the
+ * other (dedup_crop.h). */
+enum { DD_IDENTICAL = 1, DD_PHASH = 2, DD_CNN = 4, DD_CROP = 8 };
+
+/* The side of the grey pictures the index keeps (images.gray32). */
+#define DD_GRAY_N 32
 
 /* The keeper rules of --keep. */
 enum { DD_KEEP_LARGEST, DD_KEEP_OLDEST, DD_KEEP_NEWEST, DD_KEEP_SHORTEST };
@@ -23,11 +27,14 @@ typedef struct dd_image {
 	int reference;           /* under --reference: always a keeper */
 	int has_phash;
 	uint64_t phash;          /* 64-bit perceptual hash if has_phash */
+	int has_gray;
+	unsigned char gray32[DD_GRAY_N * DD_GRAY_N]; /* if has_gray */
 	/* Set by dd_group: */
 	int group;               /* group number from 0, or -1 */
 	int keeper;              /* 1 for the group's keeper */
 	int method;              /* member: DD_* it was linked by */
-	double distance;         /* member: cnn distance, phash bits, 0 */
+	double distance;         /* member: cnn distance (cnn, crop), phash
+	                          * bits, 0 (identical) */
 } dd_image;
 
 /* A pair of images (indices a != b) and what linked them; several
@@ -35,7 +42,7 @@ typedef struct dd_image {
 typedef struct dd_edge {
 	int a, b;
 	int methods;  /* DD_* bits */
-	double cnn;   /* cnn distance if DD_CNN */
+	double cnn;   /* cnn distance if DD_CNN or DD_CROP */
 	int bits;     /* phash Hamming distance if DD_PHASH */
 } dd_edge;
 
@@ -77,7 +84,7 @@ int dd_phash_pairs_mih(const dd_image *im, int n, int maxbits, dd_edge **e,
 int dd_phash_pairs_ref(const dd_image *im, int n, int maxbits, dd_edge **e,
                        size_t *ne, size_t *cap);
 
-/* The name of a method bit: "identical", "phash", "cnn". */
+/* The name of a method bit: "identical", "phash", "cnn", "crop". */
 const char *dd_method_name(int method);
 
 #endif

@@ -7,10 +7,13 @@
  */
 #include "config.h"
 #include "dedup_pairs.h"
+#include "dedup_crop.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 double dd_model_threshold(const siam_model *m, int *near)
 {
@@ -42,6 +45,10 @@ void dd_image_of_row(dd_image *im, const siam_db_image_row *r,
 	im->height = r->height;
 	im->has_phash = r->has_phash;
 	im->phash = r->phash;
+	if (r->gray32) {
+		im->has_gray = 1;
+		memcpy(im->gray32, r->gray32, sizeof im->gray32);
+	}
 }
 
 static int add_edge(dd_edge **e, size_t *ne, size_t *cap, dd_edge x)
@@ -126,5 +133,112 @@ int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
 	if (!rc && dd_pair_edges(p, np, ids, n, e, ne, cap))
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 	free(p);
+	return rc;
+}
+
+/* The pairs to score, and their scores, shared by the scoring threads:
+ * thread t scores pairs t, t + T, t + 2T, ..., each into its own slot,
+ * so the scores do not depend on the number of threads. */
+typedef struct crop_job {
+	const dd_image *im;
+	const int *a, *b;
+	double *score;
+	size_t n;
+	int T;
+} crop_job;
+
+typedef struct crop_arg {
+	crop_job *job;
+	int t;
+} crop_arg;
+
+static void *crop_thread(void *arg)
+{
+	const crop_arg *c = arg;
+	const crop_job *j = c->job;
+	for (size_t k = (size_t)c->t; k < j->n; k += (size_t)j->T)
+		j->score[k] = dd_crop_score(j->im[j->a[k]].gray32,
+		                            j->im[j->b[k]].gray32);
+	return NULL;
+}
+
+/* Scores every pair of job on up to CROP_THREADS threads (the online
+ * cores); a thread that cannot be started leaves its share to the
+ * caller's thread. */
+#define CROP_THREADS 16
+static void crop_scores(crop_job *j)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int T = cores < 1 ? 1 : cores > CROP_THREADS ? CROP_THREADS : (int)cores;
+	if ((size_t)T > j->n)
+		T = j->n ? (int)j->n : 1;
+	pthread_t th[CROP_THREADS];
+	crop_arg arg[CROP_THREADS];
+	int started[CROP_THREADS] = { 0 };
+	j->T = T;
+	for (int t = 1; t < T; t++) {
+		arg[t] = (crop_arg){ j, t };
+		started[t] = !pthread_create(&th[t], NULL, crop_thread, &arg[t]);
+	}
+	arg[0] = (crop_arg){ j, 0 };
+	crop_thread(&arg[0]);
+	for (int t = 1; t < T; t++) {
+		if (started[t])
+			pthread_join(th[t], NULL);
+		else
+			crop_thread(&arg[t]);
+	}
+}
+
+int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
+                  const dd_image *im, const int64_t *ids, int n,
+                  dd_edge **e, size_t *ne, size_t *cap, size_t *nchecked,
+                  siam_error *err)
+{
+	siam_db_pair *p = NULL;
+	size_t np = 0, m = 0;
+	int *a = NULL, *b = NULL;
+	double *score = NULL;
+	int rc = siam_db_neighbours(db, model_id, DD_CROP_K, DD_CROP_MAXDIST,
+	                            &p, &np, err);
+	if (rc)
+		goto out;
+	a = malloc((np ? np : 1) * sizeof *a);
+	b = malloc((np ? np : 1) * sizeof *b);
+	score = malloc((np ? np : 1) * sizeof *score);
+	if (!a || !b || !score) {
+		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* the pairs farther than t, both images listed and with pictures;
+	 * p[k] becomes p[m] so that each keeps its distance */
+	for (size_t k = 0; k < np; k++) {
+		if (p[k].distance <= t)
+			continue;
+		const int64_t *ia = bsearch(&p[k].a, ids, (size_t)n,
+		                            sizeof *ids, cmp_id);
+		const int64_t *ib = bsearch(&p[k].b, ids, (size_t)n,
+		                            sizeof *ids, cmp_id);
+		if (!ia || !ib || !im[ia - ids].has_gray ||
+		    !im[ib - ids].has_gray)
+			continue;
+		a[m] = (int)(ia - ids);
+		b[m] = (int)(ib - ids);
+		p[m++] = p[k];
+	}
+	crop_job job = { im, a, b, score, m, 1 };
+	crop_scores(&job);
+	for (size_t k = 0; k < m && !rc; k++)
+		if (score[k] >= DD_CROP_MIN_SCORE &&
+		    add_edge(e, ne, cap, (dd_edge){ a[k], b[k], DD_CROP,
+		                                   p[k].distance, 0 }))
+			rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
+out:
+	if (nchecked)
+		*nchecked = m;
+	free(p);
+	free(a);
+	free(b);
+	free(score);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * dedup_pairs.h -- the pairs that siam dedup and siam serve's Duplicates
- * page group (dedup_pairs.c): identical bytes, and the model's distance
- * from the database, as dd_edge lists for dd_group (dedup_group.h).
+ * page group (dedup_pairs.c): identical bytes, the model's distance
+ * from the database, and crops among the nearest, as dd_edge lists for
+ * dd_group (dedup_group.h).
  */
 #ifndef SIAM_DEDUP_PAIRS_H
 #define SIAM_DEDUP_PAIRS_H
@@ -54,5 +55,18 @@ int dd_pair_edges(const siam_db_pair *p, size_t np, const int64_t *ids,
 int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
                  const int64_t *ids, int n, dd_edge **e, size_t *ne,
                  size_t *cap, siam_error *err);
+
+/* The crop pairs (dedup_crop.h): among the DD_CROP_K nearest images of
+ * each of the n images whose database ids are ids[] (ascending), within
+ * DD_CROP_MAXDIST (siam_db_neighbours), the pairs farther apart than t
+ * (nearer ones are cnn pairs already) whose grey pictures score at
+ * least DD_CROP_MIN_SCORE, appended to *e as DD_CROP edges with their
+ * cnn distances.  Images without a grey picture are not checked.
+ * *nchecked (may be NULL) gets how many pairs were scored.  0, or a
+ * SIAM_* code with err filled. */
+int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
+                  const dd_image *im, const int64_t *ids, int n,
+                  dd_edge **e, size_t *ne, size_t *cap, size_t *nchecked,
+                  siam_error *err);
 
 #endif

@@ -147,8 +147,9 @@ static void cell(dd_sheet *s, int x0, int y0, const dd_image *im)
 	if (im->keeper)
 		snprintf(cap, sizeof cap, "keep%s",
 		         im->reference ? ", reference" : "");
-	else if (im->method == DD_CNN)
-		snprintf(cap, sizeof cap, "cnn %.4f", im->distance);
+	else if (im->method & (DD_CNN | DD_CROP))
+		snprintf(cap, sizeof cap, "%s %.4f", dd_method_name(im->method),
+		         im->distance);
 	else if (im->method == DD_PHASH)
 		snprintf(cap, sizeof cap, "phash %d bits", (int)im->distance);
 	else

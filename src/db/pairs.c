@@ -6,7 +6,9 @@
  * (src/sqlite/pairs_vtab.c), so the two return the same pairs; and
  * the two halves of it apart, for mpirun siam dedup (src/mpi/
  * pairs_ring.c): siam_db_embeddings gives the matrix, siam_pairs_between
- * searches a block of it against another.
+ * searches a block of it against another.  siam_db_neighbours is the
+ * same with each image's k nearest (src/pairs_knn.c) for the crop check
+ * of siam dedup.
  */
 #include "db/stmt.h"
 #include "nn/nn.h" /* nn_threads: siam_set_threads's count */
@@ -15,8 +17,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-int siam_db_pairs(sqlite3 *db, int64_t model_id, double threshold,
-                  siam_db_pair **pairs, size_t *n, siam_error *err)
+/* siam_db_pairs (k 0) and siam_db_neighbours (k > 0): the matrix of
+ * model_id searched by pairs_search or pairs_knn, rows turned into ids. */
+static int db_search(sqlite3 *db, int64_t model_id, int k, double threshold,
+                     siam_db_pair **pairs, size_t *n, siam_error *err)
 {
 	db_matrix m = {0};
 	pairs_list l = {0};
@@ -36,7 +40,8 @@ int siam_db_pairs(sqlite3 *db, int64_t model_id, double threshold,
 		rc = rc < 0 ? rc : SIAM_EDB;
 		goto out;
 	}
-	if (pairs_search(&l, m.x, m.n, dim, threshold, nn_threads()) < 0) {
+	if ((k ? pairs_knn(&l, m.x, m.n, dim, k, threshold, nn_threads())
+	       : pairs_search(&l, m.x, m.n, dim, threshold, nn_threads())) < 0) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory listing the "
 		                 "pairs of %lld images", (long long)m.n);
 		goto out;
@@ -60,6 +65,24 @@ out:
 	db_matrix_free(&m);
 	pairs_list_free(&l);
 	return rc;
+}
+
+int siam_db_pairs(sqlite3 *db, int64_t model_id, double threshold,
+                  siam_db_pair **pairs, size_t *n, siam_error *err)
+{
+	return db_search(db, model_id, 0, threshold, pairs, n, err);
+}
+
+int siam_db_neighbours(sqlite3 *db, int64_t model_id, int k,
+                       double maxdist, siam_db_pair **pairs, size_t *n,
+                       siam_error *err)
+{
+	*pairs = NULL;
+	*n = 0;
+	if (k < 1)
+		return siam_errorf(err, SIAM_EINVAL, "neighbours: k must be at "
+		                   "least 1, found %d", k);
+	return db_search(db, model_id, k, maxdist, pairs, n, err);
 }
 
 int siam_db_embeddings(sqlite3 *db, int64_t model_id, float **x,
