@@ -43,6 +43,7 @@ import os
 import random
 import sqlite3
 import struct
+import subprocess
 import sys
 import zlib
 
@@ -54,7 +55,6 @@ EDITS = ['resize50', 'resize25', 'jpeg30', 'crop_centre', 'crop_offcentre',
          'blur', 'png']
 MIN_SIDE = 160           # smaller pictures are icons, not photographs
 MAX_SIDE = 800           # originals are scaled down to this (bench speed)
-ALL_PHASH_BITS = 6       # siam dedup --method all's phash (DD_ALL_PHASH_BITS)
 
 
 # --- carve ---------------------------------------------------------------
@@ -421,17 +421,23 @@ def score(truth, pred):
                 per_n={e: n for e, (h, n) in per.items()})
 
 
-def dedup_pairs(path):
-    """The pairs a siam dedup --json output declares: its groups."""
-    with open(path) as fh:
-        d = json.load(fh)
+def groups_of_json(d):
+    """file -> its keeper, for the groups of a siam dedup --json object."""
     group = {}
     for g in d['groups']:
         k = os.path.basename(g['keeper']['path'])
         group[k] = k
         for m in g.get('members', []):
             group[os.path.basename(m['path'])] = k
-    return pairs_from_groups(group), d.get('threshold'), d.get('phash_bits')
+    return group
+
+
+def dedup_pairs(path):
+    """The pairs a siam dedup --json output declares: its groups."""
+    with open(path) as fh:
+        d = json.load(fh)
+    return (pairs_from_groups(groups_of_json(d)), d.get('threshold'),
+            d.get('phash_bits'))
 
 
 def linked_hamming(files, hashes, bits):
@@ -531,17 +537,25 @@ def cmd_sweep(split, db):
                 best[name] = (s['f1'], bits)
     fs, dist = cnn_dist(files, info)
     ts = [round(x, 3) for x in np.arange(0.2, 1.21, 0.025)]
-    # all: siam dedup's default, the cnn or phash within ALL_PHASH_BITS
-    lh = linked_hamming(files, ph, ALL_PHASH_BITS)
-    for name in ('cnn', 'all'):
-        for t in ts:
-            lc = linked_cnn(fs, dist, t)
-            if name == 'all':
-                lc = {f: sorted(set(lc[f]) | set(lh[f])) for f in lc}
-            s = score(truth, pairs_from_groups(star_groups(files, info, lc)))
-            rows.append((name, s, '%.3f' % t))
-            if s['f1'] > best.get(name, (0, 0))[0]:
-                best[name] = (s['f1'], t)
+    for t in ts:
+        s = score(truth, pairs_from_groups(star_groups(
+            files, info, linked_cnn(fs, dist, t))))
+        rows.append(('cnn', s, '%.3f' % t))
+        if s['f1'] > best.get('cnn', (0, 0))[0]:
+            best['cnn'] = (s['f1'], t)
+    # all, siam dedup's default (cnn, phash within its 6 bits or the
+    # crop check, which needs the pictures): siam dedup itself at each
+    # threshold ($SIAM, as neardup.sh runs it)
+    for t in ts:
+        out = subprocess.run(
+            [os.environ.get('SIAM', 'siam'), 'dedup', '-q', '--db', db,
+             '--method', 'all', '--threshold', '%g' % t, '--json', split],
+            stdout=subprocess.PIPE, check=False).stdout
+        pred = pairs_from_groups(groups_of_json(json.loads(out)))
+        s = score(truth, pred)
+        rows.append(('all', s, '%.3f' % t))
+        if s['f1'] > best.get('all', (0, 0))[0]:
+            best['all'] = (s['f1'], t)
     print_table('sweep on %s' % split, rows)
     print('\nbest: phash %d bits, dhash %d bits, cnn %.3f, all %.3f' % (
         best['phash'][1], best['dhash'][1], best['cnn'][1], best['all'][1]))

@@ -88,6 +88,6 @@ for split in ${SPLITS:-tuning report}; do
 	"$PY" "$SRC/bench/neardup.py" score "$D" "$T/$split.db" "$@"
 	case $split in
 	tuning*) [ -z "${SWEEP:-}" ] ||
-		"$PY" "$SRC/bench/neardup.py" sweep "$D" "$T/$split.db" ;;
+		SIAM=$SIAM "$PY" "$SRC/bench/neardup.py" sweep "$D" "$T/$split.db" ;;
 	esac
 done
