@@ -1180,12 +1180,23 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("dedup", "out of memory");
 		goto done;
 	}
-	char pb[40] = "", cb[64] = "";
+	char pb[40] = "", cb[160] = "";
 	if (bits >= 0)
 		snprintf(pb, sizeof pb, ", phash at most %d bits", bits);
-	if (methods & DD_CROP)
-		snprintf(cb, sizeof cb, ", crops checked on %zu pairs",
-		         d.ncrop);
+	if (methods & DD_CROP) {
+		/* rows of an older database have no grey picture until their
+		 * folder is indexed again: say so, or crops go missing
+		 * without a word */
+		int nogray = 0;
+		for (int i = 0; i < d.n; i++)
+			nogray += !d.im[i].has_gray;
+		int k = snprintf(cb, sizeof cb, ", crops checked on %zu pair%s",
+		                 d.ncrop, d.ncrop == 1 ? "" : "s");
+		if (nogray)
+			snprintf(cb + k, sizeof cb - (size_t)k, " (%d image%s "
+			         "without a grey picture: siam index their "
+			         "folders)", nogray, nogray > 1 ? "s" : "");
+	}
 	if (!quiet && fmt == 't')
 		fprintf(stderr, "siam dedup: %d images, method %s, threshold "
 		        "%.4g (%s)%s%s, keep %s\n", d.n, method_s, threshold,
