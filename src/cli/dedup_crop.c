@@ -18,7 +18,8 @@
  * The score of (a, b): b scaled to s x s for every s from DD_CROP_MIN_SIDE
  * to 32 (a crop keeping 70% to 100% of each side of a; both pictures
  * are squeezed to 32x32, so a crop that keeps the aspect ratio is a
- * square window) by a triangle filter (PIL's antialiased bilinear: the
+ * square window; one that changes it much is not found) by a triangle
+ * filter (PIL's antialiased bilinear: the
  * box filter was measured worse, it aliases), then its normalised
  * cross-correlation with every s x s window of a; the best over both
  * directions (a in b, b in a).  Windows and templates with almost no
