@@ -77,8 +77,8 @@ build build-asan "-O1 -g $san $warn" "$san" || status=1
 
 # ThreadSanitizer, on the tests that run threads: the pool itself, one
 # model embedded from several threads at once, the folder: decoders,
-# the indexer's, the all-pairs search's stripes, and siam serve's
-# (parallel requests on one shared model).  OpenBLAS is not
+# the indexer's, the all-pairs search's stripes, siam dedup's crop
+# scoring, and siam serve's (parallel requests on one shared model).  OpenBLAS is not
 # instrumented, but siam keeps it at one
 # thread (src/nn/blas.c), so no GEMM runs on a thread TSan cannot see
 # and no suppressions are needed.  A report makes its test exit with 66:
@@ -86,7 +86,8 @@ build build-asan "-O1 -g $san $warn" "$san" || status=1
 export TSAN_OPTIONS=halt_on_error=0:exitcode=66:second_deadlock_stack=1
 build build-tsan "-O1 -g -fsanitize=thread $warn" "-fsanitize=thread" \
 	"tests/test_threads tests/test_embed_threads tests/test_data
-	tests/test_pairs tests/index.sh tests/serve.sh" || status=1
+	tests/test_pairs tests/index.sh tests/dedup.sh tests/serve.sh" ||
+	status=1
 
 # MPI (./configure --with-mpi; OpenMPI is in .ci/deps): siam index,
 # dedup and train under mpirun -np 2 and -np 3 against one process
