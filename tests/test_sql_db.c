@@ -2,8 +2,9 @@
  * test_sql_db.c -- the database: schema creation, the compiled-in schema
  * against sql/schema.sql, migration from an older version, refusal of a
  * newer one and of files that are not siam databases; models, images and
- * errors through the siam_db_* API; siam_embed and siam_match with a real
- * model stored in the database.
+ * errors through the siam_db_* API; siam_db_neighbours against the
+ * known nearest of points on a circle; siam_embed and siam_match with a
+ * real model stored in the database.
  */
 #include <sqlite3.h>
 
@@ -807,6 +808,60 @@ static void test_embed(sqlite3 *db)
 	siam_model_free(m2);
 }
 
+/* siam_db_neighbours on a database: each image's k nearest within a
+ * distance, by id, against a brute force over the same vectors (points
+ * on a circle, so the nearest are known: i's neighbours are i +- 1,
+ * i +- 2, ...); a bad k or distance is SIAM_EINVAL. */
+static void test_neighbours(void)
+{
+	siam_error err = {0};
+	enum { NI = 24 };
+	float e[NI][2];
+	sqlite3 *db = open_ok(":memory:", SIAM_DB_CREATE,
+	                      "a database for siam_db_neighbours");
+	if (!db)
+		return;
+	exec(db, "INSERT INTO models(name, blob, spec, embed_dim, threshold,"
+	         " sha256) VALUES ('m', x'00', 's', 2, 1, 'h')");
+	for (int i = 0; i < NI; i++) {
+		char path[32];
+		double a = 2 * M_PI * i / NI;
+		e[i][0] = (float)cos(a);
+		e[i][1] = (float)sin(a);
+		snprintf(path, sizeof path, "p%02d.png", i);
+		siam_db_image im = {.path = path, .model_id = 1,
+		                    .embedding = e[i], .dim = 2};
+		siam_db_put_image(db, &im, NULL, &err);
+	}
+	/* neighbours on a circle of 24: 0.261 apart, the second 0.518 */
+	siam_db_pair *p = NULL;
+	size_t n = 0;
+	int rc = siam_db_neighbours(db, 1, 2, 0.4, &p, &n, &err);
+	int ok = rc == 0 && n == NI;
+	for (size_t k = 0; ok && k < n; k++) {
+		int64_t a = p[k].a - 1, b = p[k].b - 1; /* ids from 1 */
+		double d = hypot((double)e[a][0] - e[b][0],
+		                 (double)e[a][1] - e[b][1]);
+		ok = (b - a == 1 || (a == 0 && b == NI - 1)) &&
+		     fabs(p[k].distance - d) < 1e-6 &&
+		     (k == 0 || p[k - 1].a < p[k].a ||
+		      (p[k - 1].a == p[k].a && p[k - 1].b < p[k].b));
+	}
+	tap_ok(ok, "siam_db_neighbours k 2 within 0.4 on a circle: the %d "
+	       "pairs of next images, in (a, b) order (%zu)", NI, n);
+	free(p);
+	rc = siam_db_neighbours(db, 1, 4, 1.0, &p, &n, &err);
+	tap_ok(rc == 0 && n == 2 * NI, "k 4 within 1.0: each image with "
+	       "the two on either side, %d pairs (%zu)", 2 * NI, n);
+	free(p);
+	tap_int(siam_db_neighbours(db, 1, 0, 1.0, &p, &n, &err), SIAM_EINVAL,
+	        "k 0: SIAM_EINVAL");
+	tap_int(siam_db_neighbours(db, 1, 3, NAN, &p, &n, &err), SIAM_EINVAL,
+	        "a distance that is not a number: SIAM_EINVAL (%s)", err.msg);
+	tap_ok(p == NULL && n == 0, "and no pairs");
+	siam_db_close(db);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -819,6 +874,7 @@ int main(void)
 	test_migrate_v2();
 	test_refuse();
 	test_gray32();
+	test_neighbours();
 	sqlite3 *db = open_ok(tmp("api.db"), SIAM_DB_CREATE, "open api.db");
 	if (db) {
 		test_models(db);
