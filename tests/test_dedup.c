@@ -14,7 +14,8 @@
  * (dedup_crop.c): an off-centre and a centre crop of a textured picture
  * score above DD_CROP_MIN_SCORE, another picture, a mirror and a
  * flat picture do not, the score is symmetric and the fast score is the
- * reference's, and a crop pair is labelled crop with its cnn distance.
+ * reference's; the fine search finds a crop off the pixel grid and not
+ * the others; and a crop pair is labelled crop with its cnn distance.
  */
 #include "cli/dedup_crop.h"
 #include "cli/dedup_group.h"
@@ -190,6 +191,31 @@ static void gray_of(unsigned char *g, const double *p, int x0, int y0,
 		}
 }
 
+/* The window of side `side` at (x0, y0) of p, area-averaged to 32x32
+ * (fractional pixels weighted by how much of them a cell covers) and
+ * rounded, as the index's resize makes images.gray32. */
+static void area_gray(unsigned char *g, const double *p, double x0,
+                      double y0, double side)
+{
+	double cell = side / DD_GRAY_N;
+	for (int y = 0; y < DD_GRAY_N; y++)
+		for (int x = 0; x < DD_GRAY_N; x++) {
+			double ya = y0 + y * cell, yb = ya + cell;
+			double xa = x0 + x * cell, xb = xa + cell, s = 0;
+			for (int v = (int)ya; v < yb && v < PIC; v++)
+				for (int u = (int)xa; u < xb && u < PIC; u++) {
+					double wy = (v + 1 < yb ? v + 1 : yb) -
+					            (v > ya ? v : ya);
+					double wx = (u + 1 < xb ? u + 1 : xb) -
+					            (u > xa ? u : xa);
+					s += wx * wy * p[v * PIC + u];
+				}
+			s /= cell * cell;
+			g[y * DD_GRAY_N + x] =
+				(unsigned char)(s > 255 ? 255 : s + 0.5);
+		}
+}
+
 static void test_crop(void)
 {
 	static double p[PIC * PIC], q[PIC * PIC];
@@ -246,6 +272,29 @@ static void test_crop(void)
 	}
 	tap_ok(worst < 1e-5, "crop: the fast score is the reference's "
 	       "(largest difference %.2g)", worst);
+
+	/* the fine search: a crop at a side and place off the whole-pixel
+	 * grid (77.3% a side at (41.7, 13.1) of the picture, area-averaged
+	 * as the index does) scores at least DD_CROP_FINE_MIN; another
+	 * picture and the mirror do not; symmetric; itself 1 */
+	unsigned char frac[1024];
+	area_gray(frac, p, 41.7, 13.1, 0.773 * PIC);
+	double f_frac = dd_crop_score_fine(a, frac);
+	tap_ok(f_frac >= DD_CROP_FINE_MIN, "crop, fine: a crop off the grid "
+	       "scores %.4f >= %.2f (the whole-pixel search: %.4f)", f_frac,
+	       DD_CROP_FINE_MIN, dd_crop_score(a, frac));
+	double f_other = dd_crop_score_fine(a, other);
+	double f_mirror = dd_crop_score_fine(a, mirror);
+	tap_ok(f_other < DD_CROP_FINE_MIN && f_mirror < DD_CROP_FINE_MIN,
+	       "crop, fine: another picture (%.4f) and the mirror (%.4f) "
+	       "score under %.2f", f_other, f_mirror, DD_CROP_FINE_MIN);
+	/* with itself: not exactly 1, the window is sampled and the other
+	 * shrunk by a filter */
+	double f_self = dd_crop_score_fine(a, a);
+	tap_ok(dd_crop_score_fine(frac, a) == f_frac &&
+	       f_self >= DD_CROP_FINE_MIN && dd_crop_score_fine(a, flat) == -1,
+	       "crop, fine: symmetric, itself %.4f, -1 with a flat picture",
+	       f_self);
 
 	/* a crop pair is labelled crop and shows its cnn distance */
 	dd_image im[2];

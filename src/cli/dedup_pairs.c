@@ -136,16 +136,25 @@ int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
 	return rc;
 }
 
-/* The pairs to score, and their scores, shared by the scoring threads:
- * thread t scores pairs t, t + T, t + 2T, ..., each into its own slot,
- * so the scores do not depend on the number of threads. */
+/* The pairs to check, and their verdicts, shared by the checking
+ * threads: thread t checks pairs t, t + T, t + 2T, ..., each into its
+ * own slot, so the verdicts do not depend on the number of threads. */
 typedef struct crop_job {
 	const dd_image *im;
 	const int *a, *b;
-	double *score;
+	unsigned char *crop; /* 1: a crop pair */
 	size_t n;
 	int T;
 } crop_job;
+
+/* dd_crop_score, and for a score in doubt the fine search. */
+static int is_crop(const unsigned char *a, const unsigned char *b)
+{
+	double s = dd_crop_score(a, b);
+	return s >= DD_CROP_MIN_SCORE ||
+	       (s >= DD_CROP_FINE_FROM &&
+	        dd_crop_score_fine(a, b) >= DD_CROP_FINE_MIN);
+}
 
 typedef struct crop_arg {
 	crop_job *job;
@@ -157,16 +166,16 @@ static void *crop_thread(void *arg)
 	const crop_arg *c = arg;
 	const crop_job *j = c->job;
 	for (size_t k = (size_t)c->t; k < j->n; k += (size_t)j->T)
-		j->score[k] = dd_crop_score(j->im[j->a[k]].gray32,
-		                            j->im[j->b[k]].gray32);
+		j->crop[k] = (unsigned char)is_crop(j->im[j->a[k]].gray32,
+		                                    j->im[j->b[k]].gray32);
 	return NULL;
 }
 
-/* Scores every pair of job on up to CROP_THREADS threads (the online
+/* Checks every pair of job on up to CROP_THREADS threads (the online
  * cores); a thread that cannot be started leaves its share to the
  * caller's thread. */
 #define CROP_THREADS 16
-static void crop_scores(crop_job *j)
+static void crop_check(crop_job *j)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int T = cores < 1 ? 1 : cores > CROP_THREADS ? CROP_THREADS : (int)cores;
@@ -198,15 +207,15 @@ int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
 	siam_db_pair *p = NULL;
 	size_t np = 0, m = 0;
 	int *a = NULL, *b = NULL;
-	double *score = NULL;
+	unsigned char *crop = NULL;
 	int rc = siam_db_neighbours(db, model_id, DD_CROP_K, DD_CROP_MAXDIST,
 	                            &p, &np, err);
 	if (rc)
 		goto out;
 	a = malloc((np ? np : 1) * sizeof *a);
 	b = malloc((np ? np : 1) * sizeof *b);
-	score = malloc((np ? np : 1) * sizeof *score);
-	if (!a || !b || !score) {
+	crop = malloc(np ? np : 1);
+	if (!a || !b || !crop) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -226,11 +235,10 @@ int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
 		b[m] = (int)(ib - ids);
 		p[m++] = p[k];
 	}
-	crop_job job = { im, a, b, score, m, 1 };
-	crop_scores(&job);
+	crop_job job = { im, a, b, crop, m, 1 };
+	crop_check(&job);
 	for (size_t k = 0; k < m && !rc; k++)
-		if (score[k] >= DD_CROP_MIN_SCORE &&
-		    add_edge(e, ne, cap, (dd_edge){ a[k], b[k], DD_CROP,
+		if (crop[k] && add_edge(e, ne, cap, (dd_edge){ a[k], b[k], DD_CROP,
 		                                   p[k].distance, 0 }))
 			rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 out:
@@ -239,6 +247,6 @@ out:
 	free(p);
 	free(a);
 	free(b);
-	free(score);
+	free(crop);
 	return rc;
 }
