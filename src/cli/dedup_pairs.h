@@ -60,10 +60,12 @@ int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
  * each of the n images whose database ids are ids[] (ascending), within
  * DD_CROP_MAXDIST (siam_db_neighbours), the pairs farther apart than t
  * (nearer ones are cnn pairs already) whose grey pictures score at
- * least DD_CROP_MIN_SCORE, appended to *e as DD_CROP edges with their
- * cnn distances.  Images without a grey picture are not checked.
- * *nchecked (may be NULL) gets how many pairs were scored.  0, or a
- * SIAM_* code with err filled. */
+ * least DD_CROP_MIN_SCORE, or at least DD_CROP_FINE_MIN finely when
+ * their score is in doubt (from DD_CROP_FINE_FROM), appended to *e as
+ * DD_CROP edges with their cnn distances, checked on every core.
+ * Images without a grey picture are not checked.  *nchecked (may be
+ * NULL) gets how many pairs were checked.  0, or a SIAM_* code with err
+ * filled. */
 int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
                   const dd_image *im, const int64_t *ids, int n,
                   dd_edge **e, size_t *ne, size_t *cap, size_t *nchecked,
