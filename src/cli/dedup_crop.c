@@ -138,6 +138,17 @@ static void to_double(double *d, const unsigned char *g)
 		d[i] = g[i];
 }
 
+/* The better of b in a and a in b, by the search in(windows, template). */
+static double both_ways(double (*in)(const double *, const double *),
+                        const unsigned char *a, const unsigned char *b)
+{
+	double da[N * N], db[N * N];
+	to_double(da, a);
+	to_double(db, b);
+	double x = in(da, db), y = in(db, da);
+	return x > y ? x : y;
+}
+
 /* Sum of x[i] y[i], eight lanes at a time (GCC/clang vector extension,
  * two 4-float vectors: SSE on any x86-64, NEON on arm64): the products are nearly all the
  * work, and a plain loop is not vectorised (float sums do not
@@ -242,20 +253,12 @@ static double best_in_ref(const double *a, const double *b)
 
 double dd_crop_score(const unsigned char *a, const unsigned char *b)
 {
-	double da[N * N], db[N * N];
-	to_double(da, a);
-	to_double(db, b);
-	double x = best_in(da, db), y = best_in(db, da);
-	return x > y ? x : y;
+	return both_ways(best_in, a, b);
 }
 
 double dd_crop_score_ref(const unsigned char *a, const unsigned char *b)
 {
-	double da[N * N], db[N * N];
-	to_double(da, a);
-	to_double(db, b);
-	double x = best_in_ref(da, db), y = best_in_ref(db, da);
-	return x > y ? x : y;
+	return both_ways(best_in_ref, a, b);
 }
 
 /* ------------------------------------------------------------------ */
@@ -322,9 +325,5 @@ static double fine_in(const double *a, const double *b)
 
 double dd_crop_score_fine(const unsigned char *a, const unsigned char *b)
 {
-	double da[N * N], db[N * N];
-	to_double(da, a);
-	to_double(db, b);
-	double x = fine_in(da, db), y = fine_in(db, da);
-	return x > y ? x : y;
+	return both_ways(fine_in, a, b);
 }
