@@ -721,6 +721,16 @@ int siam_db_neighbours(struct sqlite3 *db, int64_t model_id, int k,
                        double maxdist, siam_db_pair **pairs, size_t *n,
                        siam_error *err);
 
+/* For each of n pairs of 32x32 grey pictures (images.gray32, as
+ * siam_db_image_row.gray32 gives them), whether one is a crop of the
+ * other, 70% to 100% of each side, at any place and keeping about the
+ * aspect ratio (siam-dedup(1), "The crop check"): crop[k] 1 or 0 for
+ * a[k] and b[k].  On siam_set_threads's threads; the answer is the same
+ * whatever their count. */
+void siam_crop_check(const unsigned char *const *a,
+                     const unsigned char *const *b, size_t n,
+                     unsigned char *crop);
+
 /* The matrix siam_db_pairs searches: the embeddings of model_id's
  * images by ascending id, *n rows of *dim floats in *x (row-major) and
  * their image ids in *ids (both malloc'ed, the caller frees them; NULL

@@ -11,13 +11,14 @@
  * the marking colour, thumbnails fitted and centred, an unreadable file
  * drawn crossed, the caps on columns and rows, the PNG read back, and a
  * path that cannot be written named in the error; and the crop check
- * (dedup_crop.c): an off-centre and a centre crop of a textured picture
- * score above DD_CROP_MIN_SCORE, another picture, a mirror and a
+ * (src/crop.c): an off-centre and a centre crop of a textured picture
+ * score above CROP_MIN_SCORE, another picture, a mirror and a
  * flat picture do not, the score is symmetric and the fast score is the
  * reference's; the fine search finds a crop off the pixel grid and not
- * the others; and a crop pair is labelled crop with its cnn distance.
+ * the others; siam_crop_check gives the verdicts at any thread count;
+ * and a crop pair is labelled crop with its cnn distance.
  */
-#include "cli/dedup_crop.h"
+#include "crop.h"
 #include "cli/dedup_group.h"
 #include "cli/dedup_sheet.h"
 
@@ -232,30 +233,30 @@ static void test_crop(void)
 			mirror[y * 32 + x] = a[y * 32 + 31 - x];
 	memset(flat, 128, sizeof flat);
 
-	double s_off = dd_crop_score(a, off), s_centre = dd_crop_score(a, centre);
-	double s_other = dd_crop_score(a, other);
-	double s_mirror = dd_crop_score(a, mirror);
-	tap_ok(s_off >= DD_CROP_MIN_SCORE, "crop: an off-centre crop (75%% a "
-	       "side) scores %.4f >= %.2f", s_off, DD_CROP_MIN_SCORE);
-	tap_ok(s_centre >= DD_CROP_MIN_SCORE, "crop: a centre crop (87.5%%) "
+	double s_off = crop_score(a, off), s_centre = crop_score(a, centre);
+	double s_other = crop_score(a, other);
+	double s_mirror = crop_score(a, mirror);
+	tap_ok(s_off >= CROP_MIN_SCORE, "crop: an off-centre crop (75%% a "
+	       "side) scores %.4f >= %.2f", s_off, CROP_MIN_SCORE);
+	tap_ok(s_centre >= CROP_MIN_SCORE, "crop: a centre crop (87.5%%) "
 	       "scores %.4f", s_centre);
-	tap_ok(s_other < DD_CROP_MIN_SCORE, "crop: another picture scores "
-	       "%.4f < %.2f", s_other, DD_CROP_MIN_SCORE);
-	tap_ok(s_mirror < DD_CROP_MIN_SCORE, "crop: the mirror image is no "
+	tap_ok(s_other < CROP_MIN_SCORE, "crop: another picture scores "
+	       "%.4f < %.2f", s_other, CROP_MIN_SCORE);
+	tap_ok(s_mirror < CROP_MIN_SCORE, "crop: the mirror image is no "
 	       "crop (%.4f)", s_mirror);
-	tap_ok(dd_crop_score(a, a) > 0.9999, "crop: a picture with itself "
-	       "scores 1 (%.6f)", dd_crop_score(a, a));
-	tap_ok(dd_crop_score(a, flat) == -1 && dd_crop_score(flat, flat) == -1,
+	tap_ok(crop_score(a, a) > 0.9999, "crop: a picture with itself "
+	       "scores 1 (%.6f)", crop_score(a, a));
+	tap_ok(crop_score(a, flat) == -1 && crop_score(flat, flat) == -1,
 	       "crop: a flat picture is never scored (-1)");
-	tap_ok(dd_crop_score(off, a) == s_off,
+	tap_ok(crop_score(off, a) == s_off,
 	       "crop: the score is symmetric");
 	/* the fast score against the reference, on these and on noise */
 	double worst = 0;
 	const unsigned char *set[] = { a, off, centre, other, mirror };
 	for (int i = 0; i < 5; i++)
 		for (int j = 0; j < 5; j++) {
-			double d = dd_crop_score(set[i], set[j]) -
-			           dd_crop_score_ref(set[i], set[j]);
+			double d = crop_score(set[i], set[j]) -
+			           crop_score_ref(set[i], set[j]);
 			worst = d < 0 ? -d > worst ? -d : worst
 			              : d > worst ? d : worst;
 		}
@@ -267,7 +268,7 @@ static void test_crop(void)
 			x[i] = (unsigned char)(siam_rng_uniform(&r) * 256);
 			y[i] = (unsigned char)(i % 32 * 8 ^ (unsigned)x[i] / 4);
 		}
-		double d = dd_crop_score(x, y) - dd_crop_score_ref(x, y);
+		double d = crop_score(x, y) - crop_score_ref(x, y);
 		worst = d < 0 ? -d > worst ? -d : worst : d > worst ? d : worst;
 	}
 	tap_ok(worst < 1e-5, "crop: the fast score is the reference's "
@@ -275,26 +276,42 @@ static void test_crop(void)
 
 	/* the fine search: a crop at a side and place off the whole-pixel
 	 * grid (77.3% a side at (41.7, 13.1) of the picture, area-averaged
-	 * as the index does) scores at least DD_CROP_FINE_MIN; another
+	 * as the index does) scores at least CROP_FINE_MIN; another
 	 * picture and the mirror do not; symmetric; itself 1 */
 	unsigned char frac[1024];
 	area_gray(frac, p, 41.7, 13.1, 0.773 * PIC);
-	double f_frac = dd_crop_score_fine(a, frac);
-	tap_ok(f_frac >= DD_CROP_FINE_MIN, "crop, fine: a crop off the grid "
+	double f_frac = crop_score_fine(a, frac);
+	tap_ok(f_frac >= CROP_FINE_MIN, "crop, fine: a crop off the grid "
 	       "scores %.4f >= %.2f (the whole-pixel search: %.4f)", f_frac,
-	       DD_CROP_FINE_MIN, dd_crop_score(a, frac));
-	double f_other = dd_crop_score_fine(a, other);
-	double f_mirror = dd_crop_score_fine(a, mirror);
-	tap_ok(f_other < DD_CROP_FINE_MIN && f_mirror < DD_CROP_FINE_MIN,
+	       CROP_FINE_MIN, crop_score(a, frac));
+	double f_other = crop_score_fine(a, other);
+	double f_mirror = crop_score_fine(a, mirror);
+	tap_ok(f_other < CROP_FINE_MIN && f_mirror < CROP_FINE_MIN,
 	       "crop, fine: another picture (%.4f) and the mirror (%.4f) "
-	       "score under %.2f", f_other, f_mirror, DD_CROP_FINE_MIN);
+	       "score under %.2f", f_other, f_mirror, CROP_FINE_MIN);
 	/* with itself: not exactly 1, the window is sampled and the other
 	 * shrunk by a filter */
-	double f_self = dd_crop_score_fine(a, a);
-	tap_ok(dd_crop_score_fine(frac, a) == f_frac &&
-	       f_self >= DD_CROP_FINE_MIN && dd_crop_score_fine(a, flat) == -1,
+	double f_self = crop_score_fine(a, a);
+	tap_ok(crop_score_fine(frac, a) == f_frac &&
+	       f_self >= CROP_FINE_MIN && crop_score_fine(a, flat) == -1,
 	       "crop, fine: symmetric, itself %.4f, -1 with a flat picture",
 	       f_self);
+
+	/* siam_crop_check, the verdicts on the pool: crops 1, the others 0,
+	 * the same at 1 and 3 threads */
+	{
+		const unsigned char *pa[5] = { a, off, frac, a, a };
+		const unsigned char *pb[5] = { centre, a, a, other, mirror };
+		unsigned char v1[5], v3[5];
+		siam_set_threads(1);
+		siam_crop_check(pa, pb, 5, v1);
+		siam_set_threads(3);
+		siam_crop_check(pa, pb, 5, v3);
+		tap_ok(!memcmp(v1, "\1\1\1\0\0", 5) && !memcmp(v1, v3, 5),
+		       "siam_crop_check: the three crops 1, another picture "
+		       "and the mirror 0, at 1 and 3 threads (%d%d%d%d%d)",
+		       v1[0], v1[1], v1[2], v1[3], v1[4]);
+	}
 
 	/* a crop pair is labelled crop and shows its cnn distance */
 	dd_image im[2];

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 /* How a pair was found (bits).  DD_CROP: one picture is a crop of the
- * other (dedup_crop.h). */
+ * other (siam_crop_check). */
 enum { DD_IDENTICAL = 1, DD_PHASH = 2, DD_CNN = 4, DD_CROP = 8 };
 
 /* The side of the grey pictures the index keeps (images.gray32). */

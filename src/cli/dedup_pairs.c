@@ -7,13 +7,10 @@
  */
 #include "config.h"
 #include "dedup_pairs.h"
-#include "dedup_crop.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 double dd_model_threshold(const siam_model *m, int *near)
 {
@@ -136,69 +133,6 @@ int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
 	return rc;
 }
 
-/* The pairs to check, and their verdicts, shared by the checking
- * threads: thread t checks pairs t, t + T, t + 2T, ..., each into its
- * own slot, so the verdicts do not depend on the number of threads. */
-typedef struct crop_job {
-	const dd_image *im;
-	const int *a, *b;
-	unsigned char *crop; /* 1: a crop pair */
-	size_t n;
-	int T;
-} crop_job;
-
-/* dd_crop_score, and for a score in doubt the fine search. */
-static int is_crop(const unsigned char *a, const unsigned char *b)
-{
-	double s = dd_crop_score(a, b);
-	return s >= DD_CROP_MIN_SCORE ||
-	       (s >= DD_CROP_FINE_FROM &&
-	        dd_crop_score_fine(a, b) >= DD_CROP_FINE_MIN);
-}
-
-typedef struct crop_arg {
-	crop_job *job;
-	int t;
-} crop_arg;
-
-static void *crop_thread(void *arg)
-{
-	const crop_arg *c = arg;
-	const crop_job *j = c->job;
-	for (size_t k = (size_t)c->t; k < j->n; k += (size_t)j->T)
-		j->crop[k] = (unsigned char)is_crop(j->im[j->a[k]].gray32,
-		                                    j->im[j->b[k]].gray32);
-	return NULL;
-}
-
-/* Checks every pair of job on up to CROP_THREADS threads (the online
- * cores); a thread that cannot be started leaves its share to the
- * caller's thread. */
-#define CROP_THREADS 16
-static void crop_check(crop_job *j)
-{
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	int T = cores < 1 ? 1 : cores > CROP_THREADS ? CROP_THREADS : (int)cores;
-	if ((size_t)T > j->n)
-		T = j->n ? (int)j->n : 1;
-	pthread_t th[CROP_THREADS];
-	crop_arg arg[CROP_THREADS];
-	int started[CROP_THREADS] = { 0 };
-	j->T = T;
-	for (int t = 1; t < T; t++) {
-		arg[t] = (crop_arg){ j, t };
-		started[t] = !pthread_create(&th[t], NULL, crop_thread, &arg[t]);
-	}
-	arg[0] = (crop_arg){ j, 0 };
-	crop_thread(&arg[0]);
-	for (int t = 1; t < T; t++) {
-		if (started[t])
-			pthread_join(th[t], NULL);
-		else
-			crop_thread(&arg[t]);
-	}
-}
-
 int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
                   const dd_image *im, const int64_t *ids, int n,
                   dd_edge **e, size_t *ne, size_t *cap, size_t *nchecked,
@@ -207,6 +141,7 @@ int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
 	siam_db_pair *p = NULL;
 	size_t np = 0, m = 0;
 	int *a = NULL, *b = NULL;
+	const unsigned char **ga = NULL, **gb = NULL;
 	unsigned char *crop = NULL;
 	int rc = siam_db_neighbours(db, model_id, DD_CROP_K, DD_CROP_MAXDIST,
 	                            &p, &np, err);
@@ -214,8 +149,10 @@ int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
 		goto out;
 	a = malloc((np ? np : 1) * sizeof *a);
 	b = malloc((np ? np : 1) * sizeof *b);
+	ga = malloc((np ? np : 1) * sizeof *ga);
+	gb = malloc((np ? np : 1) * sizeof *gb);
 	crop = malloc(np ? np : 1);
-	if (!a || !b || !crop) {
+	if (!a || !b || !ga || !gb || !crop) {
 		rc = siam_errorf(err, SIAM_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -233,10 +170,11 @@ int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
 			continue;
 		a[m] = (int)(ia - ids);
 		b[m] = (int)(ib - ids);
+		ga[m] = im[a[m]].gray32;
+		gb[m] = im[b[m]].gray32;
 		p[m++] = p[k];
 	}
-	crop_job job = { im, a, b, crop, m, 1 };
-	crop_check(&job);
+	siam_crop_check(ga, gb, m, crop);
 	for (size_t k = 0; k < m && !rc; k++)
 		if (crop[k] && add_edge(e, ne, cap, (dd_edge){ a[k], b[k], DD_CROP,
 		                                   p[k].distance, 0 }))
@@ -247,6 +185,8 @@ out:
 	free(p);
 	free(a);
 	free(b);
+	free(ga);
+	free(gb);
 	free(crop);
 	return rc;
 }

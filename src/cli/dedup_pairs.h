@@ -56,16 +56,25 @@ int dd_cnn_pairs(struct sqlite3 *db, int64_t model_id, double t,
                  const int64_t *ids, int n, dd_edge **e, size_t *ne,
                  size_t *cap, siam_error *err);
 
-/* The crop pairs (dedup_crop.h): among the DD_CROP_K nearest images of
- * each of the n images whose database ids are ids[] (ascending), within
+/* The candidates of the crop check, chosen on the near-duplicate
+ * benchmark's TUNING split (bench/neardup.sh; models/README.md has the
+ * figures): each image's DD_CROP_K nearest images within
+ * DD_CROP_MAXDIST (on TUNING-B 5, 8 and 12 nearest, 1.0 and 1.3, gave
+ * the same pairs with each of four held-out models; on all of TUNING
+ * with the shipped model 12 found 0.88 of the off-centre crops, 8 0.86,
+ * 5 0.84, at the same precision: an original is sometimes the 6th to
+ * 12th nearest of its crop). */
+#define DD_CROP_K 12
+#define DD_CROP_MAXDIST 1.0
+
+/* The crop pairs: among the DD_CROP_K nearest images of each of the n
+ * images whose database ids are ids[] (ascending), within
  * DD_CROP_MAXDIST (siam_db_neighbours), the pairs farther apart than t
- * (nearer ones are cnn pairs already) whose grey pictures score at
- * least DD_CROP_MIN_SCORE, or at least DD_CROP_FINE_MIN finely when
- * their score is in doubt (from DD_CROP_FINE_FROM), appended to *e as
- * DD_CROP edges with their cnn distances, checked on every core.
- * Images without a grey picture are not checked.  *nchecked (may be
- * NULL) gets how many pairs were checked.  0, or a SIAM_* code with err
- * filled. */
+ * (nearer ones are cnn pairs already) whose grey pictures are a crop
+ * of one another (siam_crop_check), appended to *e as DD_CROP edges
+ * with their cnn distances.  Images without a grey picture are not
+ * checked.  *nchecked (may be NULL) gets how many pairs were checked.
+ * 0, or a SIAM_* code with err filled. */
 int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
                   const dd_image *im, const int64_t *ids, int n,
                   dd_edge **e, size_t *ne, size_t *cap, size_t *nchecked,

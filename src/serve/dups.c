@@ -4,7 +4,7 @@
  * are its default method's, from dedup_pairs.c: identical bytes, the
  * model's distance at its near-duplicate threshold (else its match
  * threshold), phash within DD_ALL_PHASH_BITS bits and crops among the
- * nearest (dedup_crop.h); the linkage and the keeper (the largest file)
+ * nearest (siam_crop_check); the linkage and the keeper (the largest file)
  * are dedup_group.c's.
  * The answer is kept until the database's counts change, so a large
  * index is grouped once, not on every visit.

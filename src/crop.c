@@ -1,7 +1,8 @@
 /*
- * dedup_crop.c -- siam dedup's crop check: is one image a crop of the
- * other?  Pixel by pixel, on the 32x32 grey pictures the index keeps
- * (images.gray32: the luma the perceptual hash is computed from).
+ * crop.c -- siam dedup's crop check: is one image a crop of the other?
+ * Pixel by pixel, on the 32x32 grey pictures the index keeps
+ * (images.gray32: the luma the perceptual hash is computed from), on
+ * siam's thread pool (siam_crop_check).
  *
  * Why: a crop moves the embedding further than any other edit (an
  * off-centre crop of 75-90% a side moves it by a median 0.48 on the
@@ -15,7 +16,7 @@
  * of siam_db_neighbours: a crop's original is still among them) and
  * keeps the pairs whose pictures say "crop".
  *
- * The score of (a, b): b scaled to s x s for every s from DD_CROP_MIN_SIDE
+ * The score of (a, b): b scaled to s x s for every s from CROP_MIN_SIDE
  * to 32 (a crop keeping 70% to 100% of each side of a; both pictures
  * are squeezed to 32x32, so a crop that keeps the aspect ratio is a
  * square window; one that changes it much is not found) by a triangle
@@ -24,38 +25,40 @@
  * cross-correlation with every s x s window of a; the best over both
  * directions (a in b, b in a).  Windows and templates with almost no
  * texture (variance under one grey level squared) are skipped: a flat
- * picture correlates with noise.  dd_crop_score computes the window
+ * picture correlates with noise.  crop_score computes the window
  * statistics from summed-area tables and the products in float;
- * dd_crop_score_ref does each window from scratch in double, for the
+ * crop_score_ref does each window from scratch in double, for the
  * tests.
  *
  * Whole pixels are coarse at 32x32: a crop of 77.3% a side lies between
  * two template sizes and half a pixel off the grid, which costs it a few
  * hundredths of correlation.  So a pair left in doubt (a score a little
- * under the bar) is asked again by dd_crop_score_fine: the window's side
+ * under the bar) is asked again by crop_score_fine: the window's side
  * and place in half pixels, sampled bilinearly on a 24x24 grid, against
  * the other picture shrunk to 24x24.  It is some 30 times dearer, and
  * plain code in double (its own reference): only a few per cent of the
  * pairs get it.
  */
-#include "config.h"
-#include "dedup_crop.h"
+#include "crop.h"
+#include "nn/nn.h" /* nn_threads: siam_set_threads's count */
+#include "threads.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define N DD_GRAY_N
+#define N CROP_N
 
 /* Least variance (grey levels squared, per pixel) of a window or
  * template that is scored. */
 #define VAR_MIN 1.0
 
-/* The triangle filter's taps for each output size s: output i of s
- * takes w[s][i][j] of input j for j in [lo[s][i], hi[s][i]), weights
- * summing to 1 (support = the scale, as PIL's BILINEAR when shrinking).
- * Made once: they depend on s alone. */
+/* The triangle filter's taps for each output size s < N (the search's
+ * sizes and the fine search's grid): output i of s takes w[s][i][j] of
+ * input j for j in [lo[s][i], hi[s][i]), weights summing to 1 (support
+ * = the scale, as PIL's BILINEAR when shrinking).  Made once: they
+ * depend on s alone. */
 static struct {
 	double w[N + 1][N][N];
 	int lo[N + 1][N], hi[N + 1][N];
@@ -64,7 +67,7 @@ static pthread_once_t taps_once = PTHREAD_ONCE_INIT;
 
 static void taps_init(void)
 {
-	for (int s = DD_CROP_MIN_SIDE; s < N; s++) {
+	for (int s = 1; s < N; s++) {
 		double scale = (double)N / s;
 		for (int i = 0; i < s; i++) {
 			double c = (i + 0.5) * scale, sum = 0;
@@ -150,9 +153,10 @@ static double both_ways(double (*in)(const double *, const double *),
 }
 
 /* Sum of x[i] y[i], eight lanes at a time (GCC/clang vector extension,
- * two 4-float vectors: SSE on any x86-64, NEON on arm64): the products are nearly all the
- * work, and a plain loop is not vectorised (float sums do not
- * reassociate).  Loads through memcpy: the rows are not aligned. */
+ * two 4-float vectors: SSE on any x86-64, NEON on arm64): the products
+ * are nearly all the work, and a plain loop is not vectorised (float
+ * sums do not reassociate).  Loads through memcpy: the rows are not
+ * aligned. */
 typedef float v4f __attribute__((vector_size(16)));
 static inline float dot_f(const float *x, const float *y, int n)
 {
@@ -191,7 +195,7 @@ static double best_in(const double *a, const double *b)
 			sq[y + 1][x + 1] = v * v + sq[y][x + 1] + sq[y + 1][x] -
 			                   sq[y][x];
 		}
-	for (int s = DD_CROP_MIN_SIDE; s <= N; s++) {
+	for (int s = CROP_MIN_SIDE; s <= N; s++) {
 		double tn = template_of(t, b, s);
 		if (tn == 0)
 			continue;
@@ -220,30 +224,37 @@ static double best_in(const double *a, const double *b)
 	return best;
 }
 
-/* The same, every window from scratch in double. */
+/* The NCC of the s x s window w (rows stride apart) with the template
+ * t (s x s, mean 0, norm tn), from scratch in double; -2 when the
+ * window has no texture. */
+static double window_ncc(const double *w, int stride, int s,
+                         const double *t, double tn)
+{
+	double m = 0, q = 0, dot = 0;
+	for (int r = 0; r < s; r++)
+		for (int c = 0; c < s; c++)
+			m += w[r * stride + c];
+	m /= s * s;
+	for (int r = 0; r < s; r++)
+		for (int c = 0; c < s; c++) {
+			double v = w[r * stride + c] - m;
+			q += v * v;
+			dot += v * t[r * s + c];
+		}
+	return q < VAR_MIN * s * s ? -2 : dot / (sqrt(q) * tn);
+}
+
+/* The same as best_in, every window from scratch in double. */
 static double best_in_ref(const double *a, const double *b)
 {
 	double t[N * N], best = -1;
-	for (int s = DD_CROP_MIN_SIDE; s <= N; s++) {
+	for (int s = CROP_MIN_SIDE; s <= N; s++) {
 		double tn = template_of(t, b, s);
 		if (tn == 0)
 			continue;
 		for (int y = 0; y + s <= N; y++)
 			for (int x = 0; x + s <= N; x++) {
-				double m = 0, q = 0, dot = 0;
-				for (int r = 0; r < s; r++)
-					for (int c = 0; c < s; c++)
-						m += a[(y + r) * N + x + c];
-				m /= s * s;
-				for (int r = 0; r < s; r++)
-					for (int c = 0; c < s; c++) {
-						double v = a[(y + r) * N + x + c] - m;
-						q += v * v;
-						dot += v * t[r * s + c];
-					}
-				if (q < VAR_MIN * s * s)
-					continue;
-				double ncc = dot / (sqrt(q) * tn);
+				double ncc = window_ncc(a + y * N + x, N, s, t, tn);
 				if (ncc > best)
 					best = ncc;
 			}
@@ -251,20 +262,22 @@ static double best_in_ref(const double *a, const double *b)
 	return best;
 }
 
-double dd_crop_score(const unsigned char *a, const unsigned char *b)
+double crop_score(const unsigned char *a, const unsigned char *b)
 {
 	return both_ways(best_in, a, b);
 }
 
-double dd_crop_score_ref(const unsigned char *a, const unsigned char *b)
+double crop_score_ref(const unsigned char *a, const unsigned char *b)
 {
 	return both_ways(best_in_ref, a, b);
 }
 
 /* ------------------------------------------------------------------ */
-/* The fine search (dd_crop_score_fine).                               */
+/* The fine search (crop_score_fine).                                  */
 
-#define FG 24 /* the grid both are compared on */
+#define FG 24            /* the grid both are compared on */
+#define FINE_MIN_HALVES 45 /* the smallest window side, in half pixels:
+                          * 22.5, 70% of 32 as CROP_MIN_SIDE */
 
 /* The best NCC of b, shrunk to FG x FG, with a window of a of side f
  * (half a pixel apart, 22.5 to 32) at every offset half a pixel apart,
@@ -277,7 +290,7 @@ static double fine_in(const double *a, const double *b)
 	double tn = template_of(t, b, FG);
 	if (tn == 0)
 		return -1;
-	for (int f2 = 45; f2 <= 2 * N; f2++) {
+	for (int f2 = FINE_MIN_HALVES; f2 <= 2 * N; f2++) {
 		double f = f2 / 2.0, step = f / FG;
 		for (int x2 = 0; x2 <= 2 * N - f2; x2++) {
 			double cols[N][FG]; /* a's rows sampled at the columns */
@@ -292,29 +305,19 @@ static double fine_in(const double *a, const double *b)
 					             a[r * N + c0 + 1] * fc;
 			}
 			for (int y2 = 0; y2 <= 2 * N - f2; y2++) {
-				double w[FG * FG], m = 0, q = 0, dot = 0;
+				double w[FG * FG];
 				for (int i = 0; i < FG; i++) {
 					double r = y2 / 2.0 + (i + 0.5) * step - 0.5;
 					int r0 = (int)floor(r);
 					r0 = r0 < 0 ? 0 : r0 > N - 2 ? N - 2 : r0;
 					double fr = r - r0;
 					fr = fr < 0 ? 0 : fr > 1 ? 1 : fr;
-					for (int j = 0; j < FG; j++) {
-						double v = cols[r0][j] * (1 - fr) +
-						           cols[r0 + 1][j] * fr;
-						w[i * FG + j] = v;
-						m += v;
-					}
+					for (int j = 0; j < FG; j++)
+						w[i * FG + j] =
+							cols[r0][j] * (1 - fr) +
+							cols[r0 + 1][j] * fr;
 				}
-				m /= FG * FG;
-				for (int k = 0; k < FG * FG; k++) {
-					double v = w[k] - m;
-					q += v * v;
-					dot += v * t[k];
-				}
-				if (q < VAR_MIN * FG * FG)
-					continue;
-				double ncc = dot / (sqrt(q) * tn);
+				double ncc = window_ncc(w, FG, FG, t, tn);
 				if (ncc > best)
 					best = ncc;
 			}
@@ -323,7 +326,40 @@ static double fine_in(const double *a, const double *b)
 	return best;
 }
 
-double dd_crop_score_fine(const unsigned char *a, const unsigned char *b)
+double crop_score_fine(const unsigned char *a, const unsigned char *b)
 {
 	return both_ways(fine_in, a, b);
+}
+
+int crop_is_crop(const unsigned char *a, const unsigned char *b)
+{
+	double s = crop_score(a, b);
+	return s >= CROP_MIN_SCORE ||
+	       (s >= CROP_FINE_FROM && crop_score_fine(a, b) >= CROP_FINE_MIN);
+}
+
+/* ------------------------------------------------------------------ */
+/* siam_crop_check: the verdicts of many pairs on the pool.            */
+
+typedef struct crop_job {
+	const unsigned char *const *a, *const *b;
+	unsigned char *crop;
+} crop_job;
+
+static void crop_one(void *arg, size_t k, int t)
+{
+	(void)t;
+	const crop_job *j = arg;
+	j->crop[k] = (unsigned char)crop_is_crop(j->a[k], j->b[k]);
+}
+
+void siam_crop_check(const unsigned char *const *a,
+                     const unsigned char *const *b, size_t n,
+                     unsigned char *crop)
+{
+	crop_job j = { a, b, crop };
+	int T = nn_threads();
+	thr_pool *pool = T > 1 && n > 1 ? thr_pool_new(T) : NULL;
+	thr_pool_for(pool, n, crop_one, &j); /* NULL: here alone */
+	thr_pool_free(pool);
 }
