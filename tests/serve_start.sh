@@ -6,6 +6,10 @@
 serve_start() {
 	_siam=$1 _dir=$2
 	shift 2
+	# emptied here, not only by the child's redirection: the loop below
+	# may read the file before the child opens it, and would then find
+	# the port of the server started before this one
+	: >"$_dir/out"
 	"$_siam" serve "$@" >"$_dir/out" 2>"$_dir/err" &
 	pid=$!
 	port=
