@@ -731,6 +731,17 @@ void siam_crop_check(const unsigned char *const *a,
                      const unsigned char *const *b, size_t n,
                      unsigned char *crop);
 
+/* For each of n pairs of 32x32 grey pictures, whether they look alike:
+ * the best normalised cross-correlation of one, or its mirror image,
+ * with the other, over the crop check's scales and places, is at least
+ * 0.70 (siam-dedup(1), "The look check"), or a picture has no texture
+ * to judge: alike[k] 1 or 0.  What siam dedup's default method asks of
+ * the model's pairs that are not well within the threshold.  On
+ * siam_set_threads's threads; the same answer whatever their count. */
+void siam_look_check(const unsigned char *const *a,
+                     const unsigned char *const *b, size_t n,
+                     unsigned char *alike);
+
 /* The matrix siam_db_pairs searches: the embeddings of model_id's
  * images by ascending id, *n rows of *dim floats in *x (row-major) and
  * their image ids in *ids (both malloc'ed, the caller frees them; NULL

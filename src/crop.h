@@ -58,4 +58,19 @@ SIAM_HIDDEN double crop_score_fine(const unsigned char *a,
  * doubt, crop_score_fine at least CROP_FINE_MIN.  1 or 0. */
 SIAM_HIDDEN int crop_is_crop(const unsigned char *a, const unsigned char *b);
 
+/* The look check: the better of crop_score(a, b) and crop_score of a
+ * with b's mirror image.  crop_looks_alike: at least CROP_LOOK_MIN, or
+ * -1 (a picture without texture: nothing to judge, so alike).  Chosen
+ * on the near-duplicate benchmark's TUNING split with the photo model:
+ * among its cnn pairs within 0.5, copies farther apart than 0.2 (half
+ * the threshold, DD_LOOK_FREE) scored 0.763 and up, different
+ * photographs within 0.4 either 0.575-0.738 or 0.908 and up (copies of
+ * one drawing in other colours); every bar from 0.65 to 0.75 gave the
+ * same groups at 0.4, 0.70 is their middle. */
+#define CROP_LOOK_MIN 0.70
+SIAM_HIDDEN double crop_look_score(const unsigned char *a,
+                                   const unsigned char *b);
+SIAM_HIDDEN int crop_looks_alike(const unsigned char *a,
+                                 const unsigned char *b);
+
 #endif

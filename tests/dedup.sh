@@ -237,6 +237,28 @@ is "$("$SIAM" dedup --db "$T/dbcrop" --model "$PM" --method cnn --threshold 1e-9
 is "$("$SIAM" dedup --db "$T/dbcrop" --model "$PM" --method phash --phash-bits 6 --csv "$T/crop" 2>/dev/null | grep -c ',duplicate,')" 0 \
 	"phash within all's 6 bits: no pair"
 
+# The look check (all): at a threshold past the other picture's cnn
+# distance D but under twice it, the model links it to the photograph
+# and its crop (--method cnn), but it does not look like them, so all
+# leaves it out and says so; at a threshold over twice D the pairs are
+# within half the threshold, where the model is trusted alone.
+D=$("$SIAM" query --db "$T/dbcrop" -k 3 "$T/crop/other.pgm" 2>/dev/null |
+	grep "/photo.pgm$" | awk '{ print $2 }')
+t1=$(LC_ALL=C awk -v d="$D" 'BEGIN { printf "%.4f", d * 1.2 }')
+t2=$(LC_ALL=C awk -v d="$D" 'BEGIN { printf "%.4f", d * 2.1 }')
+members() { "$SIAM" dedup --db "$T/dbcrop" --model "$PM" --csv "$@" "$T/crop" 2>/dev/null |
+	grep ',duplicate,' | sed 's/.*,"//; s/"$//' | sed 's|.*/||' | sort | tr '\n' ' '; }
+is "$(members --method cnn --threshold "$t1")" "photo-crop.pgm photo.pgm " \
+	"cnn at $t1 (D $D): the other picture's group holds the photograph and its crop"
+is "$(members --threshold "$t1")" "photo-crop.pgm " \
+	"all at $t1: the other picture looks unlike them, only the crop pair is left"
+"$SIAM" dedup --db "$T/dbcrop" --model "$PM" --threshold "$t1" "$T/crop" >/dev/null 2>"$T/err"
+# (the crop's own pair, 0.57, is within half of the threshold: not looked at)
+grep -q ", 2 cnn pairs looked at (2 unlike, left out), " "$T/err"
+ok $? "the summary line counts the pairs looked at and left out ($(grep -o '[0-9]* cnn pairs* looked at ([0-9]* unlike' "$T/err"))"
+is "$(members --threshold "$t2")" "$(members --method cnn --threshold "$t2")" \
+	"all at $t2, D within half of it: the model alone decides, as cnn"
+
 # --method cnn: byte-identical copies are labelled identical (distance
 # 0), not "cnn 0"; a tiny threshold keeps the random model's other
 # pairs out

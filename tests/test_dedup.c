@@ -20,12 +20,14 @@
  */
 #include "crop.h"
 #include "cli/dedup_group.h"
+#include "cli/dedup_pairs.h"
 #include "cli/dedup_sheet.h"
 
 #include "siam_nn.h"
 #include "tap.h"
 
 #include <siam.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -324,6 +326,117 @@ static void test_crop(void)
 	       !strcmp(dd_method_name(im[1].method), "crop"),
 	       "crop: its member says crop and its cnn distance (%s %g)",
 	       dd_method_name(im[1].method), im[1].distance);
+}
+
+/* p turned by deg degrees about its centre (black where nothing was),
+ * area-averaged to 32x32 from 8x8 samples a cell, as a rotated copy
+ * with black corners is indexed. */
+static void rotated_gray(unsigned char *g, const double *p, double deg)
+{
+	double c = cos(deg * M_PI / 180), s = sin(deg * M_PI / 180);
+	double h = PIC / 2.0, f = (double)PIC / DD_GRAY_N;
+	for (int y = 0; y < DD_GRAY_N; y++)
+		for (int x = 0; x < DD_GRAY_N; x++) {
+			double sum = 0;
+			for (int v = 0; v < 8; v++)
+				for (int u = 0; u < 8; u++) {
+					double px = (x + (u + 0.5) / 8) * f - h;
+					double py = (y + (v + 0.5) / 8) * f - h;
+					int sx = (int)floor(c * px + s * py + h);
+					int sy = (int)floor(-s * px + c * py + h);
+					if (sx >= 0 && sx < PIC && sy >= 0 &&
+					    sy < PIC)
+						sum += p[sy * PIC + sx];
+				}
+			g[y * DD_GRAY_N + x] = (unsigned char)(sum / 64 + 0.5);
+		}
+}
+
+/* The look check (crop_look_score, siam_look_check, dd_look_pairs):
+ * copies look alike, mirrors included; another picture does not; a
+ * picture without texture is not judged; the model's pairs within
+ * DD_LOOK_FREE of the threshold, pairs without pictures and other
+ * methods' pairs are left alone. */
+static void test_look(void)
+{
+	static double p[PIC * PIC], q[PIC * PIC];
+	unsigned char a[1024], off[1024], rot[1024], other[1024],
+	              mirror[1024], flat[1024];
+	picture(p, 7);
+	picture(q, 8);
+	gray_of(a, p, 0, 0, PIC);
+	gray_of(off, p, 40, 24, 192);
+	gray_of(other, q, 0, 0, PIC);
+	rotated_gray(rot, p, 4);
+	for (int y = 0; y < 32; y++)
+		for (int x = 0; x < 32; x++)
+			mirror[y * 32 + x] = a[y * 32 + 31 - x];
+	memset(flat, 128, sizeof flat);
+
+	double s_mirror = crop_look_score(a, mirror);
+	tap_ok(s_mirror > 0.9999 && crop_score(a, mirror) < CROP_LOOK_MIN,
+	       "look: the mirror image looks alike (%.6f; not as a crop: "
+	       "%.4f)", s_mirror, crop_score(a, mirror));
+	double s_rot = crop_look_score(a, rot), s_off = crop_look_score(a, off);
+	tap_ok(s_rot >= CROP_LOOK_MIN && s_off >= CROP_LOOK_MIN,
+	       "look: a copy turned 4 degrees with black corners (%.4f) and "
+	       "an off-centre crop (%.4f) look alike (>= %.2f)", s_rot, s_off,
+	       CROP_LOOK_MIN);
+	double s_other = crop_look_score(a, other);
+	tap_ok(s_other < CROP_LOOK_MIN && !crop_looks_alike(a, other),
+	       "look: another picture does not (%.4f)", s_other);
+	tap_ok(crop_look_score(a, flat) == -1 && crop_looks_alike(a, flat) &&
+	       crop_looks_alike(flat, flat),
+	       "look: a picture without texture is not judged (alike)");
+	tap_ok(crop_look_score(mirror, a) == s_mirror &&
+	       crop_look_score(other, a) == s_other,
+	       "look: the score is symmetric");
+	{
+		const unsigned char *pa[5] = { a, a, rot, a, off };
+		const unsigned char *pb[5] = { mirror, other, a, flat, a };
+		unsigned char v1[5], v3[5];
+		siam_set_threads(1);
+		siam_look_check(pa, pb, 5, v1);
+		siam_set_threads(3);
+		siam_look_check(pa, pb, 5, v3);
+		tap_ok(!memcmp(v1, "\1\0\1\1\1", 5) && !memcmp(v1, v3, 5),
+		       "siam_look_check: another picture 0, the rest 1, at 1 "
+		       "and 3 threads (%d%d%d%d%d)", v1[0], v1[1], v1[2], v1[3],
+		       v1[4]);
+	}
+
+	/* dd_look_pairs at threshold 0.4: only cnn pairs farther than
+	 * 0.2 between images with pictures are looked at */
+	dd_image im[4];
+	img(&im[0], "a.jpg", 64, 64, 9, 0, "a");
+	img(&im[1], "other.jpg", 64, 64, 9, 0, "b");
+	img(&im[2], "mirror.jpg", 64, 64, 9, 0, "c");
+	img(&im[3], "old.jpg", 64, 64, 9, 0, "d");
+	const unsigned char *g[3] = { a, other, mirror };
+	for (int i = 0; i < 3; i++) {
+		im[i].has_gray = 1;
+		memcpy(im[i].gray32, g[i], 1024);
+	}
+	dd_edge e[6] = {
+		{ 0, 1, DD_CNN, 0.35, 0 },   /* unlike: out */
+		{ 1, 2, DD_CNN, 0.19, 0 },   /* unlike, within 0.2: kept */
+		{ 0, 2, DD_CNN, 0.39, 0 },   /* alike: kept */
+		{ 1, 3, DD_CNN, 0.39, 0 },   /* no picture: kept */
+		{ 0, 1, DD_PHASH, 0, 5 },    /* another method: kept */
+		{ 1, 2, DD_CNN, 0.21, 0 },   /* unlike: out */
+	};
+	size_t ne = 6, looked = 9, unlike = 9;
+	tap_int(dd_look_pairs(im, 0.4, e, &ne, &looked, &unlike), 0,
+	        "dd_look_pairs: 0");
+	tap_ok(ne == 4 && looked == 3 && unlike == 2 &&
+	       e[0].cnn == 0.19 && e[1].cnn == 0.39 && e[1].b == 2 &&
+	       e[2].b == 3 && e[3].methods == DD_PHASH,
+	       "dd_look_pairs: the two unlike pairs beyond half the threshold "
+	       "are out, the rest in order (%zu left, %zu looked at, %zu "
+	       "unlike)", ne, looked, unlike);
+	ne = 0;
+	tap_ok(!dd_look_pairs(im, 0.4, e, &ne, &looked, &unlike) && ne == 0 &&
+	       looked == 0 && unlike == 0, "dd_look_pairs: no edges");
 }
 
 static void test_phash(void)
@@ -646,5 +759,6 @@ int main(void)
 	test_phash();
 	test_sheet();
 	test_crop();
+	test_look();
 	return tap_done();
 }

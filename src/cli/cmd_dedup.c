@@ -115,6 +115,8 @@ typedef struct dd_run {
 	long kill_after;    /* $SIAM_TEST_KILL_AFTER: moves, then SIGKILL */
 	int64_t ncnn;       /* cnn pairs among all the model's images */
 	size_t ncrop;       /* pairs the crop check scored */
+	size_t nlooked;     /* cnn pairs the look check scored */
+	size_t nunlike;     /* of them, those left out */
 	/* under mpirun: 1 while the other ranks wait for the pair search
 	 * (siam_mpi_pairs or _stop must come, once), and its figures */
 	int ring_wait;
@@ -899,6 +901,12 @@ static int find_edges(dd_run *d, sqlite3 *db, int64_t model_id,
 		free(e);
 		return -1;
 	}
+	/* the default method: the model's pairs not well within the
+	 * threshold must look alike too (dedup_pairs.h); the crop pairs
+	 * added next have passed a stricter look */
+	if ((methods & DD_CROP) && (methods & DD_CNN) &&
+	    dd_look_pairs(d->im, t, e, &ne, &d->nlooked, &d->nunlike) < 0)
+		goto oom;
 	if ((methods & DD_CROP) &&
 	    dd_crop_pairs(db, model_id, t, d->im, d->ids, d->n, &e, &ne, &cap,
 	                  &d->ncrop, &err)) {
@@ -1180,7 +1188,7 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		cli_error("dedup", "out of memory");
 		goto done;
 	}
-	char pb[40] = "", cb[160] = "";
+	char pb[40] = "", cb[240] = "";
 	if (bits >= 0)
 		snprintf(pb, sizeof pb, ", phash at most %d bits", bits);
 	if (methods & DD_CROP) {
@@ -1190,8 +1198,10 @@ static int run(int argc, char **argv, cli_ctx *ctx)
 		int nogray = 0;
 		for (int i = 0; i < d.n; i++)
 			nogray += !d.im[i].has_gray;
-		int k = snprintf(cb, sizeof cb, ", crops checked on %zu pair%s",
-		                 d.ncrop, d.ncrop == 1 ? "" : "s");
+		int k = snprintf(cb, sizeof cb, ", %zu cnn pair%s looked at "
+		                 "(%zu unlike, left out), crops checked on %zu "
+		                 "pair%s", d.nlooked, d.nlooked == 1 ? "" : "s",
+		                 d.nunlike, d.ncrop, d.ncrop == 1 ? "" : "s");
 		if (nogray)
 			snprintf(cb + k, sizeof cb - (size_t)k, " (%d image%s "
 			         "without a grey picture: siam index their "

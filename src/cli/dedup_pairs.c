@@ -1,9 +1,10 @@
 /*
  * dedup_pairs.c -- the pairs that siam dedup (cmd_dedup.c) and siam
  * serve's Duplicates page (src/serve/dups.c) group: identical bytes by
- * the SHA-256 stored per image, and the model's distance by
- * siam_db_pairs.  One copy, so the page shows the groups the command
- * finds.
+ * the SHA-256 stored per image, the model's distance by siam_db_pairs
+ * (for the default method, if its pictures look alike), and crops
+ * among each image's nearest.  One copy, so the page shows the groups
+ * the command finds.
  */
 #include "config.h"
 #include "dedup_pairs.h"
@@ -189,4 +190,47 @@ out:
 	free(gb);
 	free(crop);
 	return rc;
+}
+
+int dd_look_pairs(const dd_image *im, double t, dd_edge *e, size_t *ne,
+                  size_t *nlooked, size_t *nunlike)
+{
+	size_t n = *ne, m = 0, w = 0, gone = 0;
+	size_t *at = malloc((n ? n : 1) * sizeof *at);
+	const unsigned char **ga = calloc(n ? n : 1, sizeof *ga);
+	const unsigned char **gb = calloc(n ? n : 1, sizeof *gb);
+	unsigned char *alike = malloc(n ? n : 1);
+	if (!at || !ga || !gb || !alike) {
+		free(at);
+		free(ga);
+		free(gb);
+		free(alike);
+		return -1;
+	}
+	for (size_t k = 0; k < n; k++)
+		if (e[k].methods == DD_CNN && e[k].cnn > DD_LOOK_FREE * t &&
+		    im[e[k].a].has_gray && im[e[k].b].has_gray) {
+			at[m] = k;
+			ga[m] = im[e[k].a].gray32;
+			gb[m++] = im[e[k].b].gray32;
+		}
+	siam_look_check(ga, gb, m, alike);
+	/* at[] is ascending: one pass keeps the edges in order */
+	for (size_t k = 0, j = 0; k < n; k++) {
+		if (j < m && at[j] == k && !alike[j++]) {
+			gone++;
+			continue;
+		}
+		e[w++] = e[k];
+	}
+	*ne = w;
+	if (nlooked)
+		*nlooked = m;
+	if (nunlike)
+		*nunlike = gone;
+	free(at);
+	free(ga);
+	free(gb);
+	free(alike);
+	return 0;
 }

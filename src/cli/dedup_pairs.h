@@ -80,4 +80,22 @@ int dd_crop_pairs(struct sqlite3 *db, int64_t model_id, double t,
                   dd_edge **e, size_t *ne, size_t *cap, size_t *nchecked,
                   siam_error *err);
 
+/* The look check of the default method (all): a cnn pair farther
+ * apart than DD_LOOK_FREE times the threshold must also look alike in
+ * its grey pictures (siam_look_check).  Within it the model is trusted
+ * alone: pairs that close were copies on the benchmark's TUNING split,
+ * some of them not alike in grey (a watermark on a flat background
+ * scored 0.68); every fraction from 0.25 to 0.75 of the threshold gave
+ * the same groups there, and 0 lost that copy (models/README.md). */
+#define DD_LOOK_FREE 0.5
+
+/* The cnn edges of e[0..*ne) (DD_CNN alone; other methods' edges are
+ * left as they are) between images with grey pictures and farther
+ * apart than DD_LOOK_FREE * t are looked at (siam_look_check); those
+ * that do not look alike are removed, the rest keep their order.
+ * *nlooked and *nunlike (may be NULL) get the counts.  0, or -1 if out
+ * of memory (e unchanged). */
+int dd_look_pairs(const dd_image *im, double t, dd_edge *e, size_t *ne,
+                  size_t *nlooked, size_t *nunlike);
+
 #endif

@@ -3,8 +3,8 @@
  * database, read-only (nothing here moves or deletes a file).  The pairs
  * are its default method's, from dedup_pairs.c: identical bytes, the
  * model's distance at its near-duplicate threshold (else its match
- * threshold), phash within DD_ALL_PHASH_BITS bits and crops among the
- * nearest (siam_crop_check); the linkage and the keeper (the largest file)
+ * threshold) if the pair looks alike (dd_look_pairs), phash within
+ * DD_ALL_PHASH_BITS bits and crops among the nearest (siam_crop_check); the linkage and the keeper (the largest file)
  * are dedup_group.c's.
  * The answer is kept until the database's counts change, so a large
  * index is grouped once, not on every visit.
@@ -93,8 +93,11 @@ static char *compute(serve_ctx *ctx, struct sqlite3 *db, siam_error *err)
 		goto oom;
 	/* l.ids is ascending: the listing's order */
 	if ((rc = dd_cnn_pairs(db, ctx->db_model_id, t, l.ids, l.n, &e, &ne,
-	                       &ecap, err)) ||
-	    (rc = dd_crop_pairs(db, ctx->db_model_id, t, l.im, l.ids, l.n, &e,
+	                       &ecap, err)))
+		goto done;
+	if (dd_look_pairs(l.im, t, e, &ne, NULL, NULL) < 0)
+		goto oom;
+	if ((rc = dd_crop_pairs(db, ctx->db_model_id, t, l.im, l.ids, l.n, &e,
 	                        &ne, &ecap, NULL, err)))
 		goto done;
 	int ng = dd_group(l.im, l.n, e, ne, DD_KEEP_LARGEST, 2);
