@@ -3,9 +3,10 @@
  * database, read-only (nothing here moves or deletes a file).  The pairs
  * are its default method's, from dedup_pairs.c: identical bytes, the
  * model's distance at its near-duplicate threshold (else its match
- * threshold) if the pair looks alike (dd_look_pairs), phash within
- * DD_ALL_PHASH_BITS bits and crops among the nearest (siam_crop_check); the linkage and the keeper (the largest file)
- * are dedup_group.c's.
+ * threshold; past half of it only if the pair looks alike,
+ * dd_look_pairs), phash within DD_ALL_PHASH_BITS bits and crops among
+ * the nearest (siam_crop_check); the linkage and the keeper (the
+ * largest file) are dedup_group.c's.
  * The answer is kept until the database's counts change, so a large
  * index is grouped once, not on every visit.
  */
