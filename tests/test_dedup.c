@@ -219,6 +219,24 @@ static void area_gray(unsigned char *g, const double *p, double x0,
 		}
 }
 
+/* The verdicts check(pa, pb) gives five pairs on the pool are want[],
+ * the same at 1 and 3 threads. */
+static void verdicts_1_3(void (*check)(const unsigned char *const *,
+                                       const unsigned char *const *,
+                                       size_t, unsigned char *),
+                         const unsigned char **pa, const unsigned char **pb,
+                         const char *want, const char *what)
+{
+	unsigned char v1[5], v3[5];
+	siam_set_threads(1);
+	check(pa, pb, 5, v1);
+	siam_set_threads(3);
+	check(pa, pb, 5, v3);
+	tap_ok(!memcmp(v1, want, 5) && !memcmp(v1, v3, 5),
+	       "%s, at 1 and 3 threads (%d%d%d%d%d)", what, v1[0], v1[1],
+	       v1[2], v1[3], v1[4]);
+}
+
 static void test_crop(void)
 {
 	static double p[PIC * PIC], q[PIC * PIC];
@@ -304,15 +322,9 @@ static void test_crop(void)
 	{
 		const unsigned char *pa[5] = { a, off, frac, a, a };
 		const unsigned char *pb[5] = { centre, a, a, other, mirror };
-		unsigned char v1[5], v3[5];
-		siam_set_threads(1);
-		siam_crop_check(pa, pb, 5, v1);
-		siam_set_threads(3);
-		siam_crop_check(pa, pb, 5, v3);
-		tap_ok(!memcmp(v1, "\1\1\1\0\0", 5) && !memcmp(v1, v3, 5),
-		       "siam_crop_check: the three crops 1, another picture "
-		       "and the mirror 0, at 1 and 3 threads (%d%d%d%d%d)",
-		       v1[0], v1[1], v1[2], v1[3], v1[4]);
+		verdicts_1_3(siam_crop_check, pa, pb, "\1\1\1\0\0",
+		             "siam_crop_check: the three crops 1, another "
+		             "picture and the mirror 0");
 	}
 
 	/* a crop pair is labelled crop and shows its cnn distance */
@@ -394,15 +406,8 @@ static void test_look(void)
 	{
 		const unsigned char *pa[5] = { a, a, rot, a, off };
 		const unsigned char *pb[5] = { mirror, other, a, flat, a };
-		unsigned char v1[5], v3[5];
-		siam_set_threads(1);
-		siam_look_check(pa, pb, 5, v1);
-		siam_set_threads(3);
-		siam_look_check(pa, pb, 5, v3);
-		tap_ok(!memcmp(v1, "\1\0\1\1\1", 5) && !memcmp(v1, v3, 5),
-		       "siam_look_check: another picture 0, the rest 1, at 1 "
-		       "and 3 threads (%d%d%d%d%d)", v1[0], v1[1], v1[2], v1[3],
-		       v1[4]);
+		verdicts_1_3(siam_look_check, pa, pb, "\1\0\1\1\1",
+		             "siam_look_check: another picture 0, the rest 1");
 	}
 
 	/* dd_look_pairs at threshold 0.4: only cnn pairs farther than
