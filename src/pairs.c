@@ -222,7 +222,7 @@ typedef struct pairs_run {
 	char *failed;         /* per stripe: out of memory */
 } pairs_run;
 
-static int pairs_hit_cmp(const void *pa, const void *pb)
+int pairs_hit_cmp(const void *pa, const void *pb)
 {
 	const pairs_hit *p = pa, *q = pb;
 	if (p->a != q->a)

@@ -45,6 +45,9 @@ SIAM_HIDDEN int pairs_search_between(pairs_list *out, const float *xa,
                                      int64_t na, const float *xb,
                                      int64_t nb, int dim, double threshold,
                                      int threads);
+/* qsort's order of pairs_hit: by (a, b). */
+SIAM_HIDDEN int pairs_hit_cmp(const void *pa, const void *pb);
+
 /* Every row of x (n by dim) with each of its k nearest other rows (by
  * knn_ssd, ties to the lower row, as knn_scan) whose distance
  * sqrt((double)ssd) is <= maxdist: the pairs a < b, each once, appended

@@ -55,13 +55,6 @@ static void knn_row(void *arg, size_t i, int t)
 		nb[j] = -1;
 }
 
-static int cmp_hit(const void *pa, const void *pb)
-{
-	const pairs_hit *a = pa, *b = pb;
-	return a->a != b->a ? (a->a > b->a) - (a->a < b->a)
-	                    : (a->b > b->b) - (a->b < b->b);
-}
-
 /* The pairs of the n * k neighbour slots within maxdist, a < b, sorted,
  * each once, appended to out.  0 or -1. */
 static int knn_collect(pairs_list *out, const knn_run *r, double maxdist)
@@ -88,9 +81,9 @@ static int knn_collect(pairs_list *out, const knn_run *r, double maxdist)
 		}
 	pairs_hit *v = out->v + first;
 	int64_t nv = out->n - first, w = 0;
-	qsort(v, (size_t)nv, sizeof *v, cmp_hit);
+	qsort(v, (size_t)nv, sizeof *v, pairs_hit_cmp);
 	for (int64_t i = 0; i < nv; i++)
-		if (!w || cmp_hit(&v[w - 1], &v[i]))
+		if (!w || pairs_hit_cmp(&v[w - 1], &v[i]))
 			v[w++] = v[i];
 	out->n = first + w;
 	return 0;
