@@ -237,21 +237,36 @@ static void verdicts_1_3(void (*check)(const unsigned char *const *,
 	       v1[2], v1[3], v1[4]);
 }
 
-static void test_crop(void)
-{
-	static double p[PIC * PIC], q[PIC * PIC];
+/* The grey pictures the crop and look tests compare: a picture p, an
+ * off-centre and a centre crop of it, another picture, p's mirror and
+ * a flat one.  Made once (p is kept for crops off the pixel grid and
+ * turned copies). */
+static struct {
+	double p[PIC * PIC], q[PIC * PIC];
 	unsigned char a[1024], off[1024], centre[1024], other[1024],
 	              mirror[1024], flat[1024];
-	picture(p, 7);
-	picture(q, 8);
-	gray_of(a, p, 0, 0, PIC);
-	gray_of(off, p, 40, 24, 192);        /* 75% a side, off centre */
-	gray_of(centre, p, 16, 16, 224);     /* 87.5% a side, centred */
-	gray_of(other, q, 0, 0, PIC);
+} fx;
+
+static void make_fixture(void)
+{
+	picture(fx.p, 7);
+	picture(fx.q, 8);
+	gray_of(fx.a, fx.p, 0, 0, PIC);
+	gray_of(fx.off, fx.p, 40, 24, 192);    /* 75% a side, off centre */
+	gray_of(fx.centre, fx.p, 16, 16, 224); /* 87.5% a side, centred */
+	gray_of(fx.other, fx.q, 0, 0, PIC);
 	for (int y = 0; y < 32; y++)
 		for (int x = 0; x < 32; x++)
-			mirror[y * 32 + x] = a[y * 32 + 31 - x];
-	memset(flat, 128, sizeof flat);
+			fx.mirror[y * 32 + x] = fx.a[y * 32 + 31 - x];
+	memset(fx.flat, 128, sizeof fx.flat);
+}
+
+static void test_crop(void)
+{
+	const double *p = fx.p;
+	const unsigned char *a = fx.a, *off = fx.off, *centre = fx.centre,
+	                    *other = fx.other, *mirror = fx.mirror,
+	                    *flat = fx.flat;
 
 	double s_off = crop_score(a, off), s_centre = crop_score(a, centre);
 	double s_other = crop_score(a, other);
@@ -371,19 +386,10 @@ static void rotated_gray(unsigned char *g, const double *p, double deg)
  * methods' pairs are left alone. */
 static void test_look(void)
 {
-	static double p[PIC * PIC], q[PIC * PIC];
-	unsigned char a[1024], off[1024], rot[1024], other[1024],
-	              mirror[1024], flat[1024];
-	picture(p, 7);
-	picture(q, 8);
-	gray_of(a, p, 0, 0, PIC);
-	gray_of(off, p, 40, 24, 192);
-	gray_of(other, q, 0, 0, PIC);
-	rotated_gray(rot, p, 4);
-	for (int y = 0; y < 32; y++)
-		for (int x = 0; x < 32; x++)
-			mirror[y * 32 + x] = a[y * 32 + 31 - x];
-	memset(flat, 128, sizeof flat);
+	const unsigned char *a = fx.a, *off = fx.off, *other = fx.other,
+	                    *mirror = fx.mirror, *flat = fx.flat;
+	unsigned char rot[1024];
+	rotated_gray(rot, fx.p, 4);
 
 	double s_mirror = crop_look_score(a, mirror);
 	tap_ok(s_mirror > 0.9999 && crop_score(a, mirror) < CROP_LOOK_MIN,
@@ -763,6 +769,7 @@ int main(void)
 	}
 	test_phash();
 	test_sheet();
+	make_fixture();
 	test_crop();
 	test_look();
 	return tap_done();
